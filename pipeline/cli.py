@@ -1,0 +1,184 @@
+"""The `pipeline` command: one thin Typer command per stage.
+
+No TensorFlow import here: each command imports its stage module when it runs, so
+`pipeline --help` stays fast. A PipelineError becomes one line on stderr and exit code 1.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from pipeline import __version__
+from pipeline.errors import PipelineError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Flower photos -> multi-task SqueezeNet -> TFLite on a phone.")
+data_app = typer.Typer(no_args_is_help=True, help="Make, check and split label files.")
+app.add_typer(data_app, name="data")
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def friendly(func):
+    """Turn the project's own errors into one line and a non-zero exit, not a traceback."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except PipelineError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pipeline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print the version and exit.")) -> None:
+    """Flower photos -> multi-task SqueezeNet -> TFLite on a phone."""
+
+
+def _csv(text: Optional[str]) -> Optional[List[str]]:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+# ---- data -------------------------------------------------------------------------------
+
+@data_app.command("synth")
+@friendly
+def data_synth(out: Path = typer.Option(..., help="Output folder for images/ and all.txt."),
+               count: int = typer.Option(3200, min=6, help="Number of images."),
+               size: int = typer.Option(224, min=32, help="Image side in pixels."),
+               seed: int = typer.Option(0, help="Random seed (same seed, same bytes)."),
+               workers: Optional[int] = typer.Option(None, min=1, help="Processes (default: all cores).")):
+    """Make procedural rose/daisy images in red, pink and white, with a label file."""
+    from pipeline import synth
+    synth.run(out=out, count=count, size=size, seed=seed, workers=workers)
+
+
+@data_app.command("from-folders")
+@friendly
+def data_from_folders(root: Path = typer.Argument(..., help="Folder of <type>_<colour>/ folders."),
+                      out: Path = typer.Option(..., help="Label file to write.")):
+    """Turn photos sorted into folders named after their classes into a label file."""
+    from pipeline import prepare
+    prepare.from_folders(root, out)
+
+
+@data_app.command("split")
+@friendly
+def data_split(labels: Path = typer.Argument(..., help="Label file with every image."),
+               out: Path = typer.Option(..., help="Folder for train.txt, val.txt, test.txt."),
+               ratios: str = typer.Option("0.6,0.25,0.15", help="train,val,test fractions."),
+               seed: int = typer.Option(0, help="Shuffle seed."),
+               force: bool = typer.Option(False, "--force", help="Overwrite existing split files.")):
+    """Split a label file 60/25/15, stratified over (type, colour)."""
+    from pipeline import prepare
+    prepare.split(labels, out, ratios, seed, force)
+
+
+@data_app.command("check")
+@friendly
+def data_check(labels: Path = typer.Argument(..., help="Label file to validate.")):
+    """Validate a label file and every image in it; change nothing."""
+    from pipeline import prepare
+    if not prepare.check(labels):
+        raise typer.Exit(1)
+
+
+# ---- model stages -------------------------------------------------------------------------
+
+@app.command()
+@friendly
+def train(data: Path = typer.Option(..., help="Folder with train.txt, val.txt, test.txt."),
+          run: Path = typer.Option(..., help="Run directory, e.g. artifacts/NAME."),
+          arch: str = typer.Option("squeezenet1.1", help="squeezenet1.0 or squeezenet1.1."),
+          image_size: int = typer.Option(224, help="Input side in pixels (>= 32)."),
+          epochs: int = typer.Option(20, min=1),
+          batch_size: int = typer.Option(32, min=1),
+          lr: float = typer.Option(1e-3, help="Learning rate (Adam)."),
+          mode: str = typer.Option("joint", help="joint or alternating."),
+          loss_weights: Optional[str] = typer.Option(None, help="e.g. type=1,color=1."),
+          weighting: str = typer.Option("fixed", help="fixed or uncertainty (Kendall 2018)."),
+          tasks: Optional[str] = typer.Option(None, help="Heads to train, e.g. type,color."),
+          init_from: Optional[Path] = typer.Option(None, help="Start from another run's weights."),
+          seed: int = typer.Option(0),
+          resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint.")):
+    """Train the multi-task SqueezeNet (joint or alternating) on a split folder."""
+    from pipeline import train as stage
+    stage.run(data=data, run=run, arch=arch, image_size=image_size, epochs=epochs,
+              batch_size=batch_size, lr=lr, mode=mode, loss_weights=loss_weights,
+              weighting=weighting, tasks=_csv(tasks), init_from=init_from, seed=seed,
+              resume=resume)
+
+
+@app.command()
+@friendly
+def quantize(run: Path = typer.Option(..., help="Run directory with a finished train stage."),
+             epochs: int = typer.Option(2, min=0, help="QAT fine-tuning epochs."),
+             lr: float = typer.Option(1e-4, help="QAT learning rate.")):
+    """Quantization-aware fine-tuning, then TFLite export of every variant."""
+    from pipeline import quantize as stage
+    stage.run(run=run, epochs=epochs, lr=lr)
+
+
+@app.command()
+@friendly
+def evaluate(model: Path = typer.Option(..., help="A run directory or a .tflite file."),
+             data: Path = typer.Option(..., help="Label file to score on."),
+             json_out: Optional[Path] = typer.Option(None, "--json", help="Write metrics here.")):
+    """Per-head accuracy, precision, recall and confusion of a model on a label file."""
+    from pipeline import evaluate as stage
+    stage.run(model=model, data=data, json_out=json_out)
+
+
+@app.command()
+@friendly
+def benchmark(run: Path = typer.Option(..., help="Run directory with an export."),
+              threads: str = typer.Option("1,2", help="Thread counts, e.g. 1,2."),
+              runs: int = typer.Option(200, min=1, help="Timed runs per variant."),
+              warmup: int = typer.Option(20, min=0, help="Untimed warm-up runs."),
+              quick: bool = typer.Option(False, "--quick", help="Few runs: a fast look.")):
+    """Latency, memory, size and accuracy of every variant on CPU, side by side."""
+    from pipeline import benchmark as stage
+    stage.run(run=run, threads=[int(t) for t in _csv(threads) or ["1"]], runs=runs,
+              warmup=warmup, quick=quick)
+
+
+@app.command()
+@friendly
+def predict(inputs: List[Path] = typer.Argument(..., help="Image files or folders."),
+            model: Path = typer.Option(Path("artifacts/demo"), help="Run directory or .tflite."),
+            json_output: bool = typer.Option(False, "--json", help="One JSON object per image."),
+            threads: int = typer.Option(1, min=1)):
+    """Type and colour of images, from the exported .tflite (LiteRT only)."""
+    from pipeline import predict as stage
+    failures = stage.run(inputs=inputs, model=model, as_json=json_output, threads=threads)
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def android(run: Path = typer.Option(..., help="Run directory with an export."),
+            variant: str = typer.Option("int8", help="Which exported variant to ship.")):
+    """Copy the exported model and model.json into the Android demo's assets."""
+    from pipeline import android as stage
+    stage.run(run=run, variant=variant)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,72 @@
+"""Image decoding shared by every stage: any common file -> 8-bit RGB, then a bilinear resize.
+
+Training, evaluation, `predict` and the representative dataset all go through `load_resized`,
+so the pixels a model sees in Python are the same wherever they come from.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# A real photo is well under this; a larger header is a decompression bomb, not a flower.
+MAX_PIXELS = 40_000_000
+
+
+class ImageError(Exception):
+    """The file is not an image we can use (missing, empty, truncated, not an image, too large)."""
+
+
+def open_rgb(path: Path | str) -> Image.Image:
+    """Decode `path` fully and return it as 8-bit RGB; raise ImageError with a short reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError("image not found" if not path.exists() else "not a file")
+    if path.stat().st_size == 0:
+        raise ImageError("image file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+                if width * height > MAX_PIXELS:
+                    raise ImageError(f"image is {width}x{height}: too large to be a photo "
+                                     f"(limit {MAX_PIXELS:,} pixels)")
+                img.load()  # decode now so a truncated file fails here, not in training
+                return _to_rgb(img)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"image too large to be a photo ({exc})") from None
+    except Image.UnidentifiedImageError:
+        raise ImageError("not an image file (unknown format)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"cannot decode image ({exc})") from None
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Grayscale, palette, RGBA, CMYK and 16-bit images become plain 8-bit RGB."""
+    if img.mode.startswith("I"):  # 16/32-bit integer grayscale: scale, do not clip
+        values = np.asarray(img, dtype=np.float64)
+        if img.mode.startswith("I;16") or values.max() > 255:
+            values = values / 257.0
+        img = Image.fromarray(np.clip(values + 0.5, 0, 255).astype(np.uint8), "L")
+    elif img.mode == "F":
+        values = np.asarray(img, dtype=np.float64)
+        img = Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    return img.convert("RGB")
+
+
+def resize(img: Image.Image, size: int) -> np.ndarray:
+    """Bilinear resize of the whole image (no crop) to size x size, uint8 HxWx3."""
+    if img.size != (size, size):
+        img = img.resize((size, size), Image.BILINEAR)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def load_resized(path: Path | str, size: int) -> np.ndarray:
+    return resize(open_rgb(path), size)

@@ -1,0 +1,205 @@
+"""The article's label-file format: `path, type, colour` one image a line.
+
+A relative path is relative to the label file's folder; -1 means "no label for this task";
+blank lines and `#` comments are allowed. Every problem is reported as `FILE:LINE: reason`.
+"""
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import PipelineError
+from pipeline.heads import FLOWER_HEADS, MISSING, Heads
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path  # absolute
+    labels: tuple[int, ...]  # one class index (or -1) per head, in head order
+    line: int = 0  # where it came from, for messages
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    reason: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {'warning: ' if self.warning else ''}{self.reason}"
+
+
+class LabelFileError(PipelineError):
+    """A label file with errors; str() is the first problem, `problems` holds them all."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        errors = [p for p in problems if not p.warning]
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        super().__init__(f"{errors[0]}{more}")
+
+
+def parse_line(text: str, heads: Heads) -> tuple[str, tuple[int, ...]] | str:
+    """One non-blank, non-comment line -> (path, labels), or the reason it is wrong."""
+    fields = [f.strip() for f in text.split(",")]
+    if len(fields) != 1 + len(heads):
+        return (f"expected {1 + len(heads)} comma-separated fields "
+                f"(path, {', '.join(h.short for h in heads)}), found {len(fields)}")
+    if not fields[0]:
+        return "empty image path"
+    labels = []
+    for head, field in zip(heads, fields[1:]):
+        try:
+            value = int(field)
+        except ValueError:
+            return f"{head.short} label {field!r} is not an integer"
+        if value != MISSING and not 0 <= value < head.num_classes:
+            return (f"{head.short} label {value} out of range "
+                    f"(0..{head.num_classes - 1}, or -1 for no label)")
+        labels.append(value)
+    return fields[0], tuple(labels)
+
+
+def parse_text(text: str, source: Path, heads: Heads = FLOWER_HEADS
+               ) -> tuple[list[Sample], list[Problem]]:
+    """Parse a whole label file's text; never raises for bad content."""
+    samples, problems = [], []
+    name, base = str(source), source.parent
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        parsed = parse_line(line, heads)
+        if isinstance(parsed, str):
+            problems.append(Problem(name, number, parsed))
+            continue
+        path, labels = parsed
+        if all(v == MISSING for v in labels):
+            problems.append(Problem(name, number, "no label for any task; the image is unused",
+                                    warning=True))
+        samples.append(Sample(_resolve(base, path), labels, number))
+    if not samples and not any(not p.warning for p in problems):
+        problems.append(Problem(name, 0, "label file has no images"))
+    return samples, problems
+
+
+def _resolve(base: Path, path: str) -> Path:
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else (base / candidate)
+
+
+def read_label_file(path: Path | str, heads: Heads = FLOWER_HEADS
+                    ) -> tuple[list[Sample], list[Problem]]:
+    path = Path(path)
+    if not path.is_file():
+        reason = "label file not found" if not path.exists() else "not a file"
+        return [], [Problem(str(path), 0, reason)]
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        return [], [Problem(str(path), line, "not UTF-8 text (undecodable bytes); "
+                                              "is this a label file?")]
+    return parse_text(text, path.absolute(), heads)
+
+
+def check_images(samples: list[Sample], source: Path | str) -> list[Problem]:
+    """Decode every image once; report the ones no stage could use."""
+    from pipeline.images import ImageError, open_rgb
+
+    problems = []
+    for sample in samples:
+        try:
+            open_rgb(sample.path)
+        except ImageError as exc:
+            problems.append(Problem(str(source), sample.line, f"{sample.path}: {exc}"))
+    return problems
+
+
+def load_label_file(path: Path | str, heads: Heads = FLOWER_HEADS,
+                    images: bool = True) -> list[Sample]:
+    """The samples of a valid label file, or LabelFileError: no stage starts on a broken file."""
+    samples, problems = read_label_file(path, heads)
+    if images and not any(not p.warning for p in problems):
+        problems += check_images(samples, path)
+    if any(not p.warning for p in problems):
+        raise LabelFileError(problems)
+    return samples
+
+
+def format_line(sample: Sample, base: Path) -> str:
+    try:
+        shown = os.path.relpath(sample.path, base)
+    except ValueError:  # another drive on Windows
+        shown = str(sample.path)
+    if "," in shown:
+        raise PipelineError(f"{sample.path}: a comma in an image path cannot be written "
+                            "to a label file")
+    return ", ".join([shown.replace(os.sep, "/")] + [str(v) for v in sample.labels])
+
+
+def write_label_file(path: Path | str, samples: list[Sample], header: str = "") -> None:
+    """Write atomically, paths relative to the file's own folder."""
+    path = Path(path)
+    base = path.absolute().parent
+    lines = [f"# {h}" for h in header.splitlines()] + [format_line(s, base) for s in samples]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+SPLITS = ("train", "val", "test")
+
+
+def split_samples(samples: list[Sample], ratios: tuple[float, float, float] = (0.6, 0.25, 0.15),
+                  seed: int = 0) -> dict[str, list[Sample]]:
+    """Stratified over the label tuple (-1 its own value), deterministic for a seed.
+
+    Each stratum is shuffled and cut by cumulative rounding, so the three parts of every
+    class stay close to the ratios and no image lands in two splits.
+    """
+    if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
+        raise PipelineError(f"ratios must be three non-negative numbers summing to 1, got {ratios}")
+    strata: dict[tuple[int, ...], list[Sample]] = defaultdict(list)
+    for sample in sorted(set(samples), key=lambda s: (str(s.path), s.labels)):
+        strata[sample.labels].append(sample)
+    rng = random.Random(seed)
+    parts: dict[str, list[Sample]] = {name: [] for name in SPLITS}
+    for key in sorted(strata):
+        group = strata[key]
+        rng.shuffle(group)
+        cut1 = round(len(group) * ratios[0])
+        cut2 = round(len(group) * (ratios[0] + ratios[1]))
+        parts["train"] += group[:cut1]
+        parts["val"] += group[cut1:cut2]
+        parts["test"] += group[cut2:]
+    for name in SPLITS:
+        rng.shuffle(parts[name])
+    return parts
+
+
+def class_counts(samples: list[Sample], heads: Heads = FLOWER_HEADS) -> dict[str, Counter]:
+    """Per head: class name (or 'none') -> count."""
+    counts = {}
+    for i, head in enumerate(heads):
+        names = list(head.classes)
+        counts[head.name] = Counter(names[s.labels[i]] if s.labels[i] != MISSING else "none"
+                                    for s in samples)
+    return counts
