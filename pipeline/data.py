@@ -1,0 +1,123 @@
+"""Label file -> tf.data pipeline: decode once into memory, augment, batch, prefetch.
+
+Images are decoded with `images.load_resized` (PIL, bilinear resize of the whole image), the
+same function `predict` uses, so training sees exactly the pixels the exported model will see.
+Labels stay as class indices with -1 for "no label"; the masked loss in `multitask` skips those.
+Augmentation keeps colour true (the colour head's whole signal): geometric transforms, mild
+brightness and contrast applied equally to R, G and B, and never a hue or saturation shift.
+"""
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from pipeline.heads import FLOWER_HEADS, MISSING, Heads
+from pipeline.images import load_resized
+from pipeline.tfcompat import tf
+
+# Augmentation strengths: small enough that a rose stays a rose and pink stays pink.
+MAX_ROTATION_DEG = 15.0
+ZOOM = (1.0, 1.25)  # >1 zooms in (a random crop); never out, so no border fill is seen much
+BRIGHTNESS = 12.0  # +- pixel levels, the same for R, G and B
+CONTRAST = (0.85, 1.15)  # around the image's grey mean, the same factor for R, G and B
+
+
+def load_arrays(samples, size: int, heads: Heads, file_heads: Heads = FLOWER_HEADS,
+                workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 [N, size, size, 3], int32 [N, len(heads)]): decoded in parallel threads.
+
+    PIL releases the GIL while decoding and resizing, so threads scale on real photos.
+    `file_heads` is the column order of the label file; `heads` may be a subset of it.
+    """
+    columns = [file_heads.names.index(name) for name in heads.names]
+    workers = workers or min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers) as pool:
+        images = list(pool.map(lambda s: load_resized(s.path, size), samples))
+    labels = np.array([[s.labels[c] for c in columns] for s in samples], dtype=np.int32)
+    images = np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8)
+    return images, labels.reshape(len(samples), len(heads))
+
+
+def class_gaps(labels: np.ndarray, heads: Heads) -> list[str]:
+    """Classes with no labelled image in this split (worth a warning, not an error)."""
+    gaps = []
+    for i, head in enumerate(heads):
+        present = set(np.unique(labels[:, i]).tolist()) - {MISSING}
+        gaps += [f"{head.name}={name}" for c, name in enumerate(head.classes) if c not in present]
+    return gaps
+
+
+def normalize(images, normalization: dict):
+    """uint8/float pixels 0..255 -> the model's input: (pixel - mean) / std, float32."""
+    t = tf()
+    mean = t.constant(normalization["mean"], t.float32)
+    std = t.constant(normalization["std"], t.float32)
+    return (t.cast(images, t.float32) - mean) / std
+
+
+def _transforms(batch, size: int):
+    """Per-image projective transforms (output -> input coords): flip, zoom, rotate, shift."""
+    t = tf()
+    angle = t.random.uniform([batch], -1.0, 1.0) * (MAX_ROTATION_DEG * math.pi / 180.0)
+    zoom = t.random.uniform([batch], *ZOOM)
+    flip = t.where(t.random.uniform([batch]) < 0.5, -1.0, 1.0)
+    slack = (1.0 - 1.0 / zoom) * size / 2.0  # how far a zoomed-in crop can move and stay inside
+    tx = t.random.uniform([batch], -1.0, 1.0) * slack
+    ty = t.random.uniform([batch], -1.0, 1.0) * slack
+    cos, sin = t.cos(angle) / zoom, t.sin(angle) / zoom
+    a0, a1, b0, b1 = cos * flip, -sin, sin * flip, cos
+    c = (size - 1) / 2.0
+    a2 = c + tx - a0 * c - a1 * c
+    b2 = c + ty - b0 * c - b1 * c
+    zeros = t.zeros([batch])
+    return t.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+
+
+def augment(images):
+    """A batch of uint8 images -> float32 0..255, geometrically and photometrically jittered."""
+    t = tf()
+    shape = t.shape(images)
+    batch, size = shape[0], images.shape[1]
+    x = t.raw_ops.ImageProjectiveTransformV3(
+        images=t.cast(images, t.float32), transforms=_transforms(batch, size),
+        output_shape=shape[1:3], fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
+    grey = t.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+    contrast = t.random.uniform([batch, 1, 1, 1], *CONTRAST)
+    bright = t.random.uniform([batch, 1, 1, 1], -BRIGHTNESS, BRIGHTNESS)
+    x = (x - grey) * contrast + grey + bright
+    return t.clip_by_value(x, 0.0, 255.0)
+
+
+def dataset_from_arrays(images: np.ndarray, labels: np.ndarray, config, heads: Heads,
+                        batch_size: int, training: bool, seed: int = 0):
+    """tf.data of (normalized image, {head name: class index or -1}), batched, prefetched."""
+    t = tf()
+    targets = {head.name: labels[:, i] for i, head in enumerate(heads)}
+    ds = t.data.Dataset.from_tensor_slices((images, targets))
+    if training:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+
+    @t.autograph.experimental.do_not_convert  # plain graph code; autograph only adds noise
+    def prepare(x, y):
+        x = augment(x) if training else x
+        return normalize(x, config.normalization), y
+
+    ds = ds.map(prepare, num_parallel_calls=t.data.AUTOTUNE, deterministic=not training)
+    return ds.prefetch(t.data.AUTOTUNE)
+
+
+def make_dataset(samples, config, heads: Heads, batch_size: int, training: bool,
+                 seed: int = 0, file_heads: Heads = FLOWER_HEADS):
+    """Samples of a label file -> the training (augmented, shuffled) or evaluation dataset.
+
+    Reused by the QAT stage so fine-tuning sees the same pixels, masks and augmentation.
+    """
+    images, labels = load_arrays(samples, config.image_size, heads, file_heads)
+    if training and len(images) < batch_size:
+        warnings.warn(f"only {len(images)} training images for batch size {batch_size}")
+    return dataset_from_arrays(images, labels, config, heads, batch_size, training, seed)

@@ -1,0 +1,178 @@
+"""Multi-task training step: masked losses, joint or alternating updates, loss weighting.
+
+`MultiTask` wraps any functional model with one softmax output per head (the float model, or
+its tfmot QAT clone whose outputs are renamed `quant_<name>`) and trains it with `fit`:
+
+- masked loss: a label of -1 adds nothing to its head's loss or gradient; each head's loss is
+  the mean cross-entropy over the images labelled for that head in the batch;
+- joint: one step on the weighted sum of the head losses (fixed weights, or Kendall et al. 2018
+  learned log-variances s: exp(-s) * L + s / 2);
+- alternating: step k trains head k mod H. The step runs a sub-model made of the trunk and the
+  active head only and applies gradients to its variables only, so the inactive head's weights,
+  its BatchNorm statistics and its Adam moments stay exactly as they were.
+"""
+from __future__ import annotations
+
+import functools
+
+from pipeline.heads import Heads
+from pipeline.tfcompat import keras, tf
+
+MODES = ("joint", "alternating")
+WEIGHTINGS = ("fixed", "uncertainty")
+
+
+def head_tensors(net, heads: Heads) -> list:
+    """The symbolic output of each head, found by name (QAT prefixes `quant_`), never by order."""
+    by_name = {}
+    for name, tensor in zip(net.output_names, net.outputs):
+        by_name[name.removeprefix("quant_")] = tensor
+    missing = [h.name for h in heads if h.name not in by_name]
+    if missing:
+        raise ValueError(f"model has no output for head(s) {missing}; outputs: {net.output_names}")
+    return [by_name[h.name] for h in heads]
+
+
+def masked_cross_entropy(labels, probs):
+    """(mean CE over labelled images, per-image CE, mask); labels < 0 contribute exactly 0."""
+    t = tf()
+    labels = t.cast(t.reshape(labels, [-1]), t.int32)
+    mask = t.cast(labels >= 0, t.float32)
+    per_image = keras().losses.sparse_categorical_crossentropy(t.maximum(labels, 0), probs)
+    per_image = per_image * mask  # zero, and a zero gradient, for unlabelled images
+    return t.reduce_sum(per_image) / t.maximum(t.reduce_sum(mask), 1.0), per_image, mask
+
+
+def build_optimizer(lr: float, total_steps: int):
+    """Adam with cosine decay; the schedule runs on the optimizer's step, so resume continues it."""
+    k = keras()
+    schedule = k.optimizers.schedules.CosineDecay(lr, decay_steps=max(total_steps, 1), alpha=0.02)
+    # jit_compile off: the update runs inside tf.switch_case for alternating training.
+    return k.optimizers.Adam(schedule, jit_compile=False)
+
+
+def MultiTask(net, heads: Heads, mode: str = "joint", loss_weights: dict | None = None,
+              weighting: str = "fixed"):
+    """The trainer around `net`; compile it with `.prepare(build_optimizer(...))`, then fit."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"unknown weighting {weighting!r}; choose from {', '.join(WEIGHTINGS)}")
+    return _trainer_class()(net, heads, mode, loss_weights, weighting)
+
+
+@functools.cache
+def _trainer_class():
+    # Defined on first use so importing this module does not import TensorFlow.
+    t = tf()
+    return type("MultiTaskTrainer", (keras().Model,), {
+        **{k: v for k, v in vars(_Trainer).items() if not k.startswith("__")},
+        "__init__": _Trainer.__init__,
+        "train_step": t.autograph.experimental.do_not_convert(_Trainer.train_step),
+        "test_step": t.autograph.experimental.do_not_convert(_Trainer.test_step),
+    })
+
+
+class _Trainer:
+    """Methods of the trainer (a tf_keras Model subclass made by `_trainer_class`)."""
+
+    def __init__(self, net, heads: Heads, mode: str, loss_weights: dict | None, weighting: str):
+        super(type(self), self).__init__()
+        k = keras()
+        self.net, self.heads, self.mode, self.weighting = net, heads, mode, weighting
+        weights = loss_weights or {}
+        self.fixed = [float(weights.get(h.name, 1.0)) for h in heads]
+        outputs = head_tensors(net, heads)
+        self.joint = k.Model(net.inputs, outputs)  # shares every layer with net
+        self.branches = [k.Model(net.inputs, out) for out in outputs]
+        self.log_vars = self.add_weight(name="log_vars", shape=(len(heads),), initializer="zeros",
+                                        trainable=weighting == "uncertainty")
+        self.trackers = [k.metrics.Mean(name="loss")]
+        for h in heads:
+            self.trackers += [k.metrics.Mean(name=f"{h.name}_loss"),
+                              k.metrics.Mean(name=f"{h.name}_accuracy")]
+
+    @property
+    def metrics(self):
+        return self.trackers  # Keras resets these at every epoch and evaluation
+
+    def call(self, x, training=None):
+        return self.joint(x, training=training)
+
+    def weighted(self, i: int, loss, mask):
+        """Head i's contribution to the total loss."""
+        t = tf()
+        if self.weighting == "fixed":
+            return self.fixed[i] * loss
+        s = self.log_vars[i]
+        # A batch with no label for this head must not pull s down through the +s/2 term.
+        present = t.cast(t.reduce_sum(mask) > 0, t.float32)
+        return present * (t.exp(-s) * loss + 0.5 * s)
+
+    def head_losses(self, y, probs: list):
+        return [masked_cross_entropy(y[h.name], p) for h, p in zip(self.heads, probs)]
+
+    def track(self, i: int, y, probs, loss_parts) -> None:
+        t = tf()
+        _, per_image, mask = loss_parts
+        labels = t.cast(t.reshape(y[self.heads.heads[i].name], [-1]), t.int64)
+        correct = t.cast(t.equal(t.argmax(probs, axis=-1), labels), t.float32)
+        self.trackers[1 + 2 * i].update_state(per_image, sample_weight=mask)
+        self.trackers[2 + 2 * i].update_state(correct, sample_weight=mask)
+
+    def extra_vars(self) -> list:
+        return [self.log_vars] if self.weighting == "uncertainty" else []
+
+    def train_step(self, data):
+        x, y = data[0], data[1]
+        if self.mode == "joint":
+            self._joint_step(x, y)
+        else:
+            t = tf()
+            active = t.cast(self.optimizer.iterations % len(self.heads), t.int32)
+            t.switch_case(active, [lambda i=i: self._branch_step(i, x, y)
+                                   for i in range(len(self.heads))])
+        return {m.name: m.result() for m in self.trackers}
+
+    def _joint_step(self, x, y):
+        t = tf()
+        with t.GradientTape() as tape:
+            probs = self.joint(x, training=True)
+            probs = probs if isinstance(probs, (list, tuple)) else [probs]
+            parts = self.head_losses(y, probs)
+            total = t.add_n([self.weighted(i, p[0], p[2]) for i, p in enumerate(parts)])
+        variables = self.joint.trainable_variables + self.extra_vars()
+        self.optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+        self.trackers[0].update_state(total)
+        for i, p in enumerate(parts):
+            self.track(i, y, probs[i], p)
+
+    def _branch_step(self, i: int, x, y):
+        t = tf()
+        branch = self.branches[i]
+        with t.GradientTape() as tape:
+            probs = branch(x, training=True)
+            part = masked_cross_entropy(y[self.heads.heads[i].name], probs)
+            total = self.weighted(i, part[0], part[2])
+        variables = branch.trainable_variables + self.extra_vars()
+        self.optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+        self.trackers[0].update_state(total)
+        self.track(i, y, probs, part)
+        return t.constant(0.0)
+
+    def test_step(self, data):
+        t = tf()
+        x, y = data[0], data[1]
+        probs = self.joint(x, training=False)
+        probs = probs if isinstance(probs, (list, tuple)) else [probs]
+        parts = self.head_losses(y, probs)
+        # Validation loss is the plain sum of head losses, comparable across weightings.
+        self.trackers[0].update_state(t.add_n([p[0] for p in parts]))
+        for i, p in enumerate(parts):
+            self.track(i, y, probs[i], p)
+        return {m.name: m.result() for m in self.trackers}
+
+    def prepare(self, optimizer) -> None:
+        """Compile and create every optimizer slot now: variables cannot be made in a branch."""
+        self.compile(optimizer=optimizer)
+        optimizer.build(self.joint.trainable_variables + [self.log_vars])
