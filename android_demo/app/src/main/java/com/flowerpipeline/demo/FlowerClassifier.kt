@@ -1,0 +1,86 @@
+package com.flowerpipeline.demo
+
+import android.content.Context
+import android.graphics.Bitmap
+import android.os.SystemClock
+import com.flowerpipeline.demo.core.DType
+import com.flowerpipeline.demo.core.HeadResult
+import com.flowerpipeline.demo.core.ModelSpec
+import com.flowerpipeline.demo.core.Outputs
+import com.flowerpipeline.demo.core.Preprocessor
+import com.flowerpipeline.demo.core.Quantization
+import com.flowerpipeline.demo.core.argbToRgb
+import org.tensorflow.lite.DataType
+import org.tensorflow.lite.Interpreter
+import org.tensorflow.lite.Tensor
+import java.io.Closeable
+import java.io.FileInputStream
+import java.nio.ByteBuffer
+import java.nio.ByteOrder
+import java.nio.MappedByteBuffer
+import java.nio.channels.FileChannel
+
+data class Classification(val heads: List<HeadResult>, val inferenceMs: Double, val variant: String, val threads: Int)
+
+/**
+ * The exported model from the app's assets, run through its signature with named inputs and
+ * outputs. No UI code here; the pure logic (model.json, pixels -> tensor, decoding) lives in
+ * the `core` package, which is tested on the JVM. Not thread-safe: use from one executor.
+ */
+class FlowerClassifier(context: Context, val threads: Int) : Closeable {
+    val spec: ModelSpec = context.assets.open("model.json").bufferedReader().use { ModelSpec.parse(it.readText()) }
+    private val variant = spec.variant()
+    private val interpreter = Interpreter(mapAsset(context, variant.file), Interpreter.Options().setNumThreads(threads))
+    private val preprocessor: Preprocessor
+    private val input: ByteBuffer
+    private val outputTensors: Map<String, Tensor>
+    private val outputBuffers: Map<String, ByteBuffer>
+
+    init {
+        // Quantization comes from the interpreter itself: it is what the model really uses.
+        val inputTensor = interpreter.getInputTensorFromSignature(variant.input.name, variant.signature)
+        preprocessor = Preprocessor(variant.input, quantization(inputTensor))
+        input = preprocessor.newBuffer()
+        outputTensors = spec.heads.keys.associateWith { interpreter.getOutputTensorFromSignature(it, variant.signature) }
+        outputBuffers = outputTensors.mapValues { (_, t) ->
+            ByteBuffer.allocateDirect(t.numBytes()).order(ByteOrder.nativeOrder())
+        }
+    }
+
+    /** Any ARGB_8888 bitmap, already upright; the whole frame is resized, as in Python. */
+    fun classify(bitmap: Bitmap): Classification {
+        val pixels = IntArray(bitmap.width * bitmap.height)
+        bitmap.getPixels(pixels, 0, bitmap.width, 0, 0, bitmap.width, bitmap.height)
+        preprocessor.fill(argbToRgb(pixels), bitmap.width, bitmap.height, input)
+        outputBuffers.values.forEach { it.rewind() }
+        val start = SystemClock.elapsedRealtimeNanos()
+        interpreter.runSignature(mapOf(variant.input.name to input), outputBuffers, variant.signature)
+        val ms = (SystemClock.elapsedRealtimeNanos() - start) / 1e6
+        val probabilities = outputBuffers.mapValues { (name, buffer) ->
+            val tensor = outputTensors.getValue(name)
+            Outputs.dequantize(buffer, dtype(tensor), quantization(tensor), tensor.numElements())
+        }
+        return Classification(Outputs.decode(spec.heads, probabilities), ms, variant.key, threads)
+    }
+
+    override fun close() = interpreter.close()
+
+    private fun dtype(tensor: Tensor): DType = when (tensor.dataType()) {
+        DataType.FLOAT32 -> DType.FLOAT32
+        DataType.UINT8 -> DType.UINT8
+        DataType.INT8 -> DType.INT8
+        else -> throw IllegalStateException("unsupported tensor type ${tensor.dataType()}")
+    }
+
+    private fun quantization(tensor: Tensor): Quantization? {
+        val q = tensor.quantizationParams()
+        return if (q.scale == 0f) null else Quantization(q.scale, q.zeroPoint)
+    }
+
+    private fun mapAsset(context: Context, name: String): MappedByteBuffer =
+        context.assets.openFd(name).use { fd ->
+            FileInputStream(fd.fileDescriptor).channel.use {
+                it.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength)
+            }
+        }
+}

@@ -1,0 +1,104 @@
+package com.flowerpipeline.demo.core
+
+/**
+ * model.json, the contract written by `pipeline quantize` beside the .tflite files.
+ *
+ * The app reads the input size, dtype, normalization, output names and class labels from it
+ * instead of hard-coding them, so a re-export with another size or other heads needs no code.
+ */
+data class Quantization(val scale: Float, val zeroPoint: Int)
+
+enum class DType(val bytes: Int) {
+    FLOAT32(4), UINT8(1), INT8(1);
+
+    companion object {
+        fun of(name: String): DType = when (name.lowercase()) {
+            "float32" -> FLOAT32
+            "uint8" -> UINT8
+            "int8" -> INT8
+            else -> throw JsonException("unsupported input dtype '$name'")
+        }
+    }
+}
+
+data class InputSpec(
+    val name: String,
+    val dtype: DType,
+    val shape: List<Int>,
+    val mean: FloatArray,
+    val std: FloatArray,
+    /** Present when model.json records it; on the phone the interpreter's own value is used. */
+    val quantization: Quantization?,
+) {
+    /** Square NHWC input, batch 1: the side in pixels. */
+    val size: Int get() = shape[1]
+}
+
+data class VariantSpec(val key: String, val file: String, val signature: String, val input: InputSpec)
+
+data class ModelSpec(
+    /** Head name -> class labels, in the order of that output's values. */
+    val heads: LinkedHashMap<String, List<String>>,
+    val defaultVariant: String,
+    val variants: Map<String, VariantSpec>,
+) {
+    fun variant(key: String = defaultVariant): VariantSpec =
+        variants[key] ?: throw JsonException("model.json has no variant '$key' (has ${variants.keys})")
+
+    companion object {
+        fun parse(text: String): ModelSpec {
+            val root = Json.parse(text).asObject("model.json")
+            val heads = LinkedHashMap<String, List<String>>()
+            for ((name, labels) in root.field("heads").asObject("heads")) {
+                heads[name] = labels.asList("heads.$name").map { it as? String ?: throw JsonException("heads.$name: labels must be strings") }
+            }
+            val variants = root.field("variants").asObject("variants")
+                .mapValues { (key, v) -> variant(key, v.asObject("variants.$key")) }
+            val default = root["default"] as? String ?: variants.keys.firstOrNull()
+                ?: throw JsonException("model.json lists no variants")
+            return ModelSpec(heads, default, variants)
+        }
+
+        private fun variant(key: String, v: Map<String, Any?>): VariantSpec {
+            val input = v.field("input").asObject("variants.$key.input")
+            val norm = input.field("normalization").asObject("normalization")
+            return VariantSpec(
+                key = key,
+                file = v.field("file") as String,
+                signature = v["signature"] as? String ?: "serving_default",
+                input = InputSpec(
+                    name = input.field("name") as String,
+                    dtype = DType.of(input.field("dtype") as String),
+                    shape = input.field("shape").asList("shape").map { (it as Double).toInt() },
+                    mean = floats(norm.field("mean")),
+                    std = floats(norm.field("std")),
+                    quantization = quantization(input["quantization"]),
+                ),
+            )
+        }
+
+        /** Accepts {"scale": s, "zero_point": z} or [s, z] (the LiteRT Python tuple). */
+        private fun quantization(value: Any?): Quantization? = when (value) {
+            null -> null
+            is Map<*, *> -> Quantization((value["scale"] as Double).toFloat(), (value["zero_point"] as Double).toInt())
+            is List<*> -> Quantization((value[0] as Double).toFloat(), (value[1] as Double).toInt())
+            else -> throw JsonException("input.quantization: expected an object or a list")
+        }
+
+        private fun floats(value: Any?): FloatArray {
+            val list = value.asList("normalization")
+            if (list.size != 3) throw JsonException("normalization needs 3 values, got ${list.size}")
+            return FloatArray(3) { (list[it] as Double).toFloat() }
+        }
+    }
+}
+
+@Suppress("UNCHECKED_CAST")
+internal fun Any?.asObject(what: String): Map<String, Any?> =
+    this as? Map<String, Any?> ?: throw JsonException("$what: expected an object")
+
+internal fun Any?.asList(what: String): List<Any?> =
+    this as? List<Any?> ?: throw JsonException("$what: expected a list")
+
+internal fun Map<String, Any?>.field(key: String): Any? =
+    if (containsKey(key)) get(key) else throw JsonException("missing key '$key'")

@@ -1,0 +1,44 @@
+package com.flowerpipeline.demo.core
+
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertTrue
+import org.junit.Assume.assumeTrue
+import org.junit.Test
+import java.io.File
+import javax.imageio.ImageIO
+
+/**
+ * Fixed images through the Kotlin preprocessing must give the very bytes that Python's
+ * `pipeline predict` feeds the model. `make test-clients` writes the images, the exported
+ * model.json and Python's input tensors into the folder named by -Dgolden.dir, and sets
+ * -Dgolden.required=true so that a missing folder fails instead of skipping.
+ */
+class GoldenInputTest {
+    private val dir = System.getProperty("golden.dir")?.takeIf { it.isNotBlank() }?.let(::File)
+
+    @Test
+    fun kotlinPreprocessingMatchesPythonByteForByte() {
+        if (System.getProperty("golden.required") == "true") {
+            assertTrue("golden.dir $dir has no cases.json", dir != null && File(dir, "cases.json").isFile)
+        }
+        assumeTrue("no golden.dir: run `make test-clients` to write the fixtures", dir != null)
+        val cases = Json.parse(File(dir, "cases.json").readText()).asList("cases.json")
+        assertTrue("cases.json lists no cases", cases.isNotEmpty())
+        for (case in cases) check(case.asObject("case"))
+    }
+
+    private fun check(case: Map<String, Any?>) {
+        val spec = ModelSpec.parse(File(dir, case.field("model_json") as String).readText())
+        val variant = spec.variant(case.field("variant") as String)
+        val q = case["quantization"]?.asList("quantization")
+            ?.let { Quantization((it[0] as Double).toFloat(), (it[1] as Double).toInt()) }
+        val image = ImageIO.read(File(dir, case.field("image") as String))
+        val argb = image.getRGB(0, 0, image.width, image.height, null, 0, image.width)
+        val actual = Preprocessor(variant.input, q).toBytes(argbToRgb(argb), image.width, image.height)
+        val expected = File(dir, case.field("expected") as String).readBytes()
+        val label = "${case["image"]} as ${variant.key}"
+        assertEquals("$label: byte count", expected.size, actual.size)
+        val firstDiff = expected.indices.firstOrNull { expected[it] != actual[it] }
+        assertEquals("$label: first differing byte (of ${expected.size})", null, firstDiff)
+    }
+}

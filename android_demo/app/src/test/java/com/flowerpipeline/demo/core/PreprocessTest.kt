@@ -1,0 +1,69 @@
+package com.flowerpipeline.demo.core
+
+import org.junit.Assert.assertArrayEquals
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertThrows
+import org.junit.Test
+import java.nio.ByteBuffer
+import java.nio.ByteOrder
+
+class PreprocessTest {
+    private fun spec(dtype: DType, size: Int, mean: Float = 128f, std: Float = 128f) =
+        InputSpec("image", dtype, listOf(1, size, size, 3), FloatArray(3) { mean }, FloatArray(3) { std }, null)
+
+    private fun gray(values: IntArray): IntArray = values.flatMap { listOf(it, it, it) }.toIntArray()
+
+    @Test
+    fun shrinkingAveragesWithTheWidenedTriangle() {
+        // 4 -> 2: Pillow's weights are (3, 3, 1)/7 and (1, 3, 3)/7 over neighbouring pixels.
+        val out = PilBilinear.resize(gray(intArrayOf(0, 70, 140, 210)), 4, 1, 2)
+        // Only the width changes here; the 1-row height is resized to 2 as well.
+        assertEquals(2 * 2 * 3, out.size)
+        assertEquals(50, out[0])
+        assertEquals(160, out[3])
+    }
+
+    @Test
+    fun sameSizeIsUntouchedAndFlatStaysFlat() {
+        val img = IntArray(5 * 5 * 3) { (it * 37) % 256 }
+        assertArrayEquals(img, PilBilinear.resize(img, 5, 5, 5))
+        val flat = IntArray(13 * 7 * 3) { 77 }
+        PilBilinear.resize(flat, 13, 7, 4).forEach { assertEquals(77, it) }
+        PilBilinear.resize(flat, 13, 7, 20).forEach { assertEquals(77, it) }
+    }
+
+    @Test
+    fun floatInputIsNormalizedInNativeOrder() {
+        val bytes = Preprocessor(spec(DType.FLOAT32, 1), null).toBytes(intArrayOf(255, 128, 0), 1, 1)
+        val floats = ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder()).asFloatBuffer()
+        assertEquals(0.9921875f, floats.get(0), 0f)
+        assertEquals(0f, floats.get(1), 0f)
+        assertEquals(-1f, floats.get(2), 0f)
+    }
+
+    @Test
+    fun quantizationRoundsHalfToEvenAndClamps() {
+        val pre = Preprocessor(spec(DType.UINT8, 1, mean = 0f, std = 1f), Quantization(2f, 0))
+        // 1/2 -> 0 and 3/2 -> 2 (ties to even, as numpy.round); 255/2 = 127.5 -> 128.
+        assertArrayEquals(byteArrayOf(0, 2, 128.toByte()), pre.toBytes(intArrayOf(1, 3, 255), 1, 1))
+        val int8 = Preprocessor(spec(DType.INT8, 1, mean = 0f, std = 1f), Quantization(0.5f, -128))
+        assertArrayEquals(byteArrayOf(-128, 127, 127), int8.toBytes(intArrayOf(0, 200, 255), 1, 1))
+    }
+
+    @Test
+    fun foldedNormalizationGivesThePixelsBack() {
+        // mean = std = 128 with scale 1/128, zero point 128: the uint8 input is the pixel itself.
+        val pre = Preprocessor(spec(DType.UINT8, 1), Quantization(1f / 128, 128))
+        assertArrayEquals(byteArrayOf(0, 17, 255.toByte()), pre.toBytes(intArrayOf(0, 17, 255), 1, 1))
+    }
+
+    @Test
+    fun integerInputWithoutQuantizationIsRefused() {
+        assertThrows(IllegalArgumentException::class.java) { Preprocessor(spec(DType.UINT8, 2), null) }
+    }
+
+    @Test
+    fun argbDropsAlpha() {
+        assertArrayEquals(intArrayOf(0x12, 0x34, 0x56), argbToRgb(intArrayOf(0x7F123456)))
+    }
+}

@@ -1,0 +1,91 @@
+"""`pipeline predict`: type and colour of image files, from the exported .tflite.
+
+LiteRT only, never TensorFlow: importing TF alone takes seconds and ~500 MB, and a phone-sized
+model should answer from the shell in well under a second. A bad or missing image costs one
+line on stderr and the others still run; the caller gets the number of failures.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from pipeline.images import ImageError, load_resized
+from pipeline.runtime import TFLiteModel, resolve_model
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+class InputError(Exception):
+    """A command-line input that yields no image (missing path, empty folder)."""
+
+
+def expand(inputs: Iterable[Path]) -> Iterator[tuple[Path, InputError | None]]:
+    """Each file as given; each folder's image files (by suffix, sorted, not recursive)."""
+    for item in map(Path, inputs):
+        if item.is_dir():
+            images = sorted(p for p in item.iterdir()
+                            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not images:
+                yield item, InputError("folder has no image files")
+            yield from ((p, None) for p in images)
+        elif item.exists():
+            yield item, None
+        else:
+            yield item, InputError("no such file or folder")
+
+
+def prepare_file(model: TFLiteModel, image: Path) -> np.ndarray:
+    """The exact input tensor predict feeds the model (the Android and browser checks compare
+    their own preprocessing against these bytes)."""
+    return model.prepare(load_resized(image, model.image_size))
+
+
+def classify(model: TFLiteModel, image: Path) -> dict:
+    """One image -> {"file", "variant", "inference_ms", "predictions": {head: {...}}}."""
+    x = prepare_file(model, image)
+    start = time.perf_counter()
+    probs = model.run_prepared(x)
+    elapsed_ms = (time.perf_counter() - start) * 1000
+    predictions = {}
+    for head, classes in model.labels.items():
+        p = [float(v) for v in probs[head]]
+        best = int(np.argmax(p))
+        predictions[head] = {"label": classes[best], "probability": round(p[best], 6),
+                             "probabilities": {c: round(v, 6) for c, v in zip(classes, p)}}
+    return {"file": str(image), "variant": model.variant,
+            "inference_ms": round(elapsed_ms, 3), "predictions": predictions}
+
+
+def format_text(result: dict) -> str:
+    """`a.jpg  flower_type: rose 93.1% (daisy 6.9%)  flower_color: red ...  [int8, 0.6 ms]`."""
+    parts = [result["file"]]
+    for head, pred in result["predictions"].items():
+        others = ", ".join(f"{c} {p:.1%}" for c, p in pred["probabilities"].items()
+                           if c != pred["label"])
+        parts.append(f"{head}: {pred['label']} {pred['probability']:.1%} ({others})")
+    parts.append(f"[{result['variant']}, {result['inference_ms']:.1f} ms]")
+    return "  ".join(parts)
+
+
+def run(inputs: list[Path], model: Path, as_json: bool = False, threads: int = 1) -> int:
+    """Print one line (text or JSON) per image; return how many inputs failed."""
+    net = TFLiteModel(resolve_model(model), threads=threads)
+    failures = 0
+    for image, problem in expand(inputs):
+        try:
+            if problem:
+                raise problem
+            result = classify(net, image)
+        except (ImageError, InputError) as exc:
+            failures += 1
+            print(f"error: {image}: {exc}", file=sys.stderr)
+            continue
+        print(json.dumps(result) if as_json else format_text(result), flush=True)
+    if failures:
+        print(f"{failures} input(s) failed", file=sys.stderr)
+    return failures
