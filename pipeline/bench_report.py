@@ -1,0 +1,136 @@
+"""Benchmark figures -> results.json entries, the ratios, a terminal table, Markdown, a PNG."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.bench_driver import latency_stats
+from pipeline.runs import write_json
+
+QAT, F32, KERAS, PAIR = "tflite_int8_qat", "tflite_float32", "keras_float", "two_single_task_int8"
+# Targets of issue 5 at one thread: (ratio key, comparison, bound).
+TARGETS = (("int8_qat_vs_float32_speedup", ">=", 2.5), ("int8_qat_vs_keras_speedup", ">=", 2.5),
+           ("two_head_vs_two_single_task_latency", "<=", 0.6),
+           ("int8_qat_peak_rss_mb", "<=", 60.0))
+
+
+def variant_entry(variant, jobs: dict, threads: list[int], peak: dict, arithmetic: str) -> dict:
+    """One results.json variant: contract keys (at the first thread count) plus per-thread."""
+    per = {}
+    for t in threads:
+        job, stats = jobs[(variant.name, t)], latency_stats(jobs[(variant.name, t)])
+        gmacs = variant.macs / 1e6 / stats["p50"]
+        ready = job.ready
+        per[str(t)] = {"import_ms": ready["import_ms"], "init_ms": ready["init_ms"],
+                       "first_inference_ms": ready["first_ms"], "peak_rss_mb": job.peak_rss_mb,
+                       "rss_after_import_mb": ready["rss_before_load_mb"],
+                       "rss_added_by_load_mb": ready["rss_added_mb"],
+                       "latency": stats, "gmacs": gmacs,
+                       "share_of_peak": gmacs / peak[str(t)][arithmetic]}
+    first = per[str(threads[0])]
+    return {"latency_ms": {t: {k: p["latency"][k] for k in ("p50", "p90", "p99", "mean")}
+                           for t, p in per.items()},
+            "init_ms": first["init_ms"], "first_inference_ms": first["first_inference_ms"],
+            "size_bytes": variant.size_bytes, "peak_rss_mb": first["peak_rss_mb"],
+            "rss_added_by_load_mb": first["rss_added_by_load_mb"],
+            "accuracy": variant.accuracy, "macs": variant.macs, "peak_kind": arithmetic,
+            "per_threads": per, "notes": variant.notes}
+
+
+def ratios(out: dict, threads: list[int]) -> dict:
+    """The key comparisons at one thread (or the lowest count measured), and the targets."""
+    t = "1" if 1 in threads else str(min(threads))
+
+    def p50(name):
+        return out[name]["latency_ms"][t]["p50"] if name in out else None
+
+    def div(a, b):
+        return a / b if a is not None and b else None
+
+    r = {"threads": int(t),
+         "int8_qat_vs_float32_speedup": div(p50(F32), p50(QAT)),
+         "int8_qat_vs_keras_speedup": div(p50(KERAS), p50(QAT)),
+         "two_head_vs_two_single_task_latency": div(p50(QAT), p50(PAIR)),
+         "int8_vs_float32_size": div(out.get(QAT, {}).get("size_bytes"),
+                                     out.get(F32, {}).get("size_bytes")),
+         "int8_qat_peak_rss_mb": out[QAT]["per_threads"][t]["peak_rss_mb"] if QAT in out else None}
+    r["targets"] = {f"{key} {op} {bound}": (None if r[key] is None else
+                                            (r[key] >= bound if op == ">=" else r[key] <= bound))
+                    for key, op, bound in TARGETS}
+    return r
+
+
+COLUMNS = ("variant", "thr", "size MB", "init ms", "1st ms", "p50 ms", "p90 ms", "p99 ms",
+           "mean ms", "inf/s", "peak MB", "+load MB", "GMAC/s", "% peak", "acc type", "acc col")
+
+
+def rows(results: dict) -> list[list[str]]:
+    out = []
+    for name, v in results["variants"].items():
+        acc = list((v["accuracy"] or {}).values())[:2] + [None, None]
+        for t, p in v["per_threads"].items():
+            lat = p["latency"]
+            out.append([name, t, f"{v['size_bytes'] / 1e6:.2f}", f"{p['init_ms']:.0f}",
+                        f"{p['first_inference_ms']:.1f}", f"{lat['p50']:.2f}",
+                        f"{lat['p90']:.2f}", f"{lat['p99']:.2f}", f"{lat['mean']:.2f}",
+                        f"{lat['throughput_per_s']:.0f}", f"{p['peak_rss_mb']:.0f}",
+                        f"{p['rss_added_by_load_mb']:.1f}", f"{p['gmacs']:.1f}",
+                        f"{100 * p['share_of_peak']:.0f}", _acc(acc[0]), _acc(acc[1])])
+    return out
+
+
+def _acc(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _fmt_ratio(value, unit: str = "x") -> str:
+    return "n/a (variant missing)" if value is None else f"{value:.2f}{unit}"
+
+
+def summary_lines(results: dict) -> list[str]:
+    r, m = results["ratios"], results["machine"]
+    lines = [f"at {r['threads']} thread(s), p50:",
+             f"  int8 QAT vs TFLite float32: {_fmt_ratio(r['int8_qat_vs_float32_speedup'])} faster",
+             f"  int8 QAT vs Keras (tf.function): {_fmt_ratio(r['int8_qat_vs_keras_speedup'])} faster",
+             f"  one two-head model / two single-task models: "
+             f"{_fmt_ratio(r['two_head_vs_two_single_task_latency'])} the latency",
+             f"  int8 / float32 size: {_fmt_ratio(r['int8_vs_float32_size'])}",
+             f"  int8 QAT peak RSS: {_fmt_ratio(r['int8_qat_peak_rss_mb'], ' MB')}"]
+    lines += [f"  target {k}: {'-' if ok is None else 'PASS' if ok else 'FAIL'}"
+              for k, ok in r["targets"].items()]
+    lines.append("peak GMAC/s (large fully-connected model): " + ", ".join(
+        f"{t} thr: float32 {p['float32']:.1f}, int8 {p['int8']:.1f}"
+        for t, p in results["peak_gmacs"].items()))
+    spreads = [max(p["latency"]["round_spread_pct"] for p in v["per_threads"].values())
+               for v in results["variants"].values()]
+    lines.append(f"noise: per-round medians differ by up to {max(spreads):.0f}% of p50 "
+                 f"(median variant {sorted(spreads)[len(spreads) // 2]:.0f}%); load average "
+                 f"{m['load_avg_before'][0]} before, {m['load_avg_after'][0]} after "
+                 f"on {m['cores']} cores")
+    return lines + [f"note: {n}" for n in results["notes"]]
+
+
+def terminal(results: dict) -> str:
+    table = [list(COLUMNS)] + rows(results)
+    widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
+    text = ["  ".join(c.rjust(w) if i > 0 else c.ljust(w) for i, (c, w) in
+                      enumerate(zip(row, widths))) for row in table]
+    return "\n".join(text + [""] + summary_lines(results))
+
+
+def markdown(results: dict) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows(results)]
+    m = results["machine"]
+    head = (f"# Benchmark\n\n{m['cpu']}, {m['cores']} cores, ai-edge-litert "
+            f"{m['ai_edge_litert']}, {results['settings']['runs']} timed runs per variant.\n")
+    return head + "\n" + "\n".join(lines) + "\n\n" + "\n".join(
+        f"- {line.strip()}" for line in summary_lines(results)) + "\n"
+
+
+def write_all(results: dict, folder: Path) -> None:
+    from pipeline.bench_plot import latency_chart
+    from pipeline.labels import atomic_write_text
+
+    write_json(folder / "results.json", results)
+    atomic_write_text(folder / "results.md", markdown(results))
+    latency_chart(results, folder / "latency.png")

@@ -1,0 +1,234 @@
+"""`pipeline benchmark`: latency, memory, size and accuracy of every variant on CPU, side by side.
+
+The parent (this module) reads the run, scores accuracy, builds the single-task pair and the
+peak models; the timing happens in bench_worker subprocesses driven by bench_driver, and
+bench_report turns the figures into results.json / results.md / latency.png and the terminal
+table. Figures are only compared within one run: the machine is shared and drifts.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import bench_report
+from pipeline.bench_driver import Job, latency_stats, measure_all
+from pipeline.errors import PipelineError
+from pipeline.heads import Heads
+from pipeline.model import ModelConfig
+from pipeline.runs import RunDir, read_json
+
+# results.json key -> model.json variant key and the file DESIGN.md names for it.
+EXPORTED = {"tflite_float32": ("float32", "model_float32.tflite"),
+            "tflite_dynamic": ("dynamic", "model_dynamic.tflite"),
+            "tflite_int8_ptq": ("int8_ptq", "model_int8_ptq.tflite"),
+            "tflite_int8_qat": ("int8", "model_int8.tflite")}
+ORDER = ("keras_float", *EXPORTED, "two_single_task_int8")
+# Which practical peak a variant is held against: its arithmetic is float or int8
+# (dynamic range quantizes activations on the fly and runs int8 GEMMs).
+FLOAT_VARIANTS = ("keras_float", "tflite_float32")
+QUICK = {"runs": 20, "warmup": 3, "rounds": 2, "calibration": 16}
+ROUNDS, CALIBRATION = 5, 200
+PAIR_NOTE = ("untrained weights (latency, memory and size do not depend on them); "
+             "accuracy not meaningful without single-task training runs")
+
+
+@dataclass
+class Variant:
+    name: str
+    spec: dict  # the worker job, without threads
+    size_bytes: int
+    macs: int
+    accuracy: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    run: RunDir
+    spec: dict  # export/model.json
+    heads: Heads
+    config: ModelConfig
+    test: tuple[np.ndarray, np.ndarray] | None  # uint8 pixels [N,S,S,3], labels [N,H]
+    train_pixels: np.ndarray | None  # calibration images, uint8
+    pixels_file: Path | None = None
+    peak_macs: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def run(run: Path, threads: list[int], runs: int = 200, warmup: int = 20,
+        quick: bool = False) -> dict:
+    rd = RunDir(run)
+    spec = _export_spec(rd)
+    settings = _settings(threads, runs, warmup, quick)
+    _check_exported(rd, spec)
+    ctx = _context(rd, spec, settings["calibration_images"])
+    with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
+        ctx.pixels_file = Path(tmp) / "pixels.npy"
+        np.save(ctx.pixels_file, _timing_image(ctx))
+        variants = _variants(ctx, Path(tmp))
+        if not variants:
+            raise PipelineError(f"{rd.root}: no variant could be benchmarked")
+        jobs = _jobs(ctx, variants, Path(tmp), settings["threads"])
+        print(f"benchmark: {len(variants)} variants x threads {settings['threads']}, "
+              f"{settings['runs']} timed runs each in {settings['rounds']} rounds")
+        load_before = os.getloadavg()
+        measure_all(jobs, settings["runs"], settings["warmup"], settings["rounds"])
+    results = _results(ctx, variants, jobs, settings, load_before)
+    with rd.stage("benchmark", settings) as w:
+        bench_report.write_all(results, w.dir)
+        w.metrics = results["ratios"]
+    print(bench_report.terminal(results))
+    return results
+
+
+def _export_spec(rd: RunDir) -> dict:
+    """export/model.json of a finished export stage (else one line saying how to make it)."""
+    return read_json(rd.require("export") / "model.json")
+
+
+def _check_exported(rd: RunDir, spec: dict) -> None:
+    """Load every exported file that is there before any slow step: an unreadable .tflite
+    stops the stage at once with one line (PipelineError from pipeline.runtime)."""
+    from pipeline.runtime import TFLiteModel
+
+    for key, default_file in EXPORTED.values():
+        entry = spec.get("variants", {}).get(key)
+        path = rd.root / "export" / (entry or {}).get("file", default_file)
+        if entry is not None and path.is_file():
+            TFLiteModel(path)
+
+
+def _settings(threads: list[int], runs: int, warmup: int, quick: bool) -> dict:
+    if not threads or min(threads) < 1:
+        raise PipelineError(f"thread counts must be 1 or more, got {threads}")
+    s = {"threads": sorted(set(threads)), "runs": runs, "warmup": warmup, "rounds": ROUNDS,
+         "calibration_images": CALIBRATION, "quick": quick}
+    if quick:
+        s.update(runs=min(runs, QUICK["runs"]), warmup=min(warmup, QUICK["warmup"]),
+                 rounds=QUICK["rounds"], calibration_images=QUICK["calibration"])
+    s["rounds"] = max(1, min(s["rounds"], s["runs"]))
+    return s
+
+
+def _context(rd: RunDir, spec: dict, calibration: int) -> Context:
+    heads = rd.heads()
+    config_path = rd.root / "train" / "model_config.json"
+    if config_path.is_file():
+        config = ModelConfig.from_json(read_json(config_path))
+    else:  # no train stage here: the exported input says the size and normalization
+        entry = next(iter(spec["variants"].values()))["input"]
+        config = ModelConfig(image_size=int(entry["shape"][1]),
+                             normalization=entry["normalization"])
+    ctx = Context(rd, spec, heads, config, None, None)
+    data = _data_dir(rd)
+    if data is None:
+        ctx.notes.append("no training data recorded in the run: accuracy not measured, "
+                         "single-task pair not built")
+        return ctx
+    ctx.test = _load_split(data / "test.txt", heads, config.image_size, None)
+    ctx.train_pixels = _load_split(data / "train.txt", heads, config.image_size,
+                                   calibration)[0]
+    return ctx
+
+
+def _data_dir(rd: RunDir) -> Path | None:
+    stages = rd.manifest().get("stages", {})
+    data = stages.get("train", {}).get("settings", {}).get("data")
+    if not data or not (Path(data) / "test.txt").is_file():
+        return None
+    return Path(data)
+
+
+def _load_split(path: Path, heads: Heads, size: int, limit: int | None):
+    from pipeline.images import load_resized
+    from pipeline.labels import load_label_file
+
+    samples = load_label_file(path, heads, images=False)
+    if limit is not None:  # an even spread over the file, not just its first classes
+        step = max(1, len(samples) // limit)
+        samples = samples[::step][:limit]
+    pixels = np.stack([load_resized(s.path, size) for s in samples])
+    return pixels, np.array([s.labels for s in samples], dtype=np.int64)
+
+
+def _timing_image(ctx: Context) -> np.ndarray:
+    """A real test image when there is one (content does not change the time, but it is
+    what the phone sees); else mid-grey."""
+    if ctx.test is not None and len(ctx.test[0]):
+        return ctx.test[0][0]
+    size = ctx.config.image_size
+    return np.full((size, size, 3), 128, dtype=np.uint8)
+
+
+def _variants(ctx: Context, tmp: Path) -> list[Variant]:
+    from pipeline import bench_variants
+
+    found = []
+    for name in ORDER:
+        try:
+            variant = bench_variants.make(name, ctx, tmp)
+        except bench_variants.Skip as skip:
+            print(f"benchmark: skipping {name}: {skip}")
+            ctx.notes.append(f"{name} skipped: {skip}")
+            continue
+        found.append(variant)
+    return found
+
+
+def _jobs(ctx: Context, variants: list[Variant], tmp: Path, threads: list[int]) -> list[Job]:
+    from pipeline.bench_models import peak_models
+
+    print("benchmark: building the peak-throughput models (large fully-connected)")
+    peaks = peak_models(tmp / "peak")
+    jobs = [Job(v.name, t, v.spec) for v in variants for t in threads]
+    for kind, (path, _) in peaks.items():
+        spec = {"kind": "tflite", "models": [str(path)], "pixels": str(tmp / f"peak_{kind}.npy")}
+        np.save(spec["pixels"], _peak_input(path))
+        jobs += [Job(f"peak_{kind}", t, spec) for t in threads]
+    ctx.peak_macs = {kind: macs for kind, (_, macs) in peaks.items()}
+    return jobs
+
+
+def _peak_input(path: Path) -> np.ndarray:
+    from pipeline.bench_models import PEAK_FEATURES, PEAK_ROWS
+
+    rng = np.random.default_rng(1)
+    # TFLiteModel.prepare() takes 0..255 "pixels"; normalization (0, 1) keeps them as they are.
+    return rng.integers(0, 4, (PEAK_ROWS, PEAK_FEATURES)).astype(np.uint8)
+
+
+def _results(ctx: Context, variants: list[Variant], jobs: list[Job], settings: dict,
+             load_before) -> dict:
+    by_key = {(j.variant, j.threads): j for j in jobs}
+    # GMAC/s = MACs / (p50 in ms * 1e6), per thread count and arithmetic.
+    peak = {str(t): {kind: ctx.peak_macs[kind] / 1e6
+                     / latency_stats(by_key[(f"peak_{kind}", t)])["p50"]
+                     for kind in ("float32", "int8")} for t in settings["threads"]}
+    out = {v.name: bench_report.variant_entry(v, by_key, settings["threads"], peak,
+                                              "float32" if v.name in FLOAT_VARIANTS else "int8")
+           for v in variants}
+    return {"machine": _machine(load_before), "settings": settings, "variants": out,
+            "peak_gmacs": peak, "ratios": bench_report.ratios(out, settings["threads"]),
+            "notes": ctx.notes}
+
+
+def _machine(load_before) -> dict:
+    from importlib import metadata
+
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            cpu = next((l.split(":", 1)[1].strip() for l in info if l.startswith("model name")),
+                       cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(),
+            "ai_edge_litert": metadata.version("ai-edge-litert"),
+            "load_avg_before": [round(x, 2) for x in load_before],
+            "load_avg_after": [round(x, 2) for x in os.getloadavg()]}

@@ -1,0 +1,155 @@
+"""`pipeline benchmark`: outputs and contract keys on a tiny export, bad input, the pieces.
+
+No timing assertions: the machine is shared and the figures vary; only their presence,
+sign and plumbing are checked. The one real benchmark run is shared by the module's tests.
+"""
+import io
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).parent))
+from helpers_runs import make_tiny_exported_run  # noqa: E402
+
+from pipeline import bench_models  # noqa: E402
+from pipeline.bench_driver import Job, latency_stats  # noqa: E402
+from pipeline.bench_report import ratios  # noqa: E402
+from pipeline.bench_worker import proc_status_mb, serve  # noqa: E402
+from pipeline.cli import app  # noqa: E402
+
+runner = CliRunner()
+CONTRACT = ("latency_ms", "init_ms", "size_bytes", "peak_rss_mb", "accuracy")
+MISSING = "tflite_dynamic"  # removed from the export before the run: must be skipped
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    return make_tiny_exported_run(tmp_path_factory.mktemp("bench")).root
+
+
+@pytest.fixture(scope="module")
+def benchmarked(tiny_run, tmp_path_factory):
+    """One quick benchmark of a copy of the tiny run, without its dynamic-range file."""
+    run = tmp_path_factory.mktemp("benchmarked") / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "export" / "model_dynamic.tflite").unlink()
+    # A smaller peak model keeps the test fast; the measurement path is the same.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bench_models, "PEAK_ROWS", 16)
+        mp.setattr(bench_models, "PEAK_FEATURES", 128)
+        result = runner.invoke(app, ["benchmark", "--run", str(run), "--threads", "1",
+                                     "--quick"])
+    return run, result
+
+
+def test_quick_benchmark_writes_every_output(benchmarked):
+    run, result = benchmarked
+    assert result.exit_code == 0, result.output
+    out = run / "benchmark"
+    results = json.loads((out / "results.json").read_text())
+    assert (out / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (out / "results.md").read_text()
+    for name in results["variants"]:
+        assert f"| {name} |" in markdown
+        assert name in result.output  # the terminal table
+    assert "int8 QAT vs TFLite float32" in result.output
+    assert "benchmark" in json.loads((run / "manifest.json").read_text())["stages"]
+
+
+def test_every_contract_key_is_present_and_positive(benchmarked):
+    results = json.loads((benchmarked[0] / "benchmark" / "results.json").read_text())
+    assert results["machine"]["cores"] >= 1
+    expected = {"keras_float", "tflite_float32", "tflite_int8_ptq", "tflite_int8_qat",
+                "two_single_task_int8"}
+    assert set(results["variants"]) == expected
+    for name, entry in results["variants"].items():
+        assert all(key in entry for key in CONTRACT), name
+        for stat in ("p50", "p90", "p99", "mean"):
+            assert entry["latency_ms"]["1"][stat] > 0, (name, stat)
+        assert entry["init_ms"] > 0 and entry["size_bytes"] > 0 and entry["peak_rss_mb"] > 0
+        assert set(entry["accuracy"]) >= {"flower_type", "flower_color"}
+        for value in entry["accuracy"].values():
+            # the untrained single-task pair reports null, and says so in its notes
+            assert value is None if name == "two_single_task_int8" else 0 <= value <= 1
+    assert results["variants"]["two_single_task_int8"]["notes"]
+    for key in ("int8_qat_vs_float32_speedup", "int8_qat_vs_keras_speedup",
+                "two_head_vs_two_single_task_latency", "int8_vs_float32_size"):
+        assert results["ratios"][key] > 0, key
+
+
+def test_missing_variant_is_reported_and_skipped(benchmarked):
+    run, result = benchmarked
+    results = json.loads((run / "benchmark" / "results.json").read_text())
+    assert MISSING not in results["variants"]
+    assert f"skipping {MISSING}" in result.output
+    assert any(note.startswith(MISSING) for note in results["notes"])
+
+
+def _one_line_error(result, *words):
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    assert all(word in lines[0] for word in words), lines[0]
+
+
+def test_run_without_export_is_one_line(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    _one_line_error(runner.invoke(app, ["benchmark", "--run", str(run), "--quick"]),
+                    "export", "pipeline quantize")
+
+
+def test_missing_run_directory_is_one_line(tmp_path):
+    _one_line_error(runner.invoke(app, ["benchmark", "--run", str(tmp_path / "nope")]),
+                    "no such run directory")
+
+
+def test_unreadable_tflite_is_one_line(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "export" / "model_int8.tflite").write_bytes(b"not a flatbuffer at all")
+    _one_line_error(runner.invoke(app, ["benchmark", "--run", str(run), "--quick"]),
+                    "model_int8.tflite")
+
+
+def test_worker_protocol_and_memory_figures(tiny_run, tmp_path):
+    """The measuring loop in-process: ready line, one round of timings, peak RSS."""
+    pixels = tmp_path / "pixels.npy"
+    np.save(pixels, np.full((32, 32, 3), 128, dtype=np.uint8))
+    job = {"kind": "tflite", "threads": 1, "pixels": str(pixels),
+           "models": [str(tiny_run / "export" / "model_int8.tflite")]}
+    stdout = io.StringIO()
+    serve(job, stdin=io.StringIO('{"warmup": 1, "runs": 3}\n{"quit": true}\n'), stdout=stdout)
+    ready, timed = [json.loads(line) for line in stdout.getvalue().splitlines()]
+    assert ready["ready"]["init_ms"] > 0 and ready["ready"]["first_ms"] > 0
+    assert len(timed["times_ms"]) == 3 and timed["peak_rss_mb"] > 0
+    status = proc_status_mb("VmRSS", "VmHWM")
+    assert status["VmHWM"] >= status["VmRSS"] > 0
+
+
+def test_mac_count_of_a_known_model():
+    from pipeline.tfcompat import keras
+
+    k = keras()
+    image = k.Input((8, 8, 3))
+    x = k.layers.Conv2D(4, 3, padding="same")(image)  # 8*8 positions * 4 out * 3*3*3
+    x = k.layers.GlobalAveragePooling2D()(x)
+    model = k.Model(image, k.layers.Dense(5)(x))  # 4 * 5
+    assert bench_models.count_macs(model) == 8 * 8 * 4 * 27 + 4 * 5
+
+
+def test_latency_stats_and_ratios_with_a_missing_variant():
+    job = Job("tflite_int8_qat", 1, {}, times=[[1.0, 2.0, 3.0], [2.0, 2.0, 2.0]])
+    stats = latency_stats(job)
+    assert stats["p50"] == 2.0 and stats["n"] == 6 and stats["round_medians"] == [2.0, 2.0]
+    out = {"tflite_int8_qat": {"latency_ms": {"1": {"p50": 2.0}}, "size_bytes": 10,
+                               "per_threads": {"1": {"peak_rss_mb": 40.0}}}}
+    r = ratios(out, [1])
+    assert r["int8_qat_vs_float32_speedup"] is None  # float32 not measured: no ratio, no crash
+    assert r["targets"]["int8_qat_peak_rss_mb <= 60.0"] is True
