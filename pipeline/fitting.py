@@ -31,6 +31,7 @@ def fit(folder: Path, splits, config, heads, settings: dict, state: dict | None,
     train_ds = dataset_from_arrays(train_x, train_y, config, heads, bs, True, settings["seed"])
     val_ds = dataset_from_arrays(val_x, val_y, config, heads, bs, False)
     net = build_model(config, heads)
+    faster_batchnorm_statistics(net)
     if source:
         copied, total = transfer_weights(source, net)
         print(f"initialised {copied} of {total} layers with weights from {source}")
@@ -49,6 +50,16 @@ def fit(folder: Path, splits, config, heads, settings: dict, state: dict | None,
     if best.exists():  # absent when a run killed while finishing is resumed
         os.replace(best, folder / "model.h5")
     return k.models.load_model(folder / "model.h5", compile=False)
+
+
+def faster_batchnorm_statistics(net, momentum: float = 0.9) -> None:
+    """BatchNorm's default momentum (0.99) needs several hundred steps before its moving
+    statistics describe the data, and until then validation scores are noise (seen: val
+    accuracy 0.5 after a 29-step epoch at train accuracy 0.84). Small datasets have few steps
+    per epoch, so average over ~10 steps instead. Set before the first call is traced."""
+    for layer in net.layers:
+        if isinstance(layer, keras().layers.BatchNormalization):
+            layer.momentum = momentum
 
 
 class EpochKeeper:
