@@ -172,27 +172,36 @@ def split_samples(samples: list[Sample], ratios: tuple[float, float, float] = (0
                   seed: int = 0) -> dict[str, list[Sample]]:
     """Stratified over the label tuple (-1 its own value), deterministic for a seed.
 
-    Each stratum is shuffled and cut by cumulative rounding, so the three parts of every
-    class stay close to the ratios and no image lands in two splits.
+    Each stratum is shuffled and cut where the running totals over all strata so far round
+    to the ratios: every class stays within one image of its share and the totals stay exact
+    (rounding each stratum alone would bias small sets). An image listed twice counts once.
     """
     if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
         raise PipelineError(f"ratios must be three non-negative numbers summing to 1, got {ratios}")
+    by_path = {s.path: s for s in reversed(samples)}  # the first line of a repeated image wins
     strata: dict[tuple[int, ...], list[Sample]] = defaultdict(list)
-    for sample in sorted(set(samples), key=lambda s: (str(s.path), s.labels)):
+    for sample in sorted(by_path.values(), key=lambda s: str(s.path)):
         strata[sample.labels].append(sample)
     rng = random.Random(seed)
     parts: dict[str, list[Sample]] = {name: [] for name in SPLITS}
+    seen = 0
     for key in sorted(strata):
         group = strata[key]
         rng.shuffle(group)
-        cut1 = round(len(group) * ratios[0])
-        cut2 = round(len(group) * (ratios[0] + ratios[1]))
+        before = (_share(ratios[0], seen), _share(ratios[0] + ratios[1], seen))
+        seen += len(group)
+        cut1 = _share(ratios[0], seen) - before[0]
+        cut2 = max(cut1, _share(ratios[0] + ratios[1], seen) - before[1])
         parts["train"] += group[:cut1]
         parts["val"] += group[cut1:cut2]
         parts["test"] += group[cut2:]
     for name in SPLITS:
         rng.shuffle(parts[name])
     return parts
+
+
+def _share(ratio: float, count: int) -> int:
+    return int(ratio * count + 0.5 + 1e-9)
 
 
 def class_counts(samples: list[Sample], heads: Heads = FLOWER_HEADS) -> dict[str, Counter]:
