@@ -26,6 +26,9 @@ STACK = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-lit
 # What to type to produce each stage, for "stage X is missing" messages.
 HOW_TO_MAKE = {"train": "pipeline train --data DIR --run {run}",
                "quantize": "pipeline quantize --run {run}",
+               # `pipeline quantize` publishes two stages: qat/ and export/.
+               "qat": "pipeline quantize --run {run}",
+               "export": "pipeline quantize --run {run}",
                "benchmark": "pipeline benchmark --run {run}"}
 
 

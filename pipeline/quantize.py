@@ -1,0 +1,153 @@
+"""`pipeline quantize`: quantization-aware fine-tuning of the trained model, then the export.
+
+The QAT model is tfmot's `quantize_model` clone of the trained float model, fine-tuned at a
+low learning rate with the training stage's own data, masked losses, mode and loss weights
+(`multitask.MultiTask` accepts the `quant_`-renamed outputs). Both `qat/` and `export/` are
+written into hidden partial folders; the export stage is nested inside the QAT stage so that
+any failure (a conversion error, a failed check, Ctrl-C) publishes neither, and the previous
+`qat/` and `export/` stay as they were.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import PipelineError
+from pipeline.heads import Heads
+from pipeline.metrics import head_metrics
+from pipeline.runs import RunDir, read_json, write_json
+from pipeline.tfcompat import keras
+
+CALIBRATION_IMAGES = 200  # "100 to 300 real training images" for full-integer conversion
+SPLIT_FILES = {"train": "train.txt", "val": "val.txt", "test": "test.txt"}
+
+
+def load_splits(run: RunDir, heads: Heads) -> dict:
+    """The train stage's own split files, read and filtered exactly as training read them."""
+    from pipeline.train import load_splits as train_splits
+
+    data = run.stage_entry("train")["settings"].get("data")
+    if not data:
+        raise PipelineError(f"{run.root}: the train stage recorded no data folder")
+    return train_splits(Path(data), heads)
+
+
+def quantize_model(model, normalization: dict):
+    """tfmot's QAT clone, its input range pinned to every value a normalized pixel can take.
+
+    With the default (pixel - 128) / 128 the range is [-1, 127/128], so the uint8 input gets
+    scale 1/128 and zero point 128 exactly: an app feeds camera bytes unchanged.
+    """
+    import tensorflow_model_optimization as tfmot
+
+    qat = tfmot.quantization.keras.quantize_model(model)
+    lo, hi = input_range(normalization)
+    for weight in qat.get_layer("quantize_layer").weights:
+        if weight.name.endswith("_min:0"):
+            weight.assign(lo)
+        elif weight.name.endswith("_max:0"):
+            weight.assign(hi)
+    return qat
+
+
+def input_range(normalization: dict) -> tuple[float, float]:
+    mean, std = np.float64(normalization["mean"]), np.float64(normalization["std"])
+    return float(np.min((0 - mean) / std)), float(np.max((255 - mean) / std))
+
+
+def fine_tune(qat, heads: Heads, train_info: dict, datasets: dict, epochs: int, lr: float,
+              steps: int) -> dict:
+    """Fit the QAT model like training did; epochs=0 only calibrates the activation ranges."""
+    from pipeline.multitask import MultiTask, build_optimizer
+
+    trainer = MultiTask(qat, heads, mode=train_info.get("mode", "joint"),
+                        loss_weights=train_info.get("loss_weights"),
+                        weighting=train_info.get("weighting", "fixed"))
+    trainer.prepare(build_optimizer(lr, max(epochs, 1) * steps))
+    if epochs == 0:
+        for x, _ in datasets["train"]:
+            qat(x, training=True)  # moves the fake-quant ranges; no weight changes
+        return {}
+    history = trainer.fit(datasets["train"], validation_data=datasets["val"], epochs=epochs,
+                          verbose=2)
+    return history.history
+
+
+def write_history(path: Path, history: dict) -> None:
+    keys = list(history)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch"] + keys)
+        for epoch in range(len(history[keys[0]]) if keys else 0):
+            writer.writerow([epoch + 1] + [float(history[k][epoch]) for k in keys])
+
+
+def keras_metrics(model, heads: Heads, arrays: dict, normalization: dict) -> dict:
+    from pipeline.export import keras_probs
+
+    return {split: head_metrics(heads, labels, keras_probs(model, heads, pixels, normalization))
+            for split, (pixels, labels) in arrays.items()}
+
+
+def save_qat(out: Path, qat, heads: Heads, history: dict, metrics: dict) -> None:
+    from pipeline.fitting import save_h5
+
+    save_h5(qat, out / "model.h5")  # .keras does not load back for QAT models; .h5 does
+    write_history(out / "history.csv", history)
+    write_json(out / "metrics.json", metrics)
+    print("QAT Keras model, test accuracy: " + ", ".join(
+        f"{h.name} {metrics['test'][h.name]['accuracy']:.4f}" for h in heads))
+
+
+def calibration_samples(samples: list, count: int = CALIBRATION_IMAGES, seed: int = 0) -> list:
+    """A fixed, seeded pick of training images: the same calibration on every run."""
+    order = np.random.default_rng(seed).permutation(len(samples))[:count]
+    return [samples[i] for i in sorted(order)]
+
+
+def prepare_data(splits: dict, config, heads: Heads, info: dict) -> tuple[dict, dict, np.ndarray]:
+    """(tf.data train/val, uint8 arrays of val/test, calibration pixels)."""
+    from pipeline.data import dataset_from_arrays, load_arrays
+
+    arrays = {name: load_arrays(samples, config.image_size, heads)
+              for name, samples in splits.items()}
+    batch, seed = int(info.get("batch_size", 32)), int(info.get("seed", 0))
+    datasets = {name: dataset_from_arrays(*arrays[name], config, heads, batch, name == "train",
+                                          seed) for name in ("train", "val")}
+    pick = calibration_samples(splits["train"])
+    calibration, _ = load_arrays(pick, config.image_size, heads)
+    return datasets, {k: arrays[k] for k in ("val", "test")}, calibration
+
+
+def run(run: Path, epochs: int = 2, lr: float = 1e-4) -> dict:
+    from pipeline import export
+    from pipeline.train import load_trained
+
+    rd = RunDir(run)
+    rd.require("train")
+    splits = load_splits(rd, rd.heads())  # a broken label file stops us before TF loads
+    model, config, heads = load_trained(rd.root)
+    info = {**rd.stage_entry("train")["settings"],
+            **read_json(rd.path("train") / "model_config.json")}
+    keras().utils.set_random_seed(int(info.get("seed", 0)))
+    datasets, arrays, calibration = prepare_data(splits, config, heads, info)
+    steps = int(datasets["train"].cardinality())  # batches per epoch, for the lr schedule
+    settings = {"epochs": epochs, "lr": lr, "mode": info.get("mode", "joint"),
+                "heads": heads.names, "calibration_images": int(len(calibration))}
+    with rd.stage("qat", settings) as qat_stage:
+        qat = quantize_model(model, config.normalization)
+        history = fine_tune(qat, heads, info, datasets, epochs, lr, steps)
+        metrics = keras_metrics(qat, heads, arrays, config.normalization)
+        save_qat(qat_stage.dir, qat, heads, history, metrics)
+        qat_stage.metrics = {"test": _accuracies(metrics["test"], heads)}
+        with rd.stage("export", {"variants": list(export.VARIANTS)}) as export_stage:
+            results = export.export(export_stage.dir, model, qat, heads, config.image_size,
+                                    config.normalization, calibration, arrays["test"])
+            export_stage.metrics = {k: r["accuracy"] for k, r in results["variants"].items()}
+    return results
+
+
+def _accuracies(metrics: dict, heads: Heads) -> dict:
+    return {h.name: metrics[h.name]["accuracy"] for h in heads}

@@ -1,0 +1,128 @@
+"""`pipeline evaluate`: known answers, -1 skipped per head, run dir or file, and bad input."""
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers_runs import export_known_model
+from PIL import Image
+from typer.testing import CliRunner
+
+from pipeline import evaluate
+from pipeline.cli import app
+from pipeline.heads import FLOWER_HEADS
+
+runner = CliRunner()
+RED, GREEN, BLUE = (230, 10, 10), (10, 230, 10), (10, 40, 230)
+# The known model predicts (type, colour): red -> (rose, white), green -> (daisy, red),
+# blue -> (daisy, pink). Labels below: type right 4 of 5, colour right 4 of 5, both 2 of 4.
+ROWS = [("red", RED, "0, 2"), ("green", GREEN, "1, 0"), ("blue", BLUE, "0, 1"),
+        ("red2", RED, "-1, 2"), ("green2", GREEN, "1, -1"), ("blue2", BLUE, "1, 0")]
+
+
+@pytest.fixture(scope="module")
+def known(tmp_path_factory):
+    root = tmp_path_factory.mktemp("known")
+    export_known_model(root / "run" / "export", FLOWER_HEADS, variants=("float32", "int8"))
+    (root / "images").mkdir()
+    lines = ["# name, type, colour", ""]
+    for name, rgb, labels in ROWS:
+        Image.new("RGB", (20, 12), rgb).save(root / "images" / f"{name}.png")
+        lines.append(f"images/{name}.png, {labels}")
+    (root / "labels.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def check_known(metrics):
+    t, c = metrics["flower_type"], metrics["flower_color"]
+    assert (t["n"], t["accuracy"], t["confusion"]) == (5, 0.8, [[1, 1], [0, 3]])
+    assert t["per_class"]["rose"] == {"precision": 1.0, "recall": 0.5, "n": 2}
+    assert (c["n"], c["accuracy"]) == (5, 0.8)
+    assert c["confusion"] == [[1, 1, 0], [0, 1, 0], [0, 0, 2]]
+    assert (metrics["joint_n"], metrics["joint_accuracy"]) == (4, 0.5)
+
+
+def test_known_answers_from_a_tflite_file(known, tmp_path):
+    out = tmp_path / "m.json"
+    result = runner.invoke(app, ["evaluate", "--model", str(known / "run/export/model_float32.tflite"),
+                                 "--data", str(known / "labels.txt"), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "joint accuracy" in result.output
+    saved = json.loads(out.read_text())
+    assert saved["variant"] == "float32" and saved["n"] == 6
+    check_known(saved["metrics"])
+
+
+def test_run_directory_uses_its_default_int8_variant(known):
+    result = evaluate.run(known / "run", known / "labels.txt")
+    assert result["variant"] == "int8"
+    check_known(result["metrics"])
+
+
+def test_tflite_evaluation_imports_no_tensorflow(known):
+    code = ("import sys; from pipeline import evaluate; "
+            f"evaluate.run({str(known / 'run/export/model_int8.tflite')!r}, "
+            f"{str(known / 'labels.txt')!r}); "
+            "print('TF', any(m.split('.')[0] in ('tensorflow', 'tf_keras') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("TF False")
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code != 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_truncated_tflite(known, tmp_path):
+    shutil.copytree(known / "run/export", tmp_path / "export")
+    path = tmp_path / "export/model_int8.tflite"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    result = runner.invoke(app, ["evaluate", "--model", str(path), "--data",
+                                 str(known / "labels.txt")])
+    assert_one_line_error(result, "model_int8.tflite", "cannot load")
+
+
+def test_tflite_with_other_outputs(known, tmp_path):
+    shutil.copytree(known / "run/export", tmp_path / "export")
+    spec_path = tmp_path / "export/model.json"
+    spec = json.loads(spec_path.read_text())
+    spec["heads"] = {"flower_type": ["rose", "daisy"], "flower_kind": ["a", "b"]}
+    spec["tasks"] = [{"name": "flower_type"}, {"name": "flower_kind"}]
+    spec_path.write_text(json.dumps(spec))
+    result = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "export/model_int8.tflite"),
+                                 "--data", str(known / "labels.txt")])
+    assert_one_line_error(result, "lacks output", "flower_kind")
+
+
+def test_tflite_without_model_json(known, tmp_path):
+    shutil.copy(known / "run/export/model_int8.tflite", tmp_path)
+    result = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "model_int8.tflite"),
+                                 "--data", str(known / "labels.txt")])
+    assert_one_line_error(result, "model.json")
+
+
+def test_label_file_with_errors(known, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text(f"{known}/images/red.png, 0, 2\n{known}/images/red.png, 0, 7\n")
+    result = runner.invoke(app, ["evaluate", "--model", str(known / "run"), "--data", str(bad)])
+    assert_one_line_error(result, "bad.txt:2:", "out of range")
+
+
+def test_run_without_export(tmp_path):
+    (tmp_path / "run").mkdir()
+    result = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "run"), "--data",
+                                 str(tmp_path / "labels.txt")])
+    assert_one_line_error(result, "no exported model")
+
+
+def test_predictions_stack_per_head(known):
+    tflite = evaluate.open_model(known / "run")
+    probs = evaluate.predict(tflite, np.zeros((3, 8, 8, 3), np.uint8))
+    assert {k: v.shape for k, v in probs.items()} == {"flower_type": (3, 2),
+                                                      "flower_color": (3, 3)}
