@@ -20,5 +20,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Browser (LiteRT.js), Kotlin (kotlinc + JUnit) and Android resources (aapt) checks of an
+# exported model that the script builds itself; installs its Debian and npm packages itself.
+test-clients: $(STAMP)
+	bash tests/clients/run.sh
+
 clean-venv:
 	rm -rf $(VENV)

@@ -19,11 +19,11 @@ class GoldenInputTest {
     @Test
     fun kotlinPreprocessingMatchesPythonByteForByte() {
         if (System.getProperty("golden.required") == "true") {
-            assertTrue("golden.dir $dir has no cases.json", dir != null && File(dir, "cases.json").isFile)
+            assertTrue("golden.dir $dir has no golden_cases.json", dir != null && File(dir, "golden_cases.json").isFile)
         }
         assumeTrue("no golden.dir: run `make test-clients` to write the fixtures", dir != null)
-        val cases = Json.parse(File(dir, "cases.json").readText()).asList("cases.json")
-        assertTrue("cases.json lists no cases", cases.isNotEmpty())
+        val cases = Json.parse(File(dir, "golden_cases.json").readText()).asList("golden_cases.json")
+        assertTrue("golden_cases.json lists no cases", cases.isNotEmpty())
         for (case in cases) check(case.asObject("case"))
     }
 

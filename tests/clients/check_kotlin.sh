@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Kotlin check: compile the Android app's plain-Kotlin logic (package core, no android.*) with
+# its JUnit 4 tests using kotlinc from npm, and run them on the JVM with Debian's junit4.
+#   check_kotlin.sh FIXTURES_DIR WORK_DIR
+# FIXTURES_DIR holds golden_cases.json from make_fixtures.py: GoldenInputTest is required here.
+set -euo pipefail
+cd "$(dirname "$0")"
+fixtures=$(realpath "$1")
+work=$2
+app=../../android_demo/app/src
+core=$app/main/java/com/flowerpipeline/demo/core
+tests=$app/test/java/com/flowerpipeline/demo/core
+kotlin=node_modules/kotlin-compiler
+
+# The whole point of core/ is that it runs without Android: refuse an android.* import there.
+if grep -n '^import android' "$core"/*.kt "$tests"/*.kt; then
+    echo "FAIL: core/ must not import android.*" >&2
+    exit 1
+fi
+mkdir -p "$work"
+"$kotlin/bin/kotlinc" -nowarn "$core"/*.kt "$tests"/*.kt \
+    -cp /usr/share/java/junit4.jar -d "$work/classes.jar"
+classes=$(for f in "$tests"/*Test.kt; do echo "com.flowerpipeline.demo.core.$(basename "$f" .kt)"; done)
+# shellcheck disable=SC2086  # one argument per test class
+java -Dgolden.dir="$fixtures" -Dgolden.required=true \
+    -cp "$work/classes.jar:/usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar:$kotlin/lib/kotlin-stdlib.jar" \
+    org.junit.runner.JUnitCore $classes

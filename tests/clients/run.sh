@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# make test-clients: prove the exported model runs in runtimes this project did not write.
+#
+#  0. installs what it needs: Debian chromium, junit4, aapt, android-framework-res (skipped when
+#     already installed) and the npm packages pinned in package-lock.json (npm ci, here only);
+#  1. builds a tiny model through the real stages (`pipeline train`, `pipeline quantize` on
+#     drawings it makes) - never a committed binary - and writes reference data with Python LiteRT;
+#  2. browser: LiteRT.js in headless chromium vs Python LiteRT, output by output;
+#  3. kotlin: the Android app's plain-Kotlin logic and JUnit tests, incl. byte-equal inputs;
+#  4. android resources: aapt compiles the manifest and res/.
+# Every check runs even if an earlier one failed; any failure makes the exit code non-zero.
+# Outputs (screenshot, fixtures, logs) stay in tests/clients/out/.
+set -euo pipefail
+cd "$(dirname "$0")"
+out=out
+pipeline=../../.venv/bin/pipeline
+python=../../.venv/bin/python
+export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+
+step() { printf '\n== %s\n' "$*"; }
+
+install_tools() {
+    local packages="chromium junit4 aapt android-framework-res"
+    local installed
+    # shellcheck disable=SC2086
+    installed=$(dpkg-query -W -f='${Status}\n' $packages 2>/dev/null | grep -c '^install ok installed$' || true)
+    if [ "$installed" = 4 ]; then
+        echo "Debian packages already installed: $packages"
+    else
+        apt-get update -qq
+        # shellcheck disable=SC2086
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages
+    fi
+    npm ci --no-audit --no-fund --loglevel=error
+}
+
+build_model() {
+    # 18 easy 32 px drawings, trained by `pipeline train` until confident, so the export's own
+    # int8-vs-QAT agreement gate is not decided by near-ties; plumbing, not accuracy. Chained
+    # with && because errexit does not apply inside a function called from `||`.
+    "$python" make_fixtures.py data "$out/data" &&
+    "$pipeline" train --data "$out/data" --run "$out/run" --image-size 32 --epochs 60 \
+        --batch-size 18 --lr 3e-3 &&
+    "$pipeline" quantize --run "$out/run" --epochs 1 &&
+    "$python" make_fixtures.py "$out/run" "$out/data/images" "$out/fixtures"
+}
+
+declare -A results
+check() { # name, command...: run it, log it, remember pass/fail, never stop the script
+    local name=$1 start=$SECONDS
+    shift
+    step "$name"
+    if "$@" 2>&1 | tee "$out/$name.log"; then results[$name]=passed; else results[$name]=FAILED; fi
+    echo "$name: ${results[$name]} in $((SECONDS - start)) s"
+}
+
+main() {
+    local start=$SECONDS failed=0
+    rm -rf "$out" && mkdir -p "$out"
+    step "install tools"; install_tools
+    step "build a tiny exported run through the real stages (log: $out/build.log)"
+    build_model > "$out/build.log" 2>&1 \
+        || { tail -40 "$out/build.log"; echo "FAIL: could not build the model"; exit 1; }
+    tail -6 "$out/build.log"
+    check browser node browser/check.mjs "$out/fixtures" "$out/browser.png"
+    check kotlin bash check_kotlin.sh "$out/fixtures" "$out/kotlin"
+    check android-resources bash check_android_res.sh "$out/aapt"
+    step "summary ($((SECONDS - start)) s; screenshot: tests/clients/$out/browser.png)"
+    for name in browser kotlin android-resources; do
+        echo "  $name: ${results[$name]}"
+        [ "${results[$name]}" = passed ] || failed=$((failed + 1))
+    done
+    echo "clients: $((3 - failed)) passed, $failed failed"
+    [ "$failed" = 0 ]
+}
+
+main
