@@ -39,7 +39,8 @@ def fixed_images(samples: Path, out: Path) -> list[Path]:
     where Pillow's filter widens) and an enlarge."""
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for i, src in enumerate(sorted(p for p in samples.iterdir() if p.is_file())[:2]):
+    files = sorted(p for p in samples.iterdir() if p.is_file())
+    for i, src in enumerate([files[0], files[-1]]):  # first and last: different classes
         paths.append(out / f"sample{i}.png")
         open_rgb(src).save(paths[-1])
     rng = np.random.default_rng(6)
