@@ -81,15 +81,18 @@ def write_model(folder: Path, stem: str, content: bytes, heads: dict, norm: dict
 
 
 def single_task_models(config: ModelConfig, heads: Heads, calibration: np.ndarray,
-                       folder: Path) -> tuple[list[Path], int]:
+                       folder: Path, trained: dict[str, Path]) -> tuple[list[Path], int]:
     """One int8 model per head (its own folder: one model.json each); paths and total MACs.
-    calibration: uint8 training images [N, S, S, 3]."""
+    calibration: uint8 training images [N, S, S, 3]; trained: {head name: single-task run}
+    whose weights to use, else a fresh build (same architecture, untrained)."""
     from pipeline.export import convert_int8
+    from pipeline.train import load_trained
 
     paths, macs = [], 0
     for head in heads:
         one = heads.select([head.name])
-        model = build_model(config, one)
+        model = load_trained(trained[head.name])[0] if head.name in trained else \
+            build_model(config, one)
         macs += count_macs(model)
         # The export's own recipe, so the pair is quantized exactly like model_int8.tflite.
         content = convert_int8(model, one, config.image_size, calibration, config.normalization)

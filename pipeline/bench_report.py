@@ -88,9 +88,10 @@ def _fmt_ratio(value, unit: str = "x") -> str:
 
 def summary_lines(results: dict) -> list[str]:
     r, m = results["ratios"], results["machine"]
+    vs_float, vs_keras = r["int8_qat_vs_float32_speedup"], r["int8_qat_vs_keras_speedup"]
     lines = [f"at {r['threads']} thread(s), p50:",
-             f"  int8 QAT vs TFLite float32: {_fmt_ratio(r['int8_qat_vs_float32_speedup'])} faster",
-             f"  int8 QAT vs Keras (tf.function): {_fmt_ratio(r['int8_qat_vs_keras_speedup'])} faster",
+             f"  int8 QAT vs TFLite float32: {_fmt_ratio(vs_float)} faster",
+             f"  int8 QAT vs Keras (tf.function): {_fmt_ratio(vs_keras)} faster",
              f"  one two-head model / two single-task models: "
              f"{_fmt_ratio(r['two_head_vs_two_single_task_latency'])} the latency",
              f"  int8 / float32 size: {_fmt_ratio(r['int8_vs_float32_size'])}",

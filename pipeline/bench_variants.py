@@ -24,7 +24,7 @@ def make(name: str, ctx: Context, tmp: Path) -> Variant:
 
 def _two_head_macs(ctx: Context) -> int:
     """Counted once on a fresh build: the architecture fixes the MACs, not the weights."""
-    if not getattr(ctx, "macs", 0):
+    if not ctx.macs:
         from pipeline.bench_models import count_macs
         from pipeline.model import build_model
 
@@ -78,17 +78,46 @@ def _keras(ctx: Context) -> Variant:
 
 
 def _pair(ctx: Context, tmp: Path) -> Variant:
-    from pipeline.bench_models import single_task_models
+    from pipeline.bench_models import single_task_models, tflite_scores
 
     if ctx.train_pixels is None or not len(ctx.train_pixels):
         raise Skip("no training images to calibrate the single-task int8 models on")
     if len(ctx.heads) < 2:
         raise Skip("the run has a single head: nothing to split")
-    print(f"benchmark: building {len(ctx.heads)} single-task int8 models, calibrated on "
-          f"{len(ctx.train_pixels)} training images")
-    paths, macs = single_task_models(ctx.config, ctx.heads, ctx.train_pixels, tmp / "single")
+    trained = _single_task_runs(ctx)
+    trained = trained if set(trained) == set(ctx.heads.names) else {}
+    print(f"benchmark: building {len(ctx.heads)} single-task int8 models "
+          f"({'from ' + ', '.join(map(str, trained.values())) if trained else 'untrained'}), "
+          f"calibrated on {len(ctx.train_pixels)} training images")
+    paths, macs = single_task_models(ctx.config, ctx.heads, ctx.train_pixels, tmp / "single",
+                                     trained)
     job = {"kind": "tflite", "models": [str(p) for p in paths], "pixels": str(ctx.pixels_file)}
+    accuracy = {name: None for name in ctx.heads.names}
+    if trained and ctx.test is not None:
+        probs = {}
+        for path in paths:
+            probs.update(tflite_scores(path, ctx.test[0], threads=2))
+        accuracy = _accuracy(ctx, probs)
     variant = Variant("two_single_task_int8", job, sum(p.stat().st_size for p in paths), macs,
-                      {name: None for name in ctx.heads.names})
-    variant.notes.append(PAIR_NOTE)
+                      accuracy)
+    variant.notes.append(f"weights from single-task runs {', '.join(map(str, trained.values()))}"
+                         if trained else PAIR_NOTE)
     return variant
+
+
+def _single_task_runs(ctx: Context) -> dict[str, Path]:
+    """Sibling runs trained with `--tasks` on one head, same architecture and image size:
+    {head name: run}, the newest training per head."""
+    from pipeline.runs import RunDir, read_json
+
+    found = {}
+    configs = sorted(ctx.run.root.parent.glob("*/train/model_config.json"),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in configs:
+        run, saved = path.parent.parent, read_json(path)
+        names = saved.get("heads") or []
+        if (run != ctx.run.root and len(names) == 1 and names[0] in ctx.heads.names
+                and saved.get("arch") == ctx.config.arch
+                and saved.get("image_size") == ctx.config.image_size and RunDir(run).has("train")):
+            found.setdefault(names[0], run)
+    return found

@@ -57,6 +57,7 @@ class Context:
     train_pixels: np.ndarray | None  # calibration images, uint8
     pixels_file: Path | None = None
     peak_macs: dict = field(default_factory=dict)
+    macs: int = 0  # of the two-head model, counted once
     notes: list[str] = field(default_factory=list)
 
 

@@ -153,3 +153,20 @@ def test_latency_stats_and_ratios_with_a_missing_variant():
     r = ratios(out, [1])
     assert r["int8_qat_vs_float32_speedup"] is None  # float32 not measured: no ratio, no crash
     assert r["targets"]["int8_qat_peak_rss_mb <= 60.0"] is True
+
+
+def test_tflite_worker_never_imports_tensorflow(tiny_run, tmp_path):
+    """The memory target depends on it: TF alone would add ~500 MB to the worker."""
+    import subprocess
+
+    pixels = tmp_path / "pixels.npy"
+    np.save(pixels, np.full((32, 32, 3), 128, dtype=np.uint8))
+    job = {"kind": "tflite", "threads": 1, "pixels": str(pixels),
+           "models": [str(tiny_run / "export" / "model_float32.tflite")]}
+    code = ("import io, json, sys; from pipeline.bench_worker import serve; "
+            f"serve(json.loads(sys.argv[1]), stdin=io.StringIO('{{\"runs\": 2}}\\n'), "
+            "stdout=io.StringIO()); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'tf_keras'}))")
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(job)], capture_output=True,
+                         text=True, timeout=120, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
