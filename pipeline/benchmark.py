@@ -32,7 +32,7 @@ ORDER = ("keras_float", *EXPORTED, "two_single_task_int8")
 # (dynamic range quantizes activations on the fly and runs int8 GEMMs).
 FLOAT_VARIANTS = ("keras_float", "tflite_float32")
 QUICK = {"runs": 20, "warmup": 3, "rounds": 2, "calibration": 16}
-ROUNDS, CALIBRATION = 5, 200
+ROUNDS, CALIBRATION = 10, 200  # many short rounds: a load spike spreads over all
 PAIR_NOTE = ("untrained weights (latency, memory and size do not depend on them); "
              "accuracy not meaningful without single-task training runs")
 

@@ -148,8 +148,8 @@ def test_latency_stats_and_ratios_with_a_missing_variant():
     job = Job("tflite_int8_qat", 1, {}, times=[[1.0, 2.0, 3.0], [2.0, 2.0, 2.0]])
     stats = latency_stats(job)
     assert stats["p50"] == 2.0 and stats["n"] == 6 and stats["round_medians"] == [2.0, 2.0]
-    out = {"tflite_int8_qat": {"latency_ms": {"1": {"p50": 2.0}}, "size_bytes": 10,
-                               "per_threads": {"1": {"peak_rss_mb": 40.0}}}}
+    out = {"tflite_int8_qat": {"size_bytes": 10, "per_threads": {"1": {
+        "peak_rss_mb": 40.0, "latency": stats}}}}
     r = ratios(out, [1])
     assert r["int8_qat_vs_float32_speedup"] is None  # float32 not measured: no ratio, no crash
     assert r["targets"]["int8_qat_peak_rss_mb <= 60.0"] is True
