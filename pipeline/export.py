@@ -283,6 +283,8 @@ def export(out_dir: Path, float_model, qat_model, heads: Heads, image_size: int,
                "size_ratio_int8_to_float32": sizes["int8"] / sizes["float32"]}
     write_json(Path(out_dir) / "metrics.json", metrics)
     print(format_table(results, heads))
+    print(f"model_int8.tflite is {metrics['size_ratio_int8_to_float32']:.3f}x the size of "
+          "model_float32.tflite")
     failures = gate(results, heads)
     if failures:
         raise ExportError("export check failed: " + "; ".join(failures))

@@ -44,11 +44,15 @@ def quantize_model(model, normalization: dict):
 
     qat = tfmot.quantization.keras.quantize_model(model)
     lo, hi = input_range(normalization)
-    for weight in qat.get_layer("quantize_layer").weights:
-        if weight.name.endswith("_min:0"):
-            weight.assign(lo)
-        elif weight.name.endswith("_max:0"):
-            weight.assign(hi)
+    # By type, not name: Keras numbers auto-named layers ("quantize_layer_1") per session.
+    inputs = [layer for layer in qat.layers if type(layer).__name__ == "QuantizeLayer"
+              and any(layer.input is tensor for tensor in qat.inputs)]
+    for layer in inputs:
+        # AllValuesQuantizer only widens its range in training, so pixels never move it again.
+        layer.quantizer_vars["min_var"].assign(lo)
+        layer.quantizer_vars["max_var"].assign(hi)
+    if not inputs:
+        raise PipelineError("tfmot added no input quantizer; cannot fold the normalization")
     return qat
 
 
