@@ -21,7 +21,6 @@ from pipeline.runs import RunDir, read_json, write_json
 from pipeline.tfcompat import keras
 
 CALIBRATION_IMAGES = 200  # "100 to 300 real training images" for full-integer conversion
-SPLIT_FILES = {"train": "train.txt", "val": "val.txt", "test": "test.txt"}
 
 
 def load_splits(run: RunDir, heads: Heads) -> dict:
