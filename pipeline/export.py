@@ -26,6 +26,9 @@ DEFAULT_VARIANT = "int8"
 SOURCES = {"float32": "float", "dynamic": "float", "int8_ptq": "float", "int8": "qat"}
 MAX_FLOAT_DIFF = 1e-4  # float32 .tflite vs Keras: same maths, only op-order rounding
 MIN_INT8_AGREEMENT = 0.98  # QAT int8 .tflite vs the QAT Keras model, arg-max, per head
+# Below this many test images one flipped near-tie already breaks 98%: the agreement is then
+# reported and warned about, not gated (tiny test runs would fail at random otherwise).
+MIN_GATED_IMAGES = 50
 
 
 class ExportError(PipelineError):
@@ -238,17 +241,23 @@ def score_variants(out_dir: Path, spec: dict, heads: Heads, pixels: np.ndarray,
     return results
 
 
-def gate(results: dict, heads: Heads) -> list[str]:
-    """The checks that fail the stage: float32 parity and QAT int8 agreement."""
-    failures = []
+def gate(results: dict, heads: Heads, n_images: int) -> tuple[list[str], list[str]]:
+    """(failures, warnings): float32 parity, and QAT int8 agreement where n_images can judge it."""
+    failures, warnings = [], []
     diff = results["float32"]["max_abs_diff"]
     if diff > MAX_FLOAT_DIFF:
         failures.append(f"float32 differs from Keras by {diff:.2e} (limit {MAX_FLOAT_DIFF:.0e})")
     for name, value in results["int8"]["agreement"].items():
-        if value < MIN_INT8_AGREEMENT:
-            failures.append(f"int8 agrees with the QAT Keras model on {value:.1%} of {name} "
-                            f"(limit {MIN_INT8_AGREEMENT:.0%})")
-    return failures
+        if value >= MIN_INT8_AGREEMENT:
+            continue
+        message = (f"int8 agrees with the QAT Keras model on {value:.1%} of {name} "
+                   f"(limit {MIN_INT8_AGREEMENT:.0%})")
+        if n_images >= MIN_GATED_IMAGES:
+            failures.append(message)
+        else:
+            warnings.append(f"{message}, on only {n_images} test images "
+                            f"(gated from {MIN_GATED_IMAGES})")
+    return failures, warnings
 
 
 def _pct(value) -> str:
@@ -285,7 +294,9 @@ def export(out_dir: Path, float_model, qat_model, heads: Heads, image_size: int,
     print(format_table(results, heads))
     print(f"model_int8.tflite is {metrics['size_ratio_int8_to_float32']:.3f}x the size of "
           "model_float32.tflite")
-    failures = gate(results, heads)
+    failures, warnings = gate(results, heads, len(labels))
+    for warning in warnings:
+        print(f"warning: {warning}")
     if failures:
         raise ExportError("export check failed: " + "; ".join(failures))
     return metrics
