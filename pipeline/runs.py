@@ -30,6 +30,10 @@ HOW_TO_MAKE = {"train": "pipeline train --data DIR --run {run}",
                "qat": "pipeline quantize --run {run}",
                "export": "pipeline quantize --run {run}",
                "benchmark": "pipeline benchmark --run {run}"}
+# Stages built from another stage's outputs: re-running the source makes them stale, so their
+# manifest entries go (their folders stay until re-made, but `require` now asks for a re-run).
+DOWNSTREAM = {"train": ("qat", "export", "benchmark"), "qat": ("benchmark",),
+              "export": ("benchmark",)}
 
 
 def write_json(path: Path, data) -> None:
@@ -150,6 +154,10 @@ class RunDir:
         shutil.rmtree(old, ignore_errors=True)
         manifest = self.manifest()
         manifest["versions"] = package_versions()
+        for stale in DOWNSTREAM.get(stage, ()):
+            if manifest["stages"].pop(stale, None) is not None:
+                print(f"note: {self.root}: '{stale}' was made from the previous '{stage}'; "
+                      "run it again")
         manifest["stages"][stage] = {
             "finished": _now(), "seconds": round(seconds, 2), "settings": writer.settings,
             "outputs": self._outputs(final), "metrics": writer.metrics}

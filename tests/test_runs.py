@@ -70,3 +70,16 @@ def test_heads_select_keeps_order_and_rejects_unknown():
     assert FLOWER_HEADS.select(["color", "type"]).names == ["flower_type", "flower_color"]
     with pytest.raises(ValueError, match="unknown task 'size'"):
         FLOWER_HEADS.select(["size"])
+
+
+def test_rerunning_a_stage_makes_the_stages_built_on_it_stale(tmp_path):
+    run = RunDir(tmp_path / "r")
+    finish_stage(run, "v1")
+    for stage in ("export", "qat", "benchmark"):
+        with run.stage(stage):
+            pass
+    assert all(run.has(s) for s in ("qat", "export", "benchmark"))
+    finish_stage(run, "v2")
+    assert run.has("train") and not any(run.has(s) for s in ("qat", "export", "benchmark"))
+    with pytest.raises(PipelineError, match="pipeline quantize"):
+        run.require("export")
