@@ -6,12 +6,12 @@ APK never carries a model its spec does not point at. The assets are git-ignored
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
 from pipeline.errors import PipelineError
+from pipeline.runs import read_json, write_json
 from pipeline.runtime import SPEC_FILE, resolve_model
 
 ASSETS = Path(__file__).resolve().parents[1] / "android_demo" / "app" / "src" / "main" / "assets"
@@ -23,19 +23,13 @@ def _atomic_copy(src: Path, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def _write_spec(spec: dict, dest: Path) -> None:
-    tmp = dest.with_name(dest.name + ".partial")
-    tmp.write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, dest)
-
-
 def run(run: Path, variant: str = "int8", assets: Path | None = None) -> list[Path]:
     """Copy `variant`'s .tflite and model.json from `run`/export into the assets folder."""
     assets = Path(assets or ASSETS)
     tflite = resolve_model(Path(run), variant)
     if not tflite.is_file():
         raise PipelineError(f"{tflite}: listed in {SPEC_FILE} but missing; re-run the export")
-    spec = json.loads((tflite.parent / SPEC_FILE).read_text(encoding="utf-8"))
+    spec = read_json(tflite.parent / SPEC_FILE)
     spec["default"] = variant
     assets.mkdir(parents=True, exist_ok=True)
     for stale in assets.glob("*.tflite"):
@@ -43,7 +37,7 @@ def run(run: Path, variant: str = "int8", assets: Path | None = None) -> list[Pa
             stale.unlink()
             print(f"removed {stale}")
     _atomic_copy(tflite, assets / tflite.name)
-    _write_spec(spec, assets / SPEC_FILE)
+    write_json(assets / SPEC_FILE, spec)
     copied = [assets / tflite.name, assets / SPEC_FILE]
     print(f"copied {tflite} ({tflite.stat().st_size / 1e6:.2f} MB) -> {copied[0]}")
     print(f"copied {tflite.parent / SPEC_FILE} -> {copied[1]} (default variant: {variant})")

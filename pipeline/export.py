@@ -13,6 +13,7 @@ import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.heads import Heads
+from pipeline.images import normalize
 from pipeline.model import DEFAULT_NORMALIZATION
 from pipeline.runs import write_json
 from pipeline.tfcompat import tf as get_tf
@@ -33,12 +34,6 @@ MIN_GATED_IMAGES = 50
 
 class ExportError(PipelineError):
     """A converted file failed a check; the export stage is not published."""
-
-
-def normalize(pixels: np.ndarray, normalization: dict) -> np.ndarray:
-    """uint8 RGB pixels -> the float input every model was trained on."""
-    return ((pixels.astype(np.float32) - np.float32(normalization["mean"]))
-            / np.float32(normalization["std"]))
 
 
 def serving_function(model, heads: Heads, image_size: int):

@@ -68,5 +68,11 @@ def resize(img: Image.Image, size: int) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8)
 
 
+def normalize(pixels: np.ndarray, normalization: dict) -> np.ndarray:
+    """uint8 RGB pixels -> the float input every model is trained on: (pixel - mean) / std."""
+    return ((pixels.astype(np.float32) - np.float32(normalization["mean"]))
+            / np.float32(normalization["std"]))
+
+
 def load_resized(path: Path | str, size: int) -> np.ndarray:
     return resize(open_rgb(path), size)

@@ -83,8 +83,9 @@ class TFLiteModel:
 
     def prepare(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 HxWx3 at the model's size -> the input tensor (normalized, quantized), batch 1."""
-        norm = self.entry["input"]["normalization"]
-        x = (pixels.astype(np.float32) - np.float32(norm["mean"])) / np.float32(norm["std"])
+        from pipeline.images import normalize
+
+        x = normalize(pixels, self.entry["input"]["normalization"])
         dtype = self.input["dtype"]
         if np.issubdtype(dtype, np.integer):
             scale, zero_point = self.input["quantization"]
