@@ -13,7 +13,7 @@ from typing import List, Optional
 import typer
 
 from pipeline import __version__
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Flower photos -> multi-task SqueezeNet -> TFLite on a phone.")
@@ -65,7 +65,7 @@ def data_synth(out: Path = typer.Option(..., help="Output folder for images/ and
                seed: int = typer.Option(0, help="Random seed (same seed, same bytes)."),
                workers: Optional[int] = typer.Option(None, min=1, help="Processes (default: all cores).")):
     """Make procedural rose/daisy images in red, pink and white, with a label file."""
-    from pipeline import synth
+    from pipeline.data import synth
     synth.run(out=out, count=count, size=size, seed=seed, workers=workers)
 
 
@@ -74,7 +74,7 @@ def data_synth(out: Path = typer.Option(..., help="Output folder for images/ and
 def data_from_folders(root: Path = typer.Argument(..., help="Folder of <type>_<colour>/ folders."),
                       out: Path = typer.Option(..., help="Label file to write.")):
     """Turn photos sorted into folders named after their classes into a label file."""
-    from pipeline import prepare
+    from pipeline.data import prepare
     prepare.from_folders(root, out)
 
 
@@ -86,7 +86,7 @@ def data_split(labels: Path = typer.Argument(..., help="Label file with every im
                seed: int = typer.Option(0, help="Shuffle seed."),
                force: bool = typer.Option(False, "--force", help="Overwrite existing split files.")):
     """Split a label file 60/25/15, stratified over (type, colour)."""
-    from pipeline import prepare
+    from pipeline.data import prepare
     prepare.split(labels, out, ratios, seed, force)
 
 
@@ -94,7 +94,7 @@ def data_split(labels: Path = typer.Argument(..., help="Label file with every im
 @friendly
 def data_check(labels: Path = typer.Argument(..., help="Label file to validate.")):
     """Validate a label file and every image in it; change nothing."""
-    from pipeline import prepare
+    from pipeline.data import prepare
     if not prepare.check(labels):
         raise typer.Exit(1)
 
@@ -118,7 +118,7 @@ def train(data: Path = typer.Option(..., help="Folder with train.txt, val.txt, t
           seed: int = typer.Option(0),
           resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint.")):
     """Train the multi-task SqueezeNet (joint or alternating) on a split folder."""
-    from pipeline import train as stage
+    from pipeline.training import train as stage
     stage.run(data=data, run=run, arch=arch, image_size=image_size, epochs=epochs,
               batch_size=batch_size, lr=lr, mode=mode, loss_weights=loss_weights,
               weighting=weighting, tasks=_csv(tasks), init_from=init_from, seed=seed,
@@ -131,7 +131,7 @@ def quantize(run: Path = typer.Option(..., help="Run directory with a finished t
              epochs: int = typer.Option(2, min=0, help="QAT fine-tuning epochs."),
              lr: float = typer.Option(1e-4, help="QAT learning rate.")):
     """Quantization-aware fine-tuning, then TFLite export of every variant."""
-    from pipeline import quantize as stage
+    from pipeline.export import quantize as stage
     stage.run(run=run, epochs=epochs, lr=lr)
 
 
@@ -141,7 +141,7 @@ def evaluate(model: Path = typer.Option(..., help="A run directory or a .tflite 
              data: Path = typer.Option(..., help="Label file to score on."),
              json_out: Optional[Path] = typer.Option(None, "--json", help="Write metrics here.")):
     """Per-head accuracy, precision, recall and confusion of a model on a label file."""
-    from pipeline import evaluate as stage
+    from pipeline.deploy import evaluate as stage
     stage.run(model=model, data=data, json_out=json_out)
 
 
@@ -153,7 +153,7 @@ def benchmark(run: Path = typer.Option(..., help="Run directory with an export."
               warmup: int = typer.Option(20, min=0, help="Untimed warm-up runs."),
               quick: bool = typer.Option(False, "--quick", help="Few runs: a fast look.")):
     """Latency, memory, size and accuracy of every variant on CPU, side by side."""
-    from pipeline import benchmark as stage
+    from pipeline.bench import stage
     stage.run(run=run, threads=[int(t) for t in _csv(threads) or ["1"]], runs=runs,
               warmup=warmup, quick=quick)
 
@@ -165,7 +165,7 @@ def predict(inputs: List[Path] = typer.Argument(..., help="Image files or folder
             json_output: bool = typer.Option(False, "--json", help="One JSON object per image."),
             threads: int = typer.Option(1, min=1)):
     """Type and colour of images, from the exported .tflite (LiteRT only)."""
-    from pipeline import predict as stage
+    from pipeline.deploy import predict as stage
     failures = stage.run(inputs=inputs, model=model, as_json=json_output, threads=threads)
     if failures:
         raise typer.Exit(1)
@@ -174,10 +174,13 @@ def predict(inputs: List[Path] = typer.Argument(..., help="Image files or folder
 @app.command()
 @friendly
 def android(run: Path = typer.Option(..., help="Run directory with an export."),
-            variant: str = typer.Option("int8", help="Which exported variant to ship.")):
+            variant: str = typer.Option("int8", help="Which exported variant to ship."),
+            assets: Optional[Path] = typer.Option(
+                None, help="Assets folder (default: android_demo/app/src/main/assets of the "
+                           "repository holding the current folder).")):
     """Copy the exported model and model.json into the Android demo's assets."""
-    from pipeline import android as stage
-    stage.run(run=run, variant=variant)
+    from pipeline.deploy import android as stage
+    stage.run(run=run, variant=variant, assets=assets)
 
 
 if __name__ == "__main__":  # pragma: no cover

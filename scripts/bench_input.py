@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import time
 
-from pipeline.data import dataset_from_arrays, load_arrays
-from pipeline.heads import FLOWER_HEADS
-from pipeline.labels import load_label_file
-from pipeline.model import ModelConfig, build_model
-from pipeline.multitask import MultiTask, build_optimizer
-from pipeline.tfcompat import tf
+from pipeline.data.datasets import dataset_from_arrays, load_arrays
+from pipeline.core.heads import FLOWER_HEADS
+from pipeline.core.labels import load_label_file
+from pipeline.training.model import ModelConfig, build_model
+from pipeline.training.multitask import MultiTask, build_optimizer
+from pipeline.core.tfcompat import tf
 
 
 def parse_args():

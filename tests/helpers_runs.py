@@ -15,9 +15,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from pipeline.heads import FLOWER_HEADS, Heads
-from pipeline.labels import Sample, write_label_file
-from pipeline.runs import RunDir, write_json
+from pipeline.core.heads import FLOWER_HEADS, Heads
+from pipeline.core.labels import Sample, write_label_file
+from pipeline.core.runs import RunDir, write_json
 
 SIZE = 32
 COLOURS = {"red": (215, 25, 35), "pink": (245, 150, 190), "white": (250, 250, 250)}
@@ -59,11 +59,11 @@ def write_tiny_dataset(folder: Path, per_class: int = 2) -> Path:
 
 def train_tiny_model(config, heads: Heads, data: Path, epochs: int):
     """A real (short) fit with the training engineer's masked multi-task trainer."""
-    from pipeline.data import make_dataset
-    from pipeline.fitting import faster_batchnorm_statistics
-    from pipeline.labels import load_label_file
-    from pipeline.model import build_model
-    from pipeline.multitask import MultiTask, build_optimizer
+    from pipeline.data.datasets import make_dataset
+    from pipeline.training.fitting import faster_batchnorm_statistics
+    from pipeline.core.labels import load_label_file
+    from pipeline.training.model import build_model
+    from pipeline.training.multitask import MultiTask, build_optimizer
 
     model = build_model(config, heads)
     # One full batch per step: with momentum 0 the inference statistics equal the training
@@ -84,8 +84,8 @@ def make_tiny_trained_run(root: Path, heads: Heads = FLOWER_HEADS, epochs: int =
     `heads`: the trained heads, any subset or order of the flower heads (label files keep
     the flower columns, as `pipeline train` reads them).
     """
-    from pipeline.fitting import save_h5
-    from pipeline.model import ModelConfig
+    from pipeline.training.fitting import save_h5
+    from pipeline.training.model import ModelConfig
 
     root = Path(root)
     data = write_tiny_dataset(root.parent / f"{root.name}_data")
@@ -107,7 +107,7 @@ def make_tiny_trained_run(root: Path, heads: Heads = FLOWER_HEADS, epochs: int =
 
 def make_tiny_exported_run(tmp_path: Path, heads: Heads = FLOWER_HEADS) -> RunDir:
     """A run with train/, qat/ and export/, copied from one built per process and head set."""
-    from pipeline import quantize
+    from pipeline.export import quantize
 
     key = ",".join(heads.names)
     if key not in _CACHE:
@@ -142,7 +142,7 @@ def make_known_model(heads: Heads, size: int = 8):
     """
     import numpy as np
 
-    from pipeline.tfcompat import keras
+    from pipeline.core.tfcompat import keras
 
     k = keras()
     image = k.Input((size, size, 3), name="image")
@@ -176,8 +176,8 @@ def solid_images(size: int = 8):
 def export_known_model(folder: Path, heads: Heads, size: int = 8,
                        variants=("float32", "dynamic", "int8")) -> dict:
     """The known model converted (int8 as full-integer PTQ) into folder with its model.json."""
-    from pipeline import export
-    from pipeline.model import DEFAULT_NORMALIZATION
+    from pipeline.export import convert as export
+    from pipeline.training.model import DEFAULT_NORMALIZATION
 
     model = make_known_model(heads, size)
     calibration = solid_images(size)

@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers_runs import make_tiny_exported_run
-from pipeline import android
+from pipeline.deploy import android
 from pipeline.cli import app
 
 runner = CliRunner()
@@ -18,9 +18,10 @@ def run_dir(tmp_path_factory):
 
 @pytest.fixture()
 def assets(tmp_path, monkeypatch):
-    folder = tmp_path / "assets"
-    monkeypatch.setattr(android, "ASSETS", folder)  # never touch the real app's assets here
-    return folder
+    # A repository of its own: never touch the real app's assets here.
+    (tmp_path / "repo" / "android_demo" / "app").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "repo")
+    return tmp_path / "repo" / android.APP_ASSETS
 
 
 def test_copies_the_default_int8_model_and_its_spec(run_dir, assets):
@@ -49,3 +50,11 @@ def test_errors_name_the_problem(run_dir, assets, tmp_path):
     result = runner.invoke(app, ["android", "--run", str(run_dir), "--variant", "fp16"])
     assert result.exit_code == 1 and "no variant 'fp16'" in result.stderr
     assert not assets.exists()
+
+
+def test_outside_a_repository_asks_for_assets(run_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["android", "--run", str(run_dir)])
+    assert result.exit_code == 1 and "no android_demo/ app" in result.stderr
+    result = runner.invoke(app, ["android", "--run", str(run_dir), "--assets", str(tmp_path / "a")])
+    assert result.exit_code == 0 and (tmp_path / "a" / "model_int8.tflite").is_file()

@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).parent))
 from helpers_runs import make_tiny_exported_run  # noqa: E402
 
-from pipeline import bench_models  # noqa: E402
-from pipeline.bench_driver import Job, latency_stats  # noqa: E402
-from pipeline.bench_report import ratios  # noqa: E402
-from pipeline.bench_worker import proc_status_mb, serve  # noqa: E402
+from pipeline.bench import models as bench_models  # noqa: E402
+from pipeline.bench.driver import Job, latency_stats  # noqa: E402
+from pipeline.bench.report import ratios  # noqa: E402
+from pipeline.bench.worker import proc_status_mb, serve  # noqa: E402
 from pipeline.cli import app  # noqa: E402
 
 runner = CliRunner()
@@ -134,7 +134,7 @@ def test_worker_protocol_and_memory_figures(tiny_run, tmp_path):
 
 
 def test_mac_count_of_a_known_model():
-    from pipeline.tfcompat import keras
+    from pipeline.core.tfcompat import keras
 
     k = keras()
     image = k.Input((8, 8, 3))
@@ -163,7 +163,7 @@ def test_tflite_worker_never_imports_tensorflow(tiny_run, tmp_path):
     np.save(pixels, np.full((32, 32, 3), 128, dtype=np.uint8))
     job = {"kind": "tflite", "threads": 1, "pixels": str(pixels),
            "models": [str(tiny_run / "export" / "model_float32.tflite")]}
-    code = ("import io, json, sys; from pipeline.bench_worker import serve; "
+    code = ("import io, json, sys; from pipeline.bench.worker import serve; "
             f"serve(json.loads(sys.argv[1]), stdin=io.StringIO('{{\"runs\": 2}}\\n'), "
             "stdout=io.StringIO()); "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'tf_keras'}))")

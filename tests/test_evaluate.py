@@ -10,9 +10,9 @@ from helpers_runs import export_known_model
 from PIL import Image
 from typer.testing import CliRunner
 
-from pipeline import evaluate
+from pipeline.deploy import evaluate
 from pipeline.cli import app
-from pipeline.heads import FLOWER_HEADS
+from pipeline.core.heads import FLOWER_HEADS
 
 runner = CliRunner()
 RED, GREEN, BLUE = (230, 10, 10), (10, 230, 10), (10, 40, 230)
@@ -62,7 +62,7 @@ def test_run_directory_uses_its_default_int8_variant(known):
 
 
 def test_tflite_evaluation_imports_no_tensorflow(known):
-    code = ("import sys; from pipeline import evaluate; "
+    code = ("import sys; from pipeline.deploy import evaluate; "
             f"evaluate.run({str(known / 'run/export/model_int8.tflite')!r}, "
             f"{str(known / 'labels.txt')!r}); "
             "print('TF', any(m.split('.')[0] in ('tensorflow', 'tf_keras') for m in sys.modules))")

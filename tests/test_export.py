@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from helpers_runs import export_known_model, known_answer, make_known_model, solid_images
 
-from pipeline import export
-from pipeline.heads import FLOWER_HEADS, Head, Heads
-from pipeline.runtime import TFLiteModel
+from pipeline.export import convert as export
+from pipeline.core.heads import FLOWER_HEADS, Head, Heads
+from pipeline.deploy.runtime import TFLiteModel
 
 # Declared out of alphabetical order, with different class counts, so that reading outputs by
 # position or sorting them anywhere gives wrong shapes or wrong answers.

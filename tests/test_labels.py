@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.errors import PipelineError
-from pipeline.heads import FLOWER_HEADS
-from pipeline.labels import (LabelFileError, Problem, Sample, load_label_file, parse_text,
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import FLOWER_HEADS
+from pipeline.core.labels import (LabelFileError, Problem, Sample, load_label_file, parse_text,
                              read_label_file, split_samples, write_label_file)
 
 SOURCE = Path("/data/labels.txt")

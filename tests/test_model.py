@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from pipeline.heads import FLOWER_HEADS
-from pipeline.model import ModelConfig, build_model
+from pipeline.core.heads import FLOWER_HEADS
+from pipeline.training.model import ModelConfig, build_model
 
 
 @pytest.mark.parametrize("arch,tasks", [("squeezenet1.0", None), ("squeezenet1.1", None),
@@ -30,8 +30,8 @@ def test_bad_config_is_refused():
 
 
 def test_every_trainable_weight_gets_a_gradient_under_the_joint_loss():
-    from pipeline.multitask import masked_cross_entropy
-    from pipeline.tfcompat import tf
+    from pipeline.training.multitask import masked_cross_entropy
+    from pipeline.core.tfcompat import tf
 
     t = tf()
     net = build_model(ModelConfig(image_size=32), FLOWER_HEADS)
@@ -47,8 +47,8 @@ def test_every_trainable_weight_gets_a_gradient_under_the_joint_loss():
 
 
 def test_save_load_round_trip_gives_equal_outputs(tmp_path):
-    from pipeline.fitting import save_h5
-    from pipeline.tfcompat import keras
+    from pipeline.training.fitting import save_h5
+    from pipeline.core.tfcompat import keras
 
     net = build_model(ModelConfig(arch="squeezenet1.0", image_size=32), FLOWER_HEADS)
     # Move BatchNorm statistics off their initial values so the round trip is not trivial.

@@ -6,10 +6,11 @@ import pytest
 from helpers_runs import make_tiny_exported_run
 from typer.testing import CliRunner
 
-from pipeline import export, quantize
+from pipeline.export import convert as export
+from pipeline.export import quantize
 from pipeline.cli import app
-from pipeline.heads import FLOWER_HEADS
-from pipeline.runs import RunDir
+from pipeline.core.heads import FLOWER_HEADS
+from pipeline.core.runs import RunDir
 
 runner = CliRunner()
 
@@ -65,7 +66,7 @@ def test_qat_input_takes_camera_bytes_and_checks_passed(exported):
 def test_qat_model_loads_inside_quantize_scope(exported):
     import tensorflow_model_optimization as tfmot
 
-    from pipeline.tfcompat import keras
+    from pipeline.core.tfcompat import keras
 
     with tfmot.quantization.keras.quantize_scope():
         model = keras().models.load_model(exported.path("qat") / "model.h5", compile=False)

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from pipeline.errors import PipelineError
-from pipeline.heads import FLOWER_HEADS, Heads
-from pipeline.runs import RunDir
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import FLOWER_HEADS, Heads
+from pipeline.core.runs import RunDir
 
 
 def finish_stage(run, text):

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from pipeline import synth
+from pipeline.data import synth
 from pipeline.cli import app
-from pipeline.errors import PipelineError
-from pipeline.labels import load_label_file
+from pipeline.core.errors import PipelineError
+from pipeline.core.labels import load_label_file
 
 COUNT, SIZE = 12, 48
 

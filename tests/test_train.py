@@ -13,8 +13,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.heads import FLOWER_HEADS
-from pipeline.model import ModelConfig, build_model
+from pipeline.core.heads import FLOWER_HEADS
+from pipeline.training.model import ModelConfig, build_model
 
 PIPELINE = str(Path(sys.executable).with_name("pipeline"))
 COLOURS = [(200, 20, 30), (240, 140, 180), (245, 245, 245)]
@@ -42,8 +42,8 @@ def make_split_folder(folder: Path, per_split=(12, 6, 6)) -> Path:
 # ---- masked loss ----------------------------------------------------------------------------
 
 def test_masked_loss_is_exactly_the_loss_of_the_labelled_images():
-    from pipeline.multitask import masked_cross_entropy
-    from pipeline.tfcompat import tf
+    from pipeline.training.multitask import masked_cross_entropy
+    from pipeline.core.tfcompat import tf
 
     t = tf()
     net = build_model(ModelConfig(image_size=32), FLOWER_HEADS)
@@ -77,7 +77,7 @@ def _head_state(net, head_name):
 
 
 def test_alternating_step_leaves_the_inactive_head_unchanged():
-    from pipeline.multitask import MultiTask, build_optimizer
+    from pipeline.training.multitask import MultiTask, build_optimizer
 
     net = build_model(ModelConfig(image_size=32), FLOWER_HEADS)
     trainer = MultiTask(net, FLOWER_HEADS, mode="alternating")

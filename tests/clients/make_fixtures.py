@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pipeline.images import open_rgb
-from pipeline.predict import prepare_file
-from pipeline.runtime import TFLiteModel
+from pipeline.core.images import open_rgb
+from pipeline.deploy.predict import prepare_file
+from pipeline.deploy.runtime import TFLiteModel
 
 FLOAT_TOLERANCE = 1e-5  # the bound for float outputs of a float model
 # A dynamic-range model quantizes activations to int8 at run time, and Python's LiteRT and the

@@ -13,13 +13,13 @@ import json
 import sys
 from pathlib import Path
 
-from pipeline import plots
-from pipeline.errors import PipelineError
-from pipeline.heads import FLOWER_HEADS, Heads
-from pipeline.labels import SPLITS, atomic_write_text, load_label_file
-from pipeline.metrics import format_table, head_metrics
-from pipeline.model import ModelConfig
-from pipeline.runs import RunDir, read_json, write_json
+from pipeline.training import plots
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import FLOWER_HEADS, Heads
+from pipeline.core.labels import SPLITS, atomic_write_text, load_label_file
+from pipeline.core.metrics import format_table, head_metrics
+from pipeline.training.model import ModelConfig
+from pipeline.core.runs import RunDir, read_json, write_json
 
 STATE = "checkpoints/state.json"
 
@@ -40,7 +40,7 @@ def run(data, run, arch="squeezenet1.1", image_size=224, epochs=20, batch_size=3
     if not resume and (rundir.partial("train") / STATE).exists():
         print(f"warning: discarding the checkpoints of an unfinished run in {rundir.root} "
               "(use --resume to continue it)", file=sys.stderr)
-    from pipeline import fitting  # TensorFlow from here on
+    from pipeline.training import fitting  # TensorFlow from here on
 
     with rundir.stage("train", settings, keep_partial=True, fresh=not resume) as w:
         write_json(w.dir / "checkpoints" / "settings.json", settings)
@@ -50,7 +50,7 @@ def run(data, run, arch="squeezenet1.1", image_size=224, epochs=20, batch_size=3
 
 
 def resolve(arch, image_size, mode, loss_weights, weighting, tasks):
-    from pipeline.multitask import MODES, WEIGHTINGS
+    from pipeline.training.multitask import MODES, WEIGHTINGS
 
     try:
         config = ModelConfig(arch=arch, image_size=image_size)
@@ -141,7 +141,7 @@ def init_source(init_from, config: ModelConfig) -> Path:
 
 def finish(w, rundir: RunDir, net, splits, config, heads, settings) -> dict:
     """Score the best model on val and test; write metrics, plots, config; print the table."""
-    from pipeline.fitting import predict
+    from pipeline.training.fitting import predict
 
     metrics = {}
     for split in ("test", "val"):
@@ -180,7 +180,7 @@ def write_history(path: Path, history: list[dict]) -> None:
 
 def load_trained(run_dir):
     """(float tf_keras model, ModelConfig, Heads) of a finished train stage."""
-    from pipeline.tfcompat import keras
+    from pipeline.core.tfcompat import keras
 
     folder = RunDir(run_dir).require("train")
     saved = read_json(folder / "model_config.json")

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import PipelineError
-from pipeline.heads import Heads
-from pipeline.images import normalize
-from pipeline.model import DEFAULT_NORMALIZATION
-from pipeline.runs import write_json
-from pipeline.tfcompat import tf as get_tf
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import Heads
+from pipeline.core.images import normalize
+from pipeline.training.model import DEFAULT_NORMALIZATION
+from pipeline.core.runs import write_json
+from pipeline.core.tfcompat import tf as get_tf
 
 INPUT_NAME = "image"
 SIGNATURE = "serving_default"
@@ -221,9 +221,9 @@ def compare(heads: Heads, probs: dict, reference: dict) -> dict:
 def score_variants(out_dir: Path, spec: dict, heads: Heads, pixels: np.ndarray,
                    labels: np.ndarray, references: dict) -> dict:
     """Each variant run through LiteRT on the test images, as every consumer will run it."""
-    from pipeline.evaluate import predict
-    from pipeline.metrics import head_metrics
-    from pipeline.runtime import TFLiteModel
+    from pipeline.deploy.evaluate import predict
+    from pipeline.core.metrics import head_metrics
+    from pipeline.deploy.runtime import TFLiteModel
 
     results = {}
     for key, entry in spec["variants"].items():

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Worker:
         # stderr to a file, not a pipe: TF's start-up chatter could fill a pipe and block it.
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.bench_worker", json.dumps(spec)],
+            [sys.executable, "-m", "pipeline.bench.worker", json.dumps(spec)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
             env=env)
 

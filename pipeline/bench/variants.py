@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.benchmark import EXPORTED, PAIR_NOTE, Context, Variant
+from pipeline.bench.stage import EXPORTED, PAIR_NOTE, Context, Variant
 
 
 class Skip(Exception):
@@ -25,15 +25,15 @@ def make(name: str, ctx: Context, tmp: Path) -> Variant:
 def _two_head_macs(ctx: Context) -> int:
     """Counted once on a fresh build: the architecture fixes the MACs, not the weights."""
     if not ctx.macs:
-        from pipeline.bench_models import count_macs
-        from pipeline.model import build_model
+        from pipeline.bench.models import count_macs
+        from pipeline.training.model import build_model
 
         ctx.macs = count_macs(build_model(ctx.config, ctx.heads))
     return ctx.macs
 
 
 def _accuracy(ctx: Context, probs: dict) -> dict | None:
-    from pipeline.metrics import head_metrics
+    from pipeline.core.metrics import head_metrics
 
     scores = head_metrics(ctx.heads, ctx.test[1], probs)
     accuracy = {name: scores[name]["accuracy"] for name in ctx.heads.names}
@@ -42,7 +42,7 @@ def _accuracy(ctx: Context, probs: dict) -> dict | None:
 
 
 def _exported(name: str, ctx: Context) -> Variant:
-    from pipeline.bench_models import tflite_scores
+    from pipeline.bench.models import tflite_scores
 
     key, default_file = EXPORTED[name]
     entry = ctx.spec.get("variants", {}).get(key)
@@ -59,14 +59,14 @@ def _exported(name: str, ctx: Context) -> Variant:
 
 
 def _keras(ctx: Context) -> Variant:
-    from pipeline.bench_models import keras_scores
+    from pipeline.bench.models import keras_scores
 
     h5 = ctx.run.root / "train" / "model.h5"
     if not h5.is_file():
         raise Skip(f"{h5} not found (no trained Keras model in this run)")
     accuracy = None
     if ctx.test is not None:
-        from pipeline.train import load_trained
+        from pipeline.training.train import load_trained
 
         model = load_trained(ctx.run.root)[0]
         accuracy = _accuracy(ctx, keras_scores(model, ctx.test[0], ctx.config.normalization))
@@ -78,7 +78,7 @@ def _keras(ctx: Context) -> Variant:
 
 
 def _pair(ctx: Context, tmp: Path) -> Variant:
-    from pipeline.bench_models import single_task_models, tflite_scores
+    from pipeline.bench.models import single_task_models, tflite_scores
 
     if ctx.train_pixels is None or not len(ctx.train_pixels):
         raise Skip("no training images to calibrate the single-task int8 models on")
@@ -108,7 +108,7 @@ def _pair(ctx: Context, tmp: Path) -> Variant:
 def _single_task_runs(ctx: Context) -> dict[str, Path]:
     """Sibling runs trained with `--tasks` on one head, same architecture and image size:
     {head name: run}, the newest training per head."""
-    from pipeline.runs import RunDir, read_json
+    from pipeline.core.runs import RunDir, read_json
 
     found = {}
     configs = sorted(ctx.run.root.parent.glob("*/train/model_config.json"),

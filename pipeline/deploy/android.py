@@ -10,11 +10,22 @@ import os
 import shutil
 from pathlib import Path
 
-from pipeline.errors import PipelineError
-from pipeline.runs import read_json, write_json
-from pipeline.runtime import SPEC_FILE, resolve_model
+from pipeline.core.errors import PipelineError
+from pipeline.core.runs import read_json, write_json
+from pipeline.deploy.runtime import SPEC_FILE, resolve_model
 
-ASSETS = Path(__file__).resolve().parents[1] / "android_demo" / "app" / "src" / "main" / "assets"
+APP_ASSETS = Path("android_demo") / "app" / "src" / "main" / "assets"
+
+
+def find_assets(start: Path | None = None) -> Path:
+    """The demo app's assets folder in the repository holding `start` (default: the current
+    folder): found from where the user works, not from where the package is installed."""
+    start = Path(start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "android_demo" / "app").is_dir():
+            return folder / APP_ASSETS
+    raise PipelineError(f"no android_demo/ app in {start} or any folder above it; run from the "
+                        "repository or pass --assets")
 
 
 def _atomic_copy(src: Path, dest: Path) -> None:
@@ -25,7 +36,7 @@ def _atomic_copy(src: Path, dest: Path) -> None:
 
 def run(run: Path, variant: str = "int8", assets: Path | None = None) -> list[Path]:
     """Copy `variant`'s .tflite and model.json from `run`/export into the assets folder."""
-    assets = Path(assets or ASSETS)
+    assets = Path(assets) if assets else find_assets()
     tflite = resolve_model(Path(run), variant)
     if not tflite.is_file():
         raise PipelineError(f"{tflite}: listed in {SPEC_FILE} but missing; re-run the export")

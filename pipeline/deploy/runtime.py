@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 SPEC_FILE = "model.json"
 
@@ -83,7 +83,7 @@ class TFLiteModel:
 
     def prepare(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 HxWx3 at the model's size -> the input tensor (normalized, quantized), batch 1."""
-        from pipeline.images import normalize
+        from pipeline.core.images import normalize
 
         x = normalize(pixels, self.entry["input"]["normalization"])
         dtype = self.input["dtype"]
@@ -108,6 +108,6 @@ class TFLiteModel:
         return self.run_prepared(self.prepare(pixels))
 
     def predict_file(self, image: Path | str) -> dict[str, np.ndarray]:
-        from pipeline.images import load_resized
+        from pipeline.core.images import load_resized
 
         return self(load_resized(image, self.image_size))

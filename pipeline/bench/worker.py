@@ -1,9 +1,9 @@
 """The measuring subprocess of `pipeline benchmark`: one variant at one thread count.
 
-Run as `python -m pipeline.bench_worker JOB_JSON`. A fresh process per variant and thread count
+Run as `python -m pipeline.bench.worker JOB_JSON`. A fresh process per variant and thread count
 gives each its own memory figures: VmHWM (the kernel's high-water mark of this process alone;
 ru_maxrss would include what a forked child inherits) and the RSS that loading adds.
-A TFLite job imports only numpy and ai_edge_litert (through pipeline.runtime): importing
+A TFLite job imports only numpy and ai_edge_litert (through pipeline.deploy.runtime): importing
 TensorFlow would add ~500 MB and hide what the phone-side runtime costs.
 
 Protocol, one JSON object a line: the worker prints {"ready": ...} after loading and the first
@@ -40,10 +40,10 @@ class TFLiteRunner:
 
     @staticmethod
     def setup(job: dict) -> None:
-        import pipeline.runtime  # noqa: F401 -- ai_edge_litert; imported apart from the load
+        import pipeline.deploy.runtime  # noqa: F401 -- ai_edge_litert; imported apart from the load
 
     def __init__(self, job: dict, pixels: np.ndarray):
-        from pipeline.runtime import TFLiteModel
+        from pipeline.deploy.runtime import TFLiteModel
 
         self.calls = []
         for path in job["models"]:
@@ -62,16 +62,16 @@ class KerasRunner:
 
     @staticmethod
     def setup(job: dict) -> None:
-        from pipeline.tfcompat import tf
+        from pipeline.core.tfcompat import tf
 
         # Must happen before TF creates its thread pools, hence a fresh process per count.
         tf().config.threading.set_intra_op_parallelism_threads(job["threads"])
         tf().config.threading.set_inter_op_parallelism_threads(job["threads"])
-        import pipeline.train  # noqa: F401
+        import pipeline.training.train  # noqa: F401
 
     def __init__(self, job: dict, pixels: np.ndarray):
-        from pipeline.tfcompat import tf
-        from pipeline.train import load_trained
+        from pipeline.core.tfcompat import tf
+        from pipeline.training.train import load_trained
 
         tf_ = tf()
         model = load_trained(job["run"])[0]

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from pipeline.errors import PipelineError
-from pipeline.heads import Heads
-from pipeline.labels import atomic_write_text
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import Heads
+from pipeline.core.labels import atomic_write_text
 
 STACK = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert", "numpy",
          "pillow", "typer")

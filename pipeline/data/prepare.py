@@ -10,9 +10,9 @@ from pathlib import Path
 
 import typer
 
-from pipeline.errors import PipelineError
-from pipeline.heads import FLOWER_HEADS, MISSING, Heads
-from pipeline.labels import (SPLITS, LabelFileError, Problem, Sample, check_images, class_counts,
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import FLOWER_HEADS, MISSING, Heads
+from pipeline.core.labels import (SPLITS, LabelFileError, Problem, Sample, check_images, class_counts,
                              load_label_file, read_label_file, split_samples, write_label_file)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}

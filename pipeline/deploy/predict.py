@@ -14,8 +14,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from pipeline.images import ImageError, load_resized
-from pipeline.runtime import TFLiteModel, resolve_model
+from pipeline.core.images import ImageError, load_resized
+from pipeline.deploy.runtime import TFLiteModel, resolve_model
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 

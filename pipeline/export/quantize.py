@@ -14,18 +14,18 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import PipelineError
-from pipeline.heads import Heads
-from pipeline.metrics import head_metrics
-from pipeline.runs import RunDir, read_json, write_json
-from pipeline.tfcompat import keras
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import Heads
+from pipeline.core.metrics import head_metrics
+from pipeline.core.runs import RunDir, read_json, write_json
+from pipeline.core.tfcompat import keras
 
 CALIBRATION_IMAGES = 200  # "100 to 300 real training images" for full-integer conversion
 
 
 def load_splits(run: RunDir, heads: Heads) -> dict:
     """The train stage's own split files, read and filtered exactly as training read them."""
-    from pipeline.train import load_splits as train_splits
+    from pipeline.training.train import load_splits as train_splits
 
     data = run.stage_entry("train")["settings"].get("data")
     if not data:
@@ -63,7 +63,7 @@ def input_range(normalization: dict) -> tuple[float, float]:
 def fine_tune(qat, heads: Heads, train_info: dict, datasets: dict, epochs: int, lr: float,
               steps: int) -> dict:
     """Fit the QAT model like training did; epochs=0 only calibrates the activation ranges."""
-    from pipeline.multitask import MultiTask, build_optimizer
+    from pipeline.training.multitask import MultiTask, build_optimizer
 
     trainer = MultiTask(qat, heads, mode=train_info.get("mode", "joint"),
                         loss_weights=train_info.get("loss_weights"),
@@ -88,14 +88,14 @@ def write_history(path: Path, history: dict) -> None:
 
 
 def keras_metrics(model, heads: Heads, arrays: dict, normalization: dict) -> dict:
-    from pipeline.export import keras_probs
+    from pipeline.export.convert import keras_probs
 
     return {split: head_metrics(heads, labels, keras_probs(model, heads, pixels, normalization))
             for split, (pixels, labels) in arrays.items()}
 
 
 def save_qat(out: Path, qat, heads: Heads, history: dict, metrics: dict) -> None:
-    from pipeline.fitting import save_h5
+    from pipeline.training.fitting import save_h5
 
     save_h5(qat, out / "model.h5")  # .keras does not load back for QAT models; .h5 does
     write_history(out / "history.csv", history)
@@ -112,7 +112,7 @@ def calibration_samples(samples: list, count: int = CALIBRATION_IMAGES, seed: in
 
 def prepare_data(splits: dict, config, heads: Heads, info: dict) -> tuple[dict, dict, np.ndarray]:
     """(tf.data train/val, uint8 arrays of val/test, calibration pixels)."""
-    from pipeline.data import dataset_from_arrays, load_arrays
+    from pipeline.data.datasets import dataset_from_arrays, load_arrays
 
     arrays = {name: load_arrays(samples, config.image_size, heads)
               for name, samples in splits.items()}
@@ -125,8 +125,8 @@ def prepare_data(splits: dict, config, heads: Heads, info: dict) -> tuple[dict, 
 
 
 def run(run: Path, epochs: int = 2, lr: float = 1e-4) -> dict:
-    from pipeline import export
-    from pipeline.train import load_trained
+    from pipeline.export import convert as export
+    from pipeline.training.train import load_trained
 
     rd = RunDir(run)
     rd.require("train")

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import PipelineError
-from pipeline.heads import FLOWER_HEADS, Head, Heads
-from pipeline.images import load_resized
-from pipeline.labels import Sample, atomic_write_text, load_label_file
-from pipeline.metrics import format_table, head_metrics
-from pipeline.runtime import TFLiteModel, resolve_model
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import FLOWER_HEADS, Head, Heads
+from pipeline.core.images import load_resized
+from pipeline.core.labels import Sample, atomic_write_text, load_label_file
+from pipeline.core.metrics import format_table, head_metrics
+from pipeline.deploy.runtime import TFLiteModel, resolve_model
 
 
 def spec_heads(spec: dict) -> Heads:

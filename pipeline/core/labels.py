@@ -12,8 +12,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import PipelineError
-from pipeline.heads import FLOWER_HEADS, MISSING, Heads
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import FLOWER_HEADS, MISSING, Heads
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def read_label_file(path: Path | str, heads: Heads = FLOWER_HEADS
 
 def check_images(samples: list[Sample], source: Path | str) -> list[Problem]:
     """Decode every image once; report the ones no stage could use."""
-    from pipeline.images import ImageError, open_rgb
+    from pipeline.core.images import ImageError, open_rgb
 
     problems = []
     for sample in samples:

@@ -21,9 +21,9 @@ import numpy as np
 import typer
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-from pipeline.errors import PipelineError
-from pipeline.heads import FLOWER_HEADS
-from pipeline.labels import Sample, write_label_file
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import FLOWER_HEADS
+from pipeline.core.labels import Sample, write_label_file
 
 SS = 2  # the foreground is drawn at SS x the size, then reduced: anti-aliased edges
 COMBOS = [(t, c) for t in range(2) for c in range(3)]  # (type, colour), balanced by index % 6

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from pipeline.heads import Heads
-from pipeline.tfcompat import keras
+from pipeline.core.heads import Heads
+from pipeline.core.tfcompat import keras
 
 ARCHS = ("squeezenet1.0", "squeezenet1.1")
 # x = (pixel - 128) / 128: a uint8 input then quantizes exactly (scale 1/128, zero point 128).

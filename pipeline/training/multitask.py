@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import functools
 
-from pipeline.heads import Heads
-from pipeline.tfcompat import keras, tf
+from pipeline.core.heads import Heads
+from pipeline.core.tfcompat import keras, tf
 
 MODES = ("joint", "alternating")
 WEIGHTINGS = ("fixed", "uncertainty")

@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from pipeline.heads import FLOWER_HEADS, MISSING, Heads
-from pipeline.images import load_resized
-from pipeline.tfcompat import tf
+from pipeline.core.heads import FLOWER_HEADS, MISSING, Heads
+from pipeline.core.images import load_resized
+from pipeline.core.tfcompat import tf
 
 # Augmentation strengths: small enough that a rose stays a rose and pink stays pink.
 MAX_ROTATION_DEG = 15.0

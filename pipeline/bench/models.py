@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.heads import Heads
-from pipeline.model import ModelConfig, build_model
-from pipeline.tfcompat import keras, tf
+from pipeline.core.heads import Heads
+from pipeline.training.model import ModelConfig, build_model
+from pipeline.core.tfcompat import keras, tf
 
 # Peak model: ROWS x FEATURES activations through LAYERS FULLY_CONNECTED layers. With many
 # rows each weight is reused ROWS times (a GEMM, compute-bound); one row would only measure
@@ -51,7 +51,7 @@ def count_macs(model) -> int:
 
 def convert(model, shape: list[int], calibration=None) -> bytes:
     """A peak model (one output, "out") as float32 .tflite, or with calibration arrays as
-    full-integer; the image models go through pipeline.export instead."""
+    full-integer; the image models go through pipeline.export.convert instead."""
     tf_ = tf()
 
     @tf_.function(input_signature=[tf_.TensorSpec([1, *shape], tf_.float32, name="image")])
@@ -69,7 +69,7 @@ def convert(model, shape: list[int], calibration=None) -> bytes:
 
 
 def write_model(folder: Path, stem: str, content: bytes, heads: dict, norm: dict) -> Path:
-    """The .tflite plus a model.json that lets pipeline.runtime load it by signature."""
+    """The .tflite plus a model.json that lets pipeline.deploy.runtime load it by signature."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}.tflite"
     path.write_bytes(content)
@@ -85,8 +85,8 @@ def single_task_models(config: ModelConfig, heads: Heads, calibration: np.ndarra
     """One int8 model per head (its own folder: one model.json each); paths and total MACs.
     calibration: uint8 training images [N, S, S, 3]; trained: {head name: single-task run}
     whose weights to use, else a fresh build (same architecture, untrained)."""
-    from pipeline.export import convert_int8
-    from pipeline.train import load_trained
+    from pipeline.export.convert import convert_int8
+    from pipeline.training.train import load_trained
 
     paths, macs = [], 0
     for head in heads:
@@ -121,8 +121,8 @@ def peak_models(folder: Path) -> dict[str, tuple[Path, int]]:
 
 
 def tflite_scores(path: Path, pixels: np.ndarray, threads: int) -> dict[str, np.ndarray]:
-    """{head: [N, C] probabilities} of a .tflite on uint8 images (pipeline.runtime)."""
-    from pipeline.runtime import TFLiteModel
+    """{head: [N, C] probabilities} of a .tflite on uint8 images (pipeline.deploy.runtime)."""
+    from pipeline.deploy.runtime import TFLiteModel
 
     model = TFLiteModel(path, threads=threads)
     rows = [model(image) for image in pixels]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.heads import MISSING, Heads
+from pipeline.core.heads import MISSING, Heads
 
 
 def predictions(scores) -> np.ndarray:

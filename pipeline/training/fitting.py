@@ -13,11 +13,11 @@ import sys
 import warnings
 from pathlib import Path
 
-from pipeline.data import dataset_from_arrays, load_arrays
-from pipeline.model import build_model
-from pipeline.multitask import MultiTask, build_optimizer, head_tensors
-from pipeline.runs import write_json
-from pipeline.tfcompat import keras, tf
+from pipeline.data.datasets import dataset_from_arrays, load_arrays
+from pipeline.training.model import build_model
+from pipeline.training.multitask import MultiTask, build_optimizer, head_tensors
+from pipeline.core.runs import write_json
+from pipeline.core.tfcompat import keras, tf
 
 
 def fit(folder: Path, splits, config, heads, settings: dict, state: dict | None, source):
@@ -72,7 +72,7 @@ class EpochKeeper:
         self.best, self.best_file = state.get("best"), state.get("best_file")
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        from pipeline.train import STATE, write_history
+        from pipeline.training.train import STATE, write_history
 
         row = {"epoch": epoch + 1, **{key: float(v) for key, v in (logs or {}).items()},
                "lr": self.current_lr()}

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import bench_report
-from pipeline.bench_driver import Job, latency_stats, measure_all
-from pipeline.errors import PipelineError
-from pipeline.heads import Heads
-from pipeline.model import ModelConfig
-from pipeline.runs import RunDir, read_json
+from pipeline.bench import report as bench_report
+from pipeline.bench.driver import Job, latency_stats, measure_all
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import Heads
+from pipeline.training.model import ModelConfig
+from pipeline.core.runs import RunDir, read_json
 
 # results.json key -> model.json variant key and the file DESIGN.md names for it.
 EXPORTED = {"tflite_float32": ("float32", "model_float32.tflite"),
@@ -94,8 +94,8 @@ def _export_spec(rd: RunDir) -> dict:
 
 def _check_exported(rd: RunDir, spec: dict) -> None:
     """Load every exported file that is there before any slow step: an unreadable .tflite
-    stops the stage at once with one line (PipelineError from pipeline.runtime)."""
-    from pipeline.runtime import TFLiteModel
+    stops the stage at once with one line (PipelineError from pipeline.deploy.runtime)."""
+    from pipeline.deploy.runtime import TFLiteModel
 
     for key, default_file in EXPORTED.values():
         entry = spec.get("variants", {}).get(key)
@@ -146,8 +146,8 @@ def _data_dir(rd: RunDir) -> Path | None:
 
 
 def _load_split(path: Path, heads: Heads, size: int, limit: int | None):
-    from pipeline.images import load_resized
-    from pipeline.labels import load_label_file
+    from pipeline.core.images import load_resized
+    from pipeline.core.labels import load_label_file
 
     samples = load_label_file(path, heads, images=False)
     if limit is not None:  # an even spread over the file, not just its first classes
@@ -167,7 +167,7 @@ def _timing_image(ctx: Context) -> np.ndarray:
 
 
 def _variants(ctx: Context, tmp: Path) -> list[Variant]:
-    from pipeline import bench_variants
+    from pipeline.bench import variants as bench_variants
 
     found = []
     for name in ORDER:
@@ -182,7 +182,7 @@ def _variants(ctx: Context, tmp: Path) -> list[Variant]:
 
 
 def _jobs(ctx: Context, variants: list[Variant], tmp: Path, threads: list[int]) -> list[Job]:
-    from pipeline.bench_models import peak_models
+    from pipeline.bench.models import peak_models
 
     print("benchmark: building the peak-throughput models (large fully-connected)")
     peaks = peak_models(tmp / "peak")
@@ -196,7 +196,7 @@ def _jobs(ctx: Context, variants: list[Variant], tmp: Path, threads: list[int]) 
 
 
 def _peak_input(path: Path) -> np.ndarray:
-    from pipeline.bench_models import PEAK_FEATURES, PEAK_ROWS
+    from pipeline.bench.models import PEAK_FEATURES, PEAK_ROWS
 
     rng = np.random.default_rng(1)
     # TFLiteModel.prepare() takes 0..255 "pixels"; normalization (0, 1) keeps them as they are.
