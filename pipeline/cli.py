@@ -109,11 +109,20 @@ def train(data: Path = typer.Option(..., help="Folder with train.txt, val.txt, t
           image_size: int = typer.Option(224, help="Input side in pixels (>= 32)."),
           epochs: int = typer.Option(20, min=1),
           batch_size: int = typer.Option(32, min=1),
-          lr: float = typer.Option(1e-3, help="Learning rate (Adam)."),
+          lr: Optional[float] = typer.Option(
+              None, help="Learning rate (Adam); default 3e-4 when pretrained, 1e-3 from scratch."),
           mode: str = typer.Option("joint", help="joint or alternating."),
           loss_weights: Optional[str] = typer.Option(None, help="e.g. type=1,color=1."),
           weighting: str = typer.Option("fixed", help="fixed or uncertainty (Kendall 2018)."),
           tasks: Optional[str] = typer.Option(None, help="Heads to train, e.g. type,color."),
+          pretrained: Optional[str] = typer.Option(
+              None, help="imagenet, none, or a weights .npz (<layer>/kernel, <layer>/bias). "
+                         "Default: imagenet for squeezenet1.1, none for squeezenet1.0."),
+          freeze_epochs: Optional[int] = typer.Option(
+              None, min=0, help="First epochs train the heads only, trunk frozen "
+                                "(default: 3 when pretrained, at most half the epochs; else 0)."),
+          finetune_lr: Optional[float] = typer.Option(
+              None, help="Learning rate after the frozen epochs (default: lr / 10)."),
           init_from: Optional[Path] = typer.Option(None, help="Start from another run's weights."),
           seed: int = typer.Option(0),
           resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint.")):
@@ -122,7 +131,8 @@ def train(data: Path = typer.Option(..., help="Folder with train.txt, val.txt, t
     stage.run(data=data, run=run, arch=arch, image_size=image_size, epochs=epochs,
               batch_size=batch_size, lr=lr, mode=mode, loss_weights=loss_weights,
               weighting=weighting, tasks=_csv(tasks), init_from=init_from, seed=seed,
-              resume=resume)
+              resume=resume, pretrained=pretrained, freeze_epochs=freeze_epochs,
+              finetune_lr=finetune_lr)
 
 
 @app.command()

@@ -177,7 +177,7 @@ def export_known_model(folder: Path, heads: Heads, size: int = 8,
                        variants=("float32", "dynamic", "int8")) -> dict:
     """The known model converted (int8 as full-integer PTQ) into folder with its model.json."""
     from pipeline.export import convert as export
-    from pipeline.training.model import DEFAULT_NORMALIZATION
+    from pipeline.core.config import DEFAULT_NORMALIZATION
 
     model = make_known_model(heads, size)
     calibration = solid_images(size)

@@ -23,10 +23,20 @@ def test_output_names_and_shapes(arch, tasks):
 
 
 def test_bad_config_is_refused():
-    with pytest.raises(ValueError, match="unknown arch"):
-        ModelConfig(arch="squeezenet2")
+    from pipeline.core.errors import PipelineError
+
+    with pytest.raises(PipelineError, match="unknown arch"):
+        build_model(ModelConfig(arch="squeezenet2"), FLOWER_HEADS)
     with pytest.raises(ValueError, match="too small"):
         ModelConfig(image_size=31)
+
+
+@pytest.mark.parametrize("batchnorm", [True, False])
+def test_layer_style_follows_the_config(batchnorm):
+    net = build_model(ModelConfig(image_size=32, batchnorm=batchnorm), FLOWER_HEADS)
+    has_bn = any(type(layer).__name__ == "BatchNormalization" for layer in net.layers)
+    assert has_bn == batchnorm
+    assert (net.get_layer("conv1_conv").bias is None) == batchnorm
 
 
 def test_every_trainable_weight_gets_a_gradient_under_the_joint_loss():

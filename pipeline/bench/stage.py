@@ -19,7 +19,7 @@ from pipeline.bench import report as bench_report
 from pipeline.bench.driver import Job, latency_stats, measure_all
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads
-from pipeline.training.model import ModelConfig
+from pipeline.core.config import ModelConfig
 from pipeline.core.runs import RunDir, read_json
 
 # results.json key -> model.json variant key and the file DESIGN.md names for it.

@@ -20,8 +20,11 @@ from pipeline.core.images import load_resized
 from pipeline.core.tfcompat import tf
 
 # Augmentation strengths: small enough that a rose stays a rose and pink stays pink.
-MAX_ROTATION_DEG = 15.0
-ZOOM = (1.0, 1.25)  # >1 zooms in (a random crop); never out, so no border fill is seen much
+MAX_ROTATION_DEG = 10.0
+# Random resized crops: the crop covers this fraction of the image's area, with this range of
+# aspect ratios (width / height), then fills the model's square input.
+CROP_AREA = (0.4, 1.0)
+CROP_ASPECT = (3 / 4, 4 / 3)
 BRIGHTNESS = 12.0  # +- pixel levels, the same for R, G and B
 CONTRAST = (0.85, 1.15)  # around the image's grey mean, the same factor for R, G and B
 
@@ -59,17 +62,26 @@ def normalize(images, normalization: dict):
     return (t.cast(images, t.float32) - mean) / std
 
 
+def _crop_sides(batch):
+    """Width and height of random resized crops, as fractions of the image's (at most 1)."""
+    t = tf()
+    area = t.random.uniform([batch], *CROP_AREA)
+    log_aspect = t.random.uniform([batch], math.log(CROP_ASPECT[0]), math.log(CROP_ASPECT[1]))
+    aspect = t.exp(log_aspect)
+    return t.minimum(t.sqrt(area * aspect), 1.0), t.minimum(t.sqrt(area / aspect), 1.0)
+
+
 def _transforms(batch, size: int):
-    """Per-image projective transforms (output -> input coords): flip, zoom, rotate, shift."""
+    """Per-image projective transforms (output -> input coords): a random resized crop
+    (anywhere inside the image), a horizontal flip and a small rotation about the centre."""
     t = tf()
     angle = t.random.uniform([batch], -1.0, 1.0) * (MAX_ROTATION_DEG * math.pi / 180.0)
-    zoom = t.random.uniform([batch], *ZOOM)
+    width, height = _crop_sides(batch)
     flip = t.where(t.random.uniform([batch]) < 0.5, -1.0, 1.0)
-    slack = (1.0 - 1.0 / zoom) * size / 2.0  # how far a zoomed-in crop can move and stay inside
-    tx = t.random.uniform([batch], -1.0, 1.0) * slack
-    ty = t.random.uniform([batch], -1.0, 1.0) * slack
-    cos, sin = t.cos(angle) / zoom, t.sin(angle) / zoom
-    a0, a1, b0, b1 = cos * flip, -sin, sin * flip, cos
+    tx = t.random.uniform([batch], -1.0, 1.0) * (1.0 - width) * size / 2.0
+    ty = t.random.uniform([batch], -1.0, 1.0) * (1.0 - height) * size / 2.0
+    cos, sin = t.cos(angle), t.sin(angle)
+    a0, a1, b0, b1 = cos * width * flip, -sin * height, sin * width * flip, cos * height
     c = (size - 1) / 2.0
     a2 = c + tx - a0 * c - a1 * c
     b2 = c + ty - b0 * c - b1 * c

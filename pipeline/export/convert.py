@@ -14,7 +14,7 @@ import numpy as np
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads
 from pipeline.core.images import normalize
-from pipeline.training.model import DEFAULT_NORMALIZATION
+from pipeline.core.config import DEFAULT_NORMALIZATION
 from pipeline.core.runs import write_json
 from pipeline.core.tfcompat import tf as get_tf
 

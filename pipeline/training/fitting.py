@@ -14,14 +14,17 @@ import warnings
 from pathlib import Path
 
 from pipeline.data.datasets import dataset_from_arrays, load_arrays
-from pipeline.training.model import build_model
+from pipeline.training.model import build_model, load_pretrained
 from pipeline.training.multitask import MultiTask, build_optimizer, head_tensors
 from pipeline.core.runs import write_json
 from pipeline.core.tfcompat import keras, tf
 
 
 def fit(folder: Path, splits, config, heads, settings: dict, state: dict | None, source):
-    """Train into `folder` (the stage's partial dir); return the best model on validation."""
+    """Train into `folder` (the stage's partial dir); return the best model on validation.
+
+    source: another run's model.h5 (Path), converted pretrained weights (dict), or None.
+    """
     k = keras()
     first = state["epoch"] if state else 0
     k.utils.set_random_seed(settings["seed"] + first)  # a resumed run does not replay epoch 1
@@ -30,26 +33,52 @@ def fit(folder: Path, splits, config, heads, settings: dict, state: dict | None,
     bs = settings["batch_size"]
     train_ds = dataset_from_arrays(train_x, train_y, config, heads, bs, True, settings["seed"])
     val_ds = dataset_from_arrays(val_x, val_y, config, heads, bs, False)
-    net = build_model(config, heads)
-    faster_batchnorm_statistics(net)
-    if source:
-        copied, total = transfer_weights(source, net)
-        print(f"initialised {copied} of {total} layers with weights from {source}")
+    net = initial_model(config, heads, source)
     trainer = MultiTask(net, heads, settings["mode"], settings["loss_weights"],
                         settings["weighting"])
-    trainer.prepare(build_optimizer(settings["lr"], math.ceil(len(train_x) / bs) * settings["epochs"]))
+    steps = math.ceil(len(train_x) / bs)
+    trainer.prepare(build_optimizer(settings["lr"], steps * settings["epochs"],
+                                    steps * settings["freeze_epochs"], settings["finetune_lr"]))
     checkpoint = tf().train.Checkpoint(trainer=trainer, optimizer=trainer.optimizer)
     if state:
         checkpoint.read(str(folder / "checkpoints" / state["checkpoint"])).assert_consumed()
         print(f"resuming after epoch {first} of {settings['epochs']}")
     keeper = EpochKeeper(folder, checkpoint, trainer, settings, state)
     callbacks = [k.callbacks.LambdaCallback(on_epoch_end=keeper.on_epoch_end)]
-    trainer.fit(train_ds, validation_data=val_ds, epochs=settings["epochs"], initial_epoch=first,
-                callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
+    for start, end, frozen in phases(settings["epochs"], settings["freeze_epochs"]):
+        if first >= end:
+            continue
+        if frozen or start:
+            print(f"epochs {start + 1}-{end}: "
+                  + ("heads only, trunk frozen" if frozen else
+                     f"whole network, lr {settings['finetune_lr']:g}"))
+        trainer.freeze_trunk(frozen)
+        trainer.fit(train_ds, validation_data=val_ds, epochs=end, initial_epoch=max(first, start),
+                    callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
     best = folder / "checkpoints" / keeper.best_file
     if best.exists():  # absent when a run killed while finishing is resumed
         os.replace(best, folder / "model.h5")
     return k.models.load_model(folder / "model.h5", compile=False)
+
+
+def phases(epochs: int, freeze_epochs: int) -> list[tuple[int, int, bool]]:
+    """(first epoch, end epoch, trunk frozen) of the fine-tuning schedule."""
+    parts = [(0, freeze_epochs, True), (freeze_epochs, epochs, False)]
+    return [p for p in parts if p[1] > p[0]]
+
+
+def initial_model(config, heads, source):
+    net = build_model(config, heads)
+    if config.batchnorm:
+        faster_batchnorm_statistics(net)
+    if isinstance(source, Path):
+        copied, total = transfer_weights(source, net)
+        print(f"initialised {copied} of {total} layers with weights from {source}")
+    elif source:
+        count = load_pretrained(net, source)
+        total = sum(1 for layer in net.layers if layer.get_weights())
+        print(f"initialised {count} of {total} layers with {config.pretrained} weights")
+    return net
 
 
 def faster_batchnorm_statistics(net, momentum: float = 0.9) -> None:

@@ -43,12 +43,40 @@ def masked_cross_entropy(labels, probs):
     return t.reduce_sum(per_image) / t.maximum(t.reduce_sum(mask), 1.0), per_image, mask
 
 
-def build_optimizer(lr: float, total_steps: int):
-    """Adam with cosine decay; the schedule runs on the optimizer's step, so resume continues it."""
+def build_optimizer(lr: float, total_steps: int, frozen_steps: int = 0,
+                    finetune_lr: float | None = None):
+    """Adam; the rate runs on the optimizer's step, so a resumed run continues it.
+
+    Without a frozen phase: cosine decay from `lr`. With one: `lr` held for the first
+    `frozen_steps` (only the heads learn), then cosine decay from `finetune_lr`.
+    """
     k = keras()
-    schedule = k.optimizers.schedules.CosineDecay(lr, decay_steps=max(total_steps, 1), alpha=0.02)
+    rest = k.optimizers.schedules.CosineDecay(
+        lr if finetune_lr is None else finetune_lr,
+        decay_steps=max(total_steps - frozen_steps, 1), alpha=0.02)
+    schedule = _two_phase_class()(lr, frozen_steps, rest) if frozen_steps else rest
     # jit_compile off: the update runs inside tf.switch_case for alternating training.
     return k.optimizers.Adam(schedule, jit_compile=False)
+
+
+@functools.cache
+def _two_phase_class():
+    t = tf()
+
+    class TwoPhase(keras().optimizers.schedules.LearningRateSchedule):
+        def __init__(self, lr, frozen_steps, rest):
+            self.lr, self.frozen_steps, self.rest = lr, frozen_steps, rest
+
+        def __call__(self, step):
+            step = t.cast(step, t.float32)
+            later = self.rest(t.maximum(step - self.frozen_steps, 0.0))
+            return t.where(step < self.frozen_steps, t.cast(self.lr, later.dtype), later)
+
+        def get_config(self):
+            return {"lr": self.lr, "frozen_steps": self.frozen_steps,
+                    "rest": self.rest.get_config()}
+
+    return TwoPhase
 
 
 def MultiTask(net, heads: Heads, mode: str = "joint", loss_weights: dict | None = None,
@@ -171,6 +199,19 @@ class _Trainer:
         for i, p in enumerate(parts):
             self.track(i, y, probs[i], p)
         return {m.name: m.result() for m in self.trackers}
+
+    def freeze_trunk(self, frozen: bool) -> None:
+        """Freeze (or thaw) every layer outside the heads. tf_keras' fit restores the layers'
+        trainable flags recorded at compile time, and the train step collects its variables
+        when traced: compiling again (same optimizer, same state) records the new flags and
+        drops the old trace."""
+        from pipeline.training.model import head_layer_names
+
+        in_heads = head_layer_names(self.net, self.heads)
+        for layer in self.net.layers:
+            if layer.name not in in_heads:
+                layer.trainable = not frozen
+        self.compile(optimizer=self.optimizer)
 
     def prepare(self, optimizer) -> None:
         """Compile and create every optimizer slot now: variables cannot be made in a branch."""

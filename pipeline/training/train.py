@@ -18,25 +18,34 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.heads import FLOWER_HEADS, Heads
 from pipeline.core.labels import SPLITS, atomic_write_text, load_label_file
 from pipeline.core.metrics import format_table, head_metrics
-from pipeline.training.model import ModelConfig
+from pipeline.core.config import ModelConfig
 from pipeline.core.runs import RunDir, read_json, write_json
+from pipeline.training import backbones
 
 STATE = "checkpoints/state.json"
+# Pretrained starts: a few epochs with the trunk frozen (the new conv10s settle before their
+# gradients reach the ImageNet features), then the whole network; learning rates by start.
+# Chosen on the real photos, several seeds (README, "Start from ImageNet").
+FREEZE_EPOCHS = 2
+DEFAULT_LR = {"pretrained": 3e-4, "scratch": 1e-3}
 
 
-def run(data, run, arch="squeezenet1.1", image_size=224, epochs=20, batch_size=32, lr=1e-3,
+def run(data, run, arch="squeezenet1.1", image_size=224, epochs=20, batch_size=32, lr=None,
         mode="joint", loss_weights=None, weighting="fixed", tasks=None, init_from=None,
-        seed=0, resume=False) -> dict:
+        seed=0, resume=False, pretrained=None, freeze_epochs=None, finetune_lr=None) -> dict:
     """Train, evaluate on val and test, publish `train/`; returns the test metrics."""
     heads, config, weights = resolve(arch, image_size, mode, loss_weights, weighting, tasks)
+    start = resolve_start(config, heads, pretrained, init_from)
+    schedule = resolve_schedule(config, epochs, lr, freeze_epochs, finetune_lr)
     splits = load_splits(Path(data), heads)
     rundir = RunDir(run)
     settings = {"data": str(Path(data).resolve()), "arch": arch, "image_size": image_size,
-                "epochs": epochs, "batch_size": batch_size, "lr": lr, "mode": mode,
+                "epochs": epochs, "batch_size": batch_size, "mode": mode,
                 "loss_weights": weights, "weighting": weighting, "tasks": heads.names,
-                "init_from": str(Path(init_from).resolve()) if init_from else None, "seed": seed}
+                "init_from": str(Path(init_from).resolve()) if init_from else None,
+                "pretrained": config.pretrained, **schedule, "seed": seed}
     state = resume_state(rundir, settings) if resume else None
-    source = init_source(init_from, config) if init_from and not state else None
+    source = start if not state else None
     if not resume and (rundir.partial("train") / STATE).exists():
         print(f"warning: discarding the checkpoints of an unfinished run in {rundir.root} "
               "(use --resume to continue it)", file=sys.stderr)
@@ -52,6 +61,7 @@ def run(data, run, arch="squeezenet1.1", image_size=224, epochs=20, batch_size=3
 def resolve(arch, image_size, mode, loss_weights, weighting, tasks):
     from pipeline.training.multitask import MODES, WEIGHTINGS
 
+    backbones.get(arch)  # one line naming the choices for an unknown arch
     try:
         config = ModelConfig(arch=arch, image_size=image_size)
         heads = FLOWER_HEADS.select(tasks)
@@ -128,14 +138,51 @@ def resume_state(rundir: RunDir, settings: dict) -> dict:
     return state
 
 
+def resolve_start(config: ModelConfig, heads: Heads, pretrained: str | None, init_from):
+    """What the weights start from, settled (files read and checked) before the run
+    directory is touched: another run's model (.h5 path), converted pretrained weights
+    ({layer: [kernel, bias]}), or None for a random start. Sets the config's layer style and
+    normalization to what those weights need."""
+    backbone = backbones.get(config.arch)
+    if init_from:
+        if pretrained:
+            raise PipelineError("--init-from and --pretrained exclude each other: the other "
+                                "run's weights already say where they started")
+        return init_source(init_from, config)
+    source = backbone.source(pretrained or backbone.default_pretrained)
+    config.batchnorm = source is None
+    if source is None:
+        return None
+    config.pretrained, config.normalization = source.name, dict(source.normalization)
+    return source.load(heads.names)
+
+
+def resolve_schedule(config: ModelConfig, epochs: int, lr, freeze_epochs, finetune_lr) -> dict:
+    """Pretrained starts train the heads alone first (trunk frozen), then everything; a random
+    start trains everything from the first step. Unset rates take the defaults of the start."""
+    pretrained = config.pretrained != "none"
+    lr = DEFAULT_LR["pretrained" if pretrained else "scratch"] if lr is None else lr
+    freeze = (min(FREEZE_EPOCHS, epochs // 2) if pretrained else 0) if freeze_epochs is None \
+        else freeze_epochs
+    if not 0 <= freeze <= epochs:
+        raise PipelineError(f"--freeze-epochs {freeze} must be between 0 and --epochs {epochs}")
+    finetune_lr = lr if finetune_lr is None else finetune_lr
+    if lr <= 0 or finetune_lr <= 0:
+        raise PipelineError("--lr and --finetune-lr must be positive")
+    return {"lr": lr, "freeze_epochs": freeze, "finetune_lr": finetune_lr}
+
+
 def init_source(init_from, config: ModelConfig) -> Path:
-    """The .h5 of another run's trained model, checked to have the same architecture."""
+    """The .h5 of another run's trained model, checked to have the same architecture; this
+    run takes its layer style, normalization and what it started from."""
     other = RunDir(init_from)
     folder = other.require("train")
-    saved = read_json(folder / "model_config.json")
-    if saved.get("arch") != config.arch:
-        raise PipelineError(f"--init-from {init_from}: that run is {saved.get('arch')}, "
+    saved = ModelConfig.from_json(read_json(folder / "model_config.json"))
+    if saved.arch != config.arch:
+        raise PipelineError(f"--init-from {init_from}: that run is {saved.arch}, "
                             f"this one {config.arch}; the weights cannot be reused")
+    config.batchnorm, config.normalization = saved.batchnorm, dict(saved.normalization)
+    config.pretrained = f"run {other.root} (from {saved.pretrained})"
     return folder / "model.h5"
 
 

@@ -1,0 +1,51 @@
+"""What a backbone is: a trunk up to the article's split point, a per-head block, and the
+pretrained weights it can start from. The registry in `__init__` maps names to these."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from pipeline.core.errors import PipelineError
+
+NONE = "none"  # --pretrained none: random initialisation
+
+
+@dataclass(frozen=True)
+class PretrainedSource:
+    """Weights a backbone can start from.
+
+    `load(head_names)` returns {Keras layer name: [kernel, bias]} for the model of those
+    heads, already converted to take `normalization` (recorded in the run and model.json).
+    Loading reads and checks files only: it is called before the run directory is touched.
+    """
+    name: str
+    description: str
+    load: Callable[[list[str]], dict]
+    normalization: dict
+
+
+@dataclass(frozen=True)
+class Backbone:
+    name: str
+    trunk: Callable  # (image, batchnorm) -> the shared feature map
+    head: Callable  # (x, name, num_classes, dropout, batchnorm) -> softmax named `name`
+    pretrained: dict[str, PretrainedSource] = field(default_factory=dict)
+    from_file: Callable[[Path], PretrainedSource] | None = None  # a user's weights file
+    default_pretrained: str = NONE
+
+    def source(self, spec: str) -> PretrainedSource | None:
+        """--pretrained imagenet | none | PATH -> the weights to start from (None = random)."""
+        if spec == NONE:
+            return None
+        if spec in self.pretrained:
+            return self.pretrained[spec]
+        looks_like_file = Path(spec).suffix != "" or "/" in spec
+        if not looks_like_file:
+            known = ", ".join([*self.pretrained, NONE, "PATH"])
+            raise PipelineError(f"--pretrained {spec!r}: {self.name} can start from {known}"
+                                + ("" if self.pretrained else
+                                   f" (no pretrained weights ship for {self.name})"))
+        if self.from_file is None:
+            raise PipelineError(f"--pretrained {spec}: {self.name} takes no weights files")
+        return self.from_file(Path(spec))
