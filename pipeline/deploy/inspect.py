@@ -29,7 +29,8 @@ def summary(info: model_info.ModelInfo) -> dict:
     return {"file": str(info.path), "size_bytes": info.size_bytes,
             "signatures": info.signature_keys, "signature": info.signature.key,
             "inputs": {info.input_name: _tensor(info.input)},
-            "outputs": {name: _tensor(t, info.labels.get(name)) for name, t in info.outputs.items()},
+            "outputs": {name: _tensor(t, info.labels.get(name))
+                        for name, t in info.outputs.items()},
             "metadata": metadata, "ops": info.op_counts,
             "op_total": sum(info.op_counts.values())}
 

@@ -4,8 +4,7 @@ The one place that converts models. Each variant is converted through a batch-1 
 that returns a dict keyed by head name, so the signature's outputs carry the real head names
 (not `quant_<name>`, not an arbitrary order). model.json is written from what the LiteRT
 interpreter reports about each file, not from what we asked the converter for; each file also
-carries standard TFLite metadata and its own model.json (export/metadata.py), so a bare
-.tflite describes itself.
+carries its own standard TFLite metadata (export/metadata.py): a bare .tflite describes itself.
 """
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ import numpy as np
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads
 from pipeline.core.images import normalize
+from pipeline.export import metadata
 from pipeline.training.model import DEFAULT_NORMALIZATION
 from pipeline.core.runs import write_json
 from pipeline.core.tfcompat import tf as get_tf
@@ -193,8 +193,6 @@ def convert_all(float_model, qat_model, heads: Heads, image_size: int,
 def write_variants(out_dir: Path, contents: dict[str, bytes], heads: Heads, image_size: int,
                    normalization: dict) -> dict:
     """Check each signature, embed the metadata, write the .tflite files and model.json."""
-    from pipeline.export import metadata
-
     out_dir = Path(out_dir)
     variants = {}
     for key, content in contents.items():

@@ -65,7 +65,8 @@ def _stats(low: list[float], high: list[float]) -> fb.StatsT:
     return stats
 
 
-def input_metadata(name: str, tensor: tflite_file.Tensor, normalization: dict) -> fb.TensorMetadataT:
+def input_metadata(name: str, tensor: tflite_file.Tensor,
+                   normalization: dict) -> fb.TensorMetadataT:
     mean, std = list(normalization["mean"]), list(normalization["std"])
     meta = fb.TensorMetadataT()
     meta.name = name

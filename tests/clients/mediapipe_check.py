@@ -36,7 +36,8 @@ def compare(image: str, got, want: dict, tolerance: dict) -> tuple[list[str], di
     for name, pred in want.items():
         scores = {c.category_name: c.score for c in heads[name].categories}
         if sorted(scores) != sorted(pred["probabilities"]):
-            problems.append(f"{image} {name}: labels {sorted(scores)}, predict {sorted(pred['probabilities'])}")
+            problems.append(f"{image} {name}: labels {sorted(scores)}, "
+                            f"predict {sorted(pred['probabilities'])}")
             continue
         top = max(scores, key=scores.get)
         if top != pred["label"]:
