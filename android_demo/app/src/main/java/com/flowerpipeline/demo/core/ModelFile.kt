@@ -23,8 +23,16 @@ object ModelFile {
     private const val LOCAL = 0x04034b50
 
     /** Name -> bytes of every associated file packed in the model. */
-    fun associatedFiles(model: ByteBuffer): Map<String, ByteArray> {
-        val buf = model.duplicate().order(ByteOrder.LITTLE_ENDIAN)
+    fun associatedFiles(model: ByteBuffer): Map<String, ByteArray> =
+        try {
+            readZip(model.duplicate().order(ByteOrder.LITTLE_ENDIAN))
+        } catch (e: IndexOutOfBoundsException) { // an offset past the end: a cut or damaged file
+            throw JsonException("model zip: damaged (${e.message})")
+        } catch (e: java.nio.BufferUnderflowException) {
+            throw JsonException("model zip: damaged (entry runs past the end of the file)")
+        }
+
+    private fun readZip(buf: ByteBuffer): Map<String, ByteArray> {
         val base = buf.position()
         val size = buf.remaining()
         val eocd = findEndRecord(buf, base, size)

@@ -55,6 +55,8 @@ class ModelFileTest {
         val at = String(bytes, Charsets.ISO_8859_1).indexOf("heads") // inside the stored data
         bytes[at] = (bytes[at] + 1).toByte()
         assertThrows(JsonException::class.java) { ModelFile.associatedFiles(java.nio.ByteBuffer.wrap(bytes)) }
+        val cut = stored(mapOf("model.json" to "{}")).let { it.copyOfRange(0, it.size - 30) + it.copyOfRange(it.size - 22, it.size) }
+        assertThrows(JsonException::class.java) { ModelFile.associatedFiles(java.nio.ByteBuffer.wrap(cut)) }
     }
 
     @Test
