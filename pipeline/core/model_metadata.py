@@ -87,7 +87,10 @@ def labels(files: dict[str, bytes], file_name: str, name: str) -> list[str]:
     if file_name not in files:
         raise MetadataError(f"{name}: label file {file_name} is named in the metadata but not "
                             "packed in the model")
-    lines = files[file_name].decode("utf-8").splitlines()
+    try:
+        lines = files[file_name].decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise MetadataError(f"{name}: {file_name} is not UTF-8 text") from None
     if any(not line.strip() for line in lines):
         raise MetadataError(f"{name}: {file_name} has an empty label")
     return lines
