@@ -183,12 +183,21 @@ def predict(inputs: List[Path] = typer.Argument(..., help="Image files or folder
 
 @app.command()
 @friendly
-def android(run: Path = typer.Option(..., help="Run directory with an export."),
-            variant: str = typer.Option("int8", help="Which exported variant to ship."),
+def inspect(model: Path = typer.Argument(..., help="A .tflite file (or a run directory)."),
+            json_output: bool = typer.Option(False, "--json", help="Print JSON.")):
+    """Metadata, inputs, outputs, signatures, op counts and size of a .tflite (no TensorFlow)."""
+    from pipeline.deploy import inspect as stage
+    stage.run(model=model, as_json=json_output)
+
+
+@app.command()
+@friendly
+def android(run: Path = typer.Option(..., help="Run directory with an export, or a .tflite."),
+            variant: str = typer.Option("int8", help="Which exported variant of the run to ship."),
             assets: Optional[Path] = typer.Option(
                 None, help="Assets folder (default: android_demo/app/src/main/assets of the "
                            "repository holding the current folder).")):
-    """Copy the exported model and model.json into the Android demo's assets."""
+    """Copy one self-describing .tflite into the Android demo's assets (as model.tflite)."""
     from pipeline.deploy import android as stage
     stage.run(run=run, variant=variant, assets=assets)
 

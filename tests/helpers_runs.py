@@ -187,3 +187,21 @@ def export_known_model(folder: Path, heads: Heads, size: int = 8,
     contents = {key: makers[key]() for key in variants}
     Path(folder).mkdir(parents=True, exist_ok=True)
     return export.write_variants(folder, contents, heads, size, DEFAULT_NORMALIZATION)
+
+
+def strip_metadata(path: Path) -> Path:
+    """Rewrite a .tflite without its TFLITE_METADATA entry and associated files, as a file
+    from another tool (or an older export) would be; the graph and tensors stay as they are."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    path = Path(path)
+    model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+    for entry in model.metadata or []:
+        if entry.name == b"TFLITE_METADATA":
+            model.buffers[entry.buffer].data = None  # keep the indices of the others
+    model.metadata = [m for m in model.metadata or [] if m.name != b"TFLITE_METADATA"]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path.write_bytes(bytes(builder.Output()))
+    return path

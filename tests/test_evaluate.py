@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers_runs import export_known_model
+from helpers_runs import export_known_model, strip_metadata
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -88,8 +88,17 @@ def test_truncated_tflite(known, tmp_path):
     assert_one_line_error(result, "model_int8.tflite", "cannot load")
 
 
-def test_tflite_with_other_outputs(known, tmp_path):
+def test_tflite_without_metadata_reads_the_model_json_beside_it(known, tmp_path):
     shutil.copytree(known / "run/export", tmp_path / "export")
+    strip_metadata(tmp_path / "export/model_int8.tflite")
+    result = evaluate.run(tmp_path / "export/model_int8.tflite", known / "labels.txt")
+    assert result["variant"] == "int8"
+    check_known(result["metrics"])
+
+
+def test_tflite_without_metadata_and_other_outputs_in_model_json(known, tmp_path):
+    shutil.copytree(known / "run/export", tmp_path / "export")
+    strip_metadata(tmp_path / "export/model_int8.tflite")
     spec_path = tmp_path / "export/model.json"
     spec = json.loads(spec_path.read_text())
     spec["heads"] = {"flower_type": ["rose", "daisy"], "flower_kind": ["a", "b"]}
@@ -100,11 +109,19 @@ def test_tflite_with_other_outputs(known, tmp_path):
     assert_one_line_error(result, "lacks output", "flower_kind")
 
 
-def test_tflite_without_model_json(known, tmp_path):
+def test_bare_tflite_takes_everything_from_its_metadata(known, tmp_path):
     shutil.copy(known / "run/export/model_int8.tflite", tmp_path)
+    result = evaluate.run(tmp_path / "model_int8.tflite", known / "labels.txt")
+    assert result["variant"] == "int8"
+    check_known(result["metrics"])
+
+
+def test_bare_tflite_without_metadata_is_one_line(known, tmp_path):
+    shutil.copy(known / "run/export/model_int8.tflite", tmp_path)
+    strip_metadata(tmp_path / "model_int8.tflite")
     result = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "model_int8.tflite"),
                                  "--data", str(known / "labels.txt")])
-    assert_one_line_error(result, "model.json")
+    assert_one_line_error(result, "model_int8.tflite", "no TFLite metadata", "model.json")
 
 
 def test_label_file_with_errors(known, tmp_path):

@@ -1,8 +1,9 @@
-"""`pipeline android`: put one exported variant and its model.json into the demo app's assets.
+"""`pipeline android`: put one self-describing .tflite into the demo app's assets.
 
-The app loads the variant named by model.json's "default", so the copied model.json gets
-"default" set to the variant shipped; older .tflite files are removed from the assets so the
-APK never carries a model its spec does not point at. The assets are git-ignored.
+The app reads heads, labels, normalization and input spec from the model file itself (the
+model.json packed in its metadata's associated files), so the one file is all it needs. It is
+copied as `model.tflite`; other .tflite files and an old model.json are removed from the
+assets so the APK never carries a model it does not use. The assets are git-ignored.
 """
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import shutil
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.runs import read_json, write_json
+from pipeline.deploy import model_info
 from pipeline.deploy.runtime import SPEC_FILE, resolve_model
 
 APP_ASSETS = Path("android_demo") / "app" / "src" / "main" / "assets"
+ASSET_NAME = "model.tflite"  # the name FlowerClassifier.kt opens
 
 
 def find_assets(start: Path | None = None) -> Path:
@@ -34,22 +36,31 @@ def _atomic_copy(src: Path, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def run(run: Path, variant: str = "int8", assets: Path | None = None) -> list[Path]:
-    """Copy `variant`'s .tflite and model.json from `run`/export into the assets folder."""
-    assets = Path(assets) if assets else find_assets()
-    tflite = resolve_model(Path(run), variant)
+def _checked(tflite: Path) -> model_info.ModelInfo:
+    """The app needs the packed model.json: refuse a file without it before touching assets."""
     if not tflite.is_file():
         raise PipelineError(f"{tflite}: listed in {SPEC_FILE} but missing; re-run the export")
-    spec = read_json(tflite.parent / SPEC_FILE)
-    spec["default"] = variant
+    info = model_info.read(tflite)
+    if not info.has_metadata or info.model_json is None:
+        raise PipelineError(f"{tflite}: no TFLite metadata with a packed {SPEC_FILE}; the app "
+                            "reads everything from the model file: re-export it with "
+                            "`pipeline quantize`")
+    return info
+
+
+def run(run: Path, variant: str = "int8", assets: Path | None = None) -> list[Path]:
+    """Copy `variant` of `run`/export (or `run` itself, a .tflite) into the assets folder."""
+    assets = Path(assets) if assets else find_assets()
+    tflite = resolve_model(Path(run), variant)
+    info = _checked(tflite)
     assets.mkdir(parents=True, exist_ok=True)
-    for stale in assets.glob("*.tflite"):
-        if stale.name != tflite.name:
+    for stale in [*assets.glob("*.tflite"), assets / SPEC_FILE]:
+        if stale.name != ASSET_NAME and stale.exists():
             stale.unlink()
             print(f"removed {stale}")
-    _atomic_copy(tflite, assets / tflite.name)
-    write_json(assets / SPEC_FILE, spec)
-    copied = [assets / tflite.name, assets / SPEC_FILE]
-    print(f"copied {tflite} ({tflite.stat().st_size / 1e6:.2f} MB) -> {copied[0]}")
-    print(f"copied {tflite.parent / SPEC_FILE} -> {copied[1]} (default variant: {variant})")
-    return copied
+    target = assets / ASSET_NAME
+    _atomic_copy(tflite, target)
+    shipped = info.model_json.get("default", "?")
+    print(f"copied {tflite} ({tflite.stat().st_size / 1e6:.2f} MB, variant {shipped}, heads "
+          f"{', '.join(info.labels)}) -> {target}")
+    return [target]

@@ -1,8 +1,9 @@
 """`pipeline evaluate`: score an exported model on any label file, through LiteRT only.
 
 No TensorFlow import: a run directory resolves to its exported default variant, and the
-heads, input size and normalization come from the model.json beside the .tflite, so the
-figures are those a phone would produce on the same pixels.
+heads, input size and normalization come from the .tflite's own metadata (or, for a file
+without any, the model.json beside it), so the figures are those a phone would produce on the
+same pixels.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pipeline.deploy.runtime import TFLiteModel, resolve_model
 
 
 def spec_heads(spec: dict) -> Heads:
-    """The model's heads in label-file column order, from model.json."""
+    """The model's heads in label-file column order, from model.json (beside or packed)."""
     labels = spec.get("heads") or {}
     tasks = spec.get("tasks") or [{"name": n} for n in labels]
     heads = []

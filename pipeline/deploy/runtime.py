@@ -1,7 +1,8 @@
 """LiteRT (ai-edge-litert) inference for every consumer outside training.
 
-Reads the input size, dtype, normalization and output names from export/model.json and runs
-the model's signature by name: output order in a .tflite is not to be relied on.
+Reads the input size, dtype, normalization and output names from the model's own TFLite
+metadata (or, for a file without any, from the model.json beside it) and runs the model's
+signature by name: output order in a .tflite is not to be relied on.
 No TensorFlow import here: LiteRT alone runs in a few tens of MB.
 """
 from __future__ import annotations
@@ -17,10 +18,22 @@ SPEC_FILE = "model.json"
 
 
 def load_spec(tflite: Path) -> tuple[dict, str, dict]:
-    """(whole model.json, variant key, variant entry) for a .tflite beside its model.json."""
+    """(model.json, variant key, variant entry) of a .tflite.
+
+    The file's own metadata first (it travels with the model and cannot go stale); a file
+    without metadata (an older export, another tool) needs its model.json beside it.
+    """
+    from pipeline.deploy import model_info
+
+    info = model_info.read(tflite)
+    if info.has_metadata:
+        spec = model_info.spec(info)
+        return spec, spec["default"], spec["variants"][spec["default"]]
     spec_path = tflite.parent / SPEC_FILE
     if not spec_path.is_file():
-        raise PipelineError(f"{tflite}: no {SPEC_FILE} beside it; export with `pipeline quantize`")
+        raise PipelineError(f"{tflite}: no TFLite metadata in the file and no {SPEC_FILE} "
+                            "beside it: nothing says what its outputs mean; re-export it with "
+                            "`pipeline quantize`")
     try:
         spec = json.loads(spec_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -3,7 +3,8 @@
 The one place that converts models. Each variant is converted through a batch-1 `tf.function`
 that returns a dict keyed by head name, so the signature's outputs carry the real head names
 (not `quant_<name>`, not an arbitrary order). model.json is written from what the LiteRT
-interpreter reports about each file, not from what we asked the converter for.
+interpreter reports about each file, not from what we asked the converter for; each file also
+carries its own standard TFLite metadata (export/metadata.py): a bare .tflite describes itself.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads
 from pipeline.core.images import normalize
 from pipeline.core.config import DEFAULT_NORMALIZATION
+from pipeline.export import metadata
 from pipeline.core.runs import write_json
 from pipeline.core.tfcompat import tf as get_tf
 
@@ -167,8 +169,7 @@ def describe(content: bytes, file: str, heads: Heads, normalization: dict) -> di
             "outputs": {h.name: {"dtype": np.dtype(outputs[h.name]["dtype"]).name,
                                  "shape": [int(v) for v in outputs[h.name]["shape"]],
                                  "quantization": _quantization(outputs[h.name]),
-                                 "labels": list(h.classes)} for h in heads},
-            "size_bytes": len(content)}
+                                 "labels": list(h.classes)} for h in heads}}
 
 
 def model_spec(heads: Heads, image_size: int, variants: dict) -> dict:
@@ -191,14 +192,18 @@ def convert_all(float_model, qat_model, heads: Heads, image_size: int,
 
 def write_variants(out_dir: Path, contents: dict[str, bytes], heads: Heads, image_size: int,
                    normalization: dict) -> dict:
-    """Check each signature, write the .tflite files and model.json; return the spec."""
+    """Check each signature, embed the metadata, write the .tflite files and model.json."""
     out_dir = Path(out_dir)
     variants = {}
     for key, content in contents.items():
         input_dtype = "uint8" if key.startswith("int8") else "float32"
         check_signature(content, heads, image_size, input_dtype, name=VARIANTS[key])
+        entry = describe(content, VARIANTS[key], heads, normalization)
+        # The packed model.json lists this variant only, and no size: a file cannot hold its own.
+        own = {**model_spec(heads, image_size, {key: entry}), "default": key}
+        content = metadata.embed_variant(key, content, own, heads, normalization, VARIANTS[key])
         (out_dir / VARIANTS[key]).write_bytes(content)
-        variants[key] = describe(content, VARIANTS[key], heads, normalization)
+        variants[key] = {**entry, "size_bytes": len(content)}
     spec = model_spec(heads, image_size, variants)
     write_json(out_dir / "model.json", spec)
     return spec

@@ -4,11 +4,17 @@
     python tests/clients/make_fixtures.py RUN_DIR SAMPLE_IMAGES_DIR OUT_DIR
 
 OUT_DIR gets images/ (fixed PNGs), inputs/ (the exact tensors `pipeline predict` feeds each
-variant, from the same function it uses), models/ (every exported .tflite + model.json), and
+variant, from the same function it uses), models/ (every exported .tflite, bare: each carries
+its own metadata, and no model.json lies beside them), mediapipe_images/ (>= 20 PNGs already at
+the model's input size), and
 
-    golden_cases.json   for the Kotlin test: image, variant, input quantization, expected bytes
-    browser_cases.json  for the browser check: per variant and image, Python's raw outputs by
-                        name with the tolerance each output is held to
+    golden_cases.json     for the Kotlin test: image, model file, input quantization, expected bytes
+    browser_cases.json    for the browser check: per variant and image, Python's raw outputs by
+                          name with the tolerance each output is held to
+    metadata_cases.json   for the Kotlin test: what Python's reader (deploy/model_info.py) reads
+                          from each model file: heads, labels, normalization, quantization
+    mediapipe_cases.json  for the MediaPipe checks: models, images and per-head tolerances; the
+                          scores to match come from `pipeline predict --json` (run.sh)
 
 PNG only: the JVM test decodes with ImageIO, and PNG decoding is exact everywhere, so any
 difference left is in the resize / normalization / quantization code under test.
@@ -24,10 +30,14 @@ import numpy as np
 from PIL import Image
 
 from pipeline.core.images import open_rgb
+from pipeline.deploy import model_info
 from pipeline.deploy.predict import prepare_file
 from pipeline.deploy.runtime import TFLiteModel
 
 FLOAT_TOLERANCE = 1e-5  # the issue's bound for float outputs of a float model
+MEDIAPIPE_FLOAT_TOLERANCE = 1e-4  # MediaPipe normalizes pixels itself (p * scale + offset)
+MEDIAPIPE_VARIANTS = ("int8", "float32")
+MIN_MEDIAPIPE_IMAGES = 20
 # A dynamic-range model quantizes activations to int8 at run time, and Python's LiteRT and the
 # wasm build round them in different kernels: ~4e-3 apart on some images. Held to its own,
 # looser bound and reported as such, not to the float bound it cannot meet.
@@ -94,7 +104,7 @@ def variant_cases(key: str, entry: dict, export: Path, images: list[Path], out: 
         x = prepare_file(model, image)
         rel = f"inputs/{key}_{image.stem}.bin"
         (out / rel).write_bytes(np.ascontiguousarray(x).tobytes())
-        golden.append({"image": f"images/{image.name}", "variant": key, "model_json": "models/model.json",
+        golden.append({"image": f"images/{image.name}", "variant": key, "model": f"models/{entry['file']}",
                        "quantization": [float(quant[0]), int(quant[1])] if quant else None,
                        "expected": rel})
         raw = model.runner(**{model.input_name: x})
@@ -110,22 +120,71 @@ def variant_cases(key: str, entry: dict, export: Path, images: list[Path], out: 
     return golden, browser
 
 
+def metadata_case(key: str, path: Path) -> dict:
+    """What Python's reader takes from the bare file: the Kotlin test must read the same."""
+    info = model_info.read(path)
+    _, entry = model_info.variant_entry(info)
+    return {"model": f"models/{path.name}",
+            "python": {"variant": key, "heads": info.labels, "normalization": info.normalization,
+                       "input": {k: entry["input"][k] for k in ("name", "dtype", "shape", "quantization")},
+                       "outputs": {h: o["quantization"] for h, o in entry["outputs"].items()}}}
+
+
+def mediapipe_images(samples: Path, out: Path, size: int) -> list[Path]:
+    """Images already at the model's size, so MediaPipe's own resize is the identity and what
+    is compared is normalization, inference and labelling: the training drawings, plus noisy
+    gradients (harder, less confident inputs)."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for src in sorted(p for p in samples.iterdir() if p.is_file()):
+        img = open_rgb(src)
+        if img.size == (size, size):
+            paths.append(out / f"{src.stem}.png")
+            img.save(paths[-1])
+    rng = np.random.default_rng(12)
+    yy, xx = np.mgrid[0:size, 0:size]
+    while len(paths) < MIN_MEDIAPIPE_IMAGES + 4:
+        i = len(paths)
+        base = np.stack([xx * 255 / size, yy * 255 / size, np.full(xx.shape, 40.0 * (i % 6))], -1)
+        pixels = np.clip(np.roll(base, i, axis=i % 2) + rng.normal(0, 30, base.shape), 0, 255)
+        paths.append(out / f"noise_{i:02d}.png")
+        Image.fromarray(pixels.astype(np.uint8), "RGB").save(paths[-1])
+    return paths
+
+
+def mediapipe_cases(export: Path, spec: dict, samples: Path, out: Path) -> dict:
+    images = mediapipe_images(samples, out / "mediapipe_images", spec["image_size"])
+    variants = {}
+    for key in MEDIAPIPE_VARIANTS:
+        model = TFLiteModel(export / spec["variants"][key]["file"])
+        steps = output_steps(model)
+        variants[key] = {
+            "model": f"models/{spec['variants'][key]['file']}", "predict": f"predict_{key}.jsonl",
+            "tolerance": {name: {"abs": step * (1 + 1e-6), "why": f"one output quantization step ({step:g})"}
+                          if step else {"abs": MEDIAPIPE_FLOAT_TOLERANCE, "why": "float model"}
+                          for name, step in steps.items()}}
+    return {"images": [f"mediapipe_images/{p.name}" for p in images], "variants": variants}
+
+
 def main(run: Path, samples: Path, out: Path) -> None:
     export = run / "export"
     spec = json.loads((export / "model.json").read_text(encoding="utf-8"))
     for folder in ("inputs", "models"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     images = fixed_images(samples, out / "images")
-    shutil.copyfile(export / "model.json", out / "models" / "model.json")
-    golden, browser = [], []
+    golden, browser, metadata = [], [], []
     for key, entry in spec["variants"].items():
         shutil.copyfile(export / entry["file"], out / "models" / entry["file"])
         g, b = variant_cases(key, entry, export, images, out)
         golden += g
         browser += b
-    (out / "golden_cases.json").write_text(json.dumps(golden, indent=1), encoding="utf-8")
-    (out / "browser_cases.json").write_text(json.dumps(browser, indent=1), encoding="utf-8")
-    print(f"fixtures: {len(images)} images x {len(spec['variants'])} variants -> {out}")
+        metadata.append(metadata_case(key, out / "models" / entry["file"]))
+    mediapipe = mediapipe_cases(export, spec, samples, out)
+    for name, cases in (("golden", golden), ("browser", browser), ("metadata", metadata),
+                        ("mediapipe", mediapipe)):
+        (out / f"{name}_cases.json").write_text(json.dumps(cases, indent=1), encoding="utf-8")
+    print(f"fixtures: {len(images)} images x {len(spec['variants'])} variants, "
+          f"{len(mediapipe['images'])} MediaPipe images -> {out}")
 
 
 def write_data(out: Path) -> None:

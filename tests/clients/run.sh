@@ -2,12 +2,17 @@
 # make test-clients: prove the exported model runs in runtimes this project did not write.
 #
 #  0. installs what it needs: Debian chromium, junit4, aapt, android-framework-res (skipped when
-#     already installed) and the npm packages pinned in package-lock.json (npm ci, here only);
+#     already installed), the npm packages pinned in package-lock.json (npm ci, here only) and
+#     mediapipe==0.10.21 in its own venv, out/mp-venv (it pins numpy<2; kept between runs);
 #  1. builds a tiny model through the real stages (`pipeline train`, `pipeline quantize` on
-#     drawings it makes) - never a committed binary - and writes reference data with Python LiteRT;
+#     drawings it makes) - never a committed binary - and writes reference data with Python LiteRT
+#     and `pipeline predict --json` on the bare exported int8 and float32 files;
 #  2. browser: LiteRT.js in headless chromium vs Python LiteRT, output by output;
-#  3. kotlin: the Android app's plain-Kotlin logic and JUnit tests, incl. byte-equal inputs;
-#  4. android resources: aapt compiles the manifest and res/.
+#  3. kotlin: the Android app's plain-Kotlin logic and JUnit tests, incl. byte-equal inputs and
+#     the heads/labels/normalization/quantization read from the real model files;
+#  4. android resources: aapt compiles the manifest and res/;
+#  5. mediapipe-python and mediapipe-web: MediaPipe Tasks' ImageClassifier (Python, and
+#     @mediapipe/tasks-vision in headless chromium) on the bare model files vs `pipeline predict`.
 # Every check runs even if an earlier one failed; any failure makes the exit code non-zero.
 # Outputs (screenshot, fixtures, logs) stay in tests/clients/out/.
 set -euo pipefail
@@ -16,6 +21,7 @@ out=out
 pipeline=../../.venv/bin/pipeline
 python=../../.venv/bin/python
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+MEDIAPIPE=0.10.21  # the last release with a Python ImageClassifier wheel for this stack
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -32,6 +38,13 @@ install_tools() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages
     fi
     npm ci --no-audit --no-fund --loglevel=error
+    if [ "$("$out/mp-venv/bin/python" -c 'import mediapipe; print(mediapipe.__version__)' 2>/dev/null)" = "$MEDIAPIPE" ]; then
+        echo "mediapipe $MEDIAPIPE already in $out/mp-venv"
+    else
+        rm -rf "$out/mp-venv"
+        "${PYTHON:-python3.11}" -m venv "$out/mp-venv"
+        "$out/mp-venv/bin/pip" install --quiet --disable-pip-version-check "mediapipe==$MEDIAPIPE"
+    fi
 }
 
 build_model() {
@@ -42,7 +55,11 @@ build_model() {
     "$pipeline" train --data "$out/data" --run "$out/run" --image-size 32 --epochs 60 \
         --batch-size 18 --lr 3e-3 &&
     "$pipeline" quantize --run "$out/run" --epochs 1 &&
-    "$python" make_fixtures.py "$out/run" "$out/data/images" "$out/fixtures"
+    "$python" make_fixtures.py "$out/run" "$out/data/images" "$out/fixtures" &&
+    for variant in int8 float32; do  # the bare files: no model.json beside them in fixtures/
+        "$pipeline" predict "$out/fixtures/mediapipe_images" --json \
+            --model "$out/fixtures/models/model_$variant.tflite" > "$out/fixtures/predict_$variant.jsonl" || return 1
+    done
 }
 
 declare -A results
@@ -56,7 +73,7 @@ check() { # name, command...: run it, log it, remember pass/fail, never stop the
 
 main() {
     local start=$SECONDS failed=0
-    rm -rf "$out" && mkdir -p "$out"
+    mkdir -p "$out" && find "$out" -mindepth 1 -maxdepth 1 ! -name mp-venv -exec rm -rf {} +
     step "install tools"; install_tools
     step "build a tiny exported run through the real stages (log: $out/build.log)"
     build_model > "$out/build.log" 2>&1 \
@@ -65,12 +82,14 @@ main() {
     check browser node browser/check.mjs "$out/fixtures" "$out/browser.png"
     check kotlin bash check_kotlin.sh "$out/fixtures" "$out/kotlin"
     check android-resources bash check_android_res.sh "$out/aapt"
-    step "summary ($((SECONDS - start)) s; screenshot: tests/clients/$out/browser.png)"
-    for name in browser kotlin android-resources; do
+    check mediapipe-python "$out/mp-venv/bin/python" mediapipe_check.py "$out/fixtures"
+    check mediapipe-web node browser/check_mediapipe.mjs "$out/fixtures" "$out/mediapipe.png"
+    step "summary ($((SECONDS - start)) s; screenshots: tests/clients/$out/browser.png, $out/mediapipe.png)"
+    for name in browser kotlin android-resources mediapipe-python mediapipe-web; do
         echo "  $name: ${results[$name]}"
         [ "${results[$name]}" = passed ] || failed=$((failed + 1))
     done
-    echo "clients: $((3 - failed)) passed, $failed failed"
+    echo "clients: $((${#results[@]} - failed)) passed, $failed failed"
     [ "$failed" = 0 ]
 }
 

@@ -5,38 +5,16 @@
 //
 // Serves this folder, the @litertjs packages and the fixtures on 127.0.0.1, aborts and fails
 // on any request to another host, and exits non-zero on any error or out-of-tolerance value.
-import {createServer} from 'node:http';
-import {createReadStream, statSync} from 'node:fs';
-import {dirname, extname, join, resolve, sep} from 'node:path';
+import {readFile} from 'node:fs/promises';
+import {dirname, join, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {chromium} from 'playwright-core';
+import {runPage, serve} from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const modules = resolve(here, '..', 'node_modules', '@litertjs');
 const [fixtures, screenshot] = process.argv.slice(2).map((p) => resolve(p));
 const MOUNTS = [['/litert/core/', join(modules, 'core')], ['/litert/wasm-utils/', join(modules, 'wasm-utils')],
                 ['/fixtures/', fixtures], ['/', here]];
-const TYPES = {'.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json',
-               '.wasm': 'application/wasm', '.png': 'image/png'};
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
-
-function fileFor(urlPath) {
-  const [prefix, root] = MOUNTS.find(([p]) => urlPath.startsWith(p));
-  const file = resolve(root, '.' + sep + decodeURIComponent(urlPath.slice(prefix.length) || 'index.html'));
-  return file.startsWith(root + sep) ? file : null; // no climbing out with ../
-}
-
-function serve() {
-  const server = createServer((req, res) => {
-    const file = fileFor(new URL(req.url, 'http://127.0.0.1').pathname);
-    let ok = false;
-    try { ok = file !== null && statSync(file).isFile(); } catch { ok = false; }
-    if (!ok) { res.writeHead(404).end('not found'); return; }
-    res.writeHead(200, {'Content-Type': TYPES[extname(file)] || 'application/octet-stream'});
-    createReadStream(file).pipe(res);
-  });
-  return new Promise((done) => server.listen(0, '127.0.0.1', () => done(server)));
-}
 
 /** Problems of one case (empty when every named output is within its tolerance). */
 function compare(c, got) {
@@ -59,29 +37,12 @@ function compare(c, got) {
 }
 
 async function main() {
-  const cases = JSON.parse(await (await import('node:fs/promises')).readFile(join(fixtures, 'browser_cases.json')));
-  const server = await serve();
-  const origin = `http://127.0.0.1:${server.address().port}`;
-  const browser = await chromium.launch({executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS});
-  const outside = [];
-  const logs = [];
+  const cases = JSON.parse(await readFile(join(fixtures, 'browser_cases.json')));
+  const server = await serve(MOUNTS);
   try {
-    const page = await browser.newPage({viewport: {width: 1400, height: 900}});
-    page.setDefaultTimeout(300_000);
-    await page.route('**/*', (route) => {
-      const url = new URL(route.request().url());
-      if (url.hostname === '127.0.0.1') return route.continue();
-      outside.push(url.href);
-      return route.abort();
-    });
-    page.on('console', (msg) => logs.push(`[${msg.type()}] ${msg.text()}`));
-    page.on('pageerror', (err) => logs.push(`[pageerror] ${err.message}`));
-    await page.goto(`${origin}/index.html`);
-    const results = await page.evaluate(() => window.litertResults);
-    await page.screenshot({path: screenshot, fullPage: true});
+    const {results, outside, logs} = await runPage(server, 'index.html', 'litertResults', screenshot);
     return report(cases, results, outside, logs);
   } finally {
-    await browser.close();
     server.close();
   }
 }

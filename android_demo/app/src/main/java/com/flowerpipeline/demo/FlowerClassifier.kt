@@ -5,6 +5,7 @@ import android.graphics.Bitmap
 import android.os.SystemClock
 import com.flowerpipeline.demo.core.DType
 import com.flowerpipeline.demo.core.HeadResult
+import com.flowerpipeline.demo.core.ModelFile
 import com.flowerpipeline.demo.core.ModelSpec
 import com.flowerpipeline.demo.core.Outputs
 import com.flowerpipeline.demo.core.Preprocessor
@@ -23,14 +24,17 @@ import java.nio.channels.FileChannel
 data class Classification(val heads: List<HeadResult>, val inferenceMs: Double, val variant: String, val threads: Int)
 
 /**
- * The exported model from the app's assets, run through its signature with named inputs and
- * outputs. No UI code here; the pure logic (model.json, pixels -> tensor, decoding) lives in
- * the `core` package, which is tested on the JVM. Not thread-safe: use from one executor.
+ * The exported model from the app's assets (`model.tflite`, copied by `pipeline android`), run
+ * through its signature with named inputs and outputs. Heads, labels, normalization and input
+ * spec come from the model file itself (ModelFile reads the files packed in it). No UI code
+ * here; the pure logic (model file, pixels -> tensor, decoding) lives in the `core` package,
+ * which is tested on the JVM. Not thread-safe: use from one executor.
  */
 class FlowerClassifier(context: Context, val threads: Int) : Closeable {
-    val spec: ModelSpec = context.assets.open("model.json").bufferedReader().use { ModelSpec.parse(it.readText()) }
+    private val model: MappedByteBuffer = mapAsset(context, ModelFile.ASSET)
+    val spec: ModelSpec = ModelFile.spec(model)
     private val variant = spec.variant()
-    private val interpreter = Interpreter(mapAsset(context, variant.file), Interpreter.Options().setNumThreads(threads))
+    private val interpreter = Interpreter(model, Interpreter.Options().setNumThreads(threads))
     private val preprocessor: Preprocessor
     private val input: ByteBuffer
     private val outputTensors: Map<String, Tensor>

@@ -73,6 +73,9 @@ class MainActivity : ComponentActivity() {
         } catch (e: java.io.IOException) {
             runOnUiThread { result.setText(R.string.no_model) }
             null
+        } catch (e: com.flowerpipeline.demo.core.JsonException) { // a model file without metadata
+            runOnUiThread { result.text = getString(R.string.bad_model, e.message) }
+            null
         }
     }
 

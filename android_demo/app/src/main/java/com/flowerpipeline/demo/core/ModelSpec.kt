@@ -1,7 +1,8 @@
 package com.flowerpipeline.demo.core
 
 /**
- * model.json, the contract written by `pipeline quantize` beside the .tflite files.
+ * model.json, the contract written by `pipeline quantize`: beside the .tflite files, and packed
+ * inside each one (listing that variant only, as the default; see ModelFile).
  *
  * The app reads the input size, dtype, normalization, output names and class labels from it
  * instead of hard-coding them, so a re-export with another size or other heads needs no code.
@@ -34,7 +35,14 @@ data class InputSpec(
     val size: Int get() = shape[1]
 }
 
-data class VariantSpec(val key: String, val file: String, val signature: String, val input: InputSpec)
+data class VariantSpec(
+    val key: String,
+    val file: String,
+    val signature: String,
+    val input: InputSpec,
+    /** Output name -> its quantization (null for float outputs); empty when not recorded. */
+    val outputs: Map<String, Quantization?> = emptyMap(),
+)
 
 data class ModelSpec(
     /** Head name -> class labels, in the order of that output's values. */
@@ -74,6 +82,8 @@ data class ModelSpec(
                     std = floats(norm.field("std")),
                     quantization = quantization(input["quantization"]),
                 ),
+                outputs = (v["outputs"]?.asObject("variants.$key.outputs") ?: emptyMap())
+                    .mapValues { (name, o) -> quantization(o.asObject("outputs.$name")["quantization"]) },
             )
         }
 

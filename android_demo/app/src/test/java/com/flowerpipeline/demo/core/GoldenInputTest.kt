@@ -10,7 +10,8 @@ import javax.imageio.ImageIO
 /**
  * Fixed images through the Kotlin preprocessing must give the very bytes that Python's
  * `pipeline predict` feeds the model. `make test-clients` writes the images, the exported
- * model.json and Python's input tensors into the folder named by -Dgolden.dir, and sets
+ * models (each reads its own spec, as the app does) and Python's input tensors into the folder
+ * named by -Dgolden.dir, and sets
  * -Dgolden.required=true so that a missing folder fails instead of skipping.
  */
 class GoldenInputTest {
@@ -28,7 +29,7 @@ class GoldenInputTest {
     }
 
     private fun check(case: Map<String, Any?>) {
-        val spec = ModelSpec.parse(File(dir, case.field("model_json") as String).readText())
+        val spec = ModelFile.spec(File(dir, case.field("model") as String).readBytes())
         val variant = spec.variant(case.field("variant") as String)
         val q = case["quantization"]?.asList("quantization")
             ?.let { Quantization((it[0] as Double).toFloat(), (it[1] as Double).toInt()) }

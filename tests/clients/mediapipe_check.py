@@ -1,0 +1,86 @@
+"""MediaPipe Tasks' ImageClassifier (Python) on the exported models, against `pipeline predict`.
+
+    mp-venv/bin/python mediapipe_check.py FIXTURES_DIR
+
+Runs in its own venv (mediapipe 0.10.21 pins numpy<2) and imports nothing from the project:
+MediaPipe gets only the bare .tflite, so heads, labels and normalization can come from nowhere
+but the file's TFLite metadata. For every image and variant (int8 and float32) it requires:
+both heads reported, named as `pipeline predict` names them; the same top class; every class's
+score within the variant's tolerance (one output quantization step for int8, 1e-4 for float32).
+The images are already at the model's input size, so MediaPipe's resize does nothing and the
+comparison covers its normalization (from NormalizationOptions), inference and labelling.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import mediapipe as mp
+from mediapipe.tasks import python as mp_tasks
+from mediapipe.tasks.python import vision
+
+
+def load_predict(path: Path) -> dict:
+    """`pipeline predict --json` lines by image file name."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {Path(r["file"]).name: r["predictions"] for r in rows}
+
+
+def compare(image: str, got, want: dict, tolerance: dict) -> tuple[list[str], dict]:
+    """Problems of one image, and the largest |score difference| per head."""
+    heads = {c.head_name: c for c in got.classifications}
+    problems, worst = [], {}
+    if sorted(heads) != sorted(want):
+        return [f"{image}: heads {sorted(heads)}, predict has {sorted(want)}"], worst
+    for name, pred in want.items():
+        scores = {c.category_name: c.score for c in heads[name].categories}
+        if sorted(scores) != sorted(pred["probabilities"]):
+            problems.append(f"{image} {name}: labels {sorted(scores)}, "
+                            f"predict {sorted(pred['probabilities'])}")
+            continue
+        top = max(scores, key=scores.get)
+        if top != pred["label"]:
+            problems.append(f"{image} {name}: MediaPipe top {top}, predict {pred['label']}")
+        worst[name] = max(abs(scores[c] - p) for c, p in pred["probabilities"].items())
+        if worst[name] > tolerance[name]["abs"]:
+            problems.append(f"{image} {name}: |score diff| {worst[name]:.2e} > "
+                            f"{tolerance[name]['abs']:.2e} ({tolerance[name]['why']})")
+    return problems, worst
+
+
+def check_variant(fixtures: Path, key: str, case: dict, images: list[str]) -> list[str]:
+    options = vision.ImageClassifierOptions(
+        base_options=mp_tasks.BaseOptions(model_asset_path=str(fixtures / case["model"])),
+        max_results=-1)
+    want = load_predict(fixtures / case["predict"])
+    problems, worst, agree = [], {}, 0
+    with vision.ImageClassifier.create_from_options(options) as classifier:
+        for image in images:
+            got = classifier.classify(mp.Image.create_from_file(str(fixtures / image)))
+            p, w = compare(image, got, want[Path(image).name], case["tolerance"])
+            problems += p
+            agree += not any(" top " in line or "heads" in line for line in p)
+            for name, value in w.items():
+                worst[name] = max(worst.get(name, 0.0), value)
+    for name, value in worst.items():
+        print(f"{key}: {name}: max |MediaPipe - predict| {value:.2e} over {len(images)} images, "
+              f"allowed {case['tolerance'][name]['abs']:.2e} ({case['tolerance'][name]['why']})")
+    print(f"{key}: same top class on both heads for {agree}/{len(images)} images")
+    return problems
+
+
+def main(fixtures: Path) -> int:
+    cases = json.loads((fixtures / "mediapipe_cases.json").read_text())
+    problems = []
+    for key, case in cases["variants"].items():
+        problems += check_variant(fixtures, key, case, cases["images"])
+    for line in problems:
+        print(f"FAIL {line}")
+    print(f"mediapipe-python: {len(cases['variants'])} models x {len(cases['images'])} images, "
+          f"{len(problems)} problem(s); mediapipe {mp.__version__}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))
