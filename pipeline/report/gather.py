@@ -185,14 +185,15 @@ def count_classes(rows: list, heads: Heads) -> dict:
 def flag_small_classes(report: dict) -> None:
     test = report["data"]["counts"].get("test")
     for head in report["heads"] if test else ():
-        for name in head.classes:
-            n = test[head.name][name]
-            if n == 0:
-                problem(report, "warning", f"test split: no image of {head.name} {name!r}; "
-                                           "its recall cannot be measured")
-            elif n < SMALL_CLASS:
-                problem(report, "note", f"test split: only {n} image(s) of {head.name} "
-                                        f"{name!r}; its recall moves by {1 / n:.0%} per image")
+        counts = {name: test[head.name][name] for name in head.classes}
+        for name in (n for n, c in counts.items() if c == 0):
+            problem(report, "warning", f"test split: no image of {head.name} {name!r}; "
+                                       "its recall cannot be measured")
+        few = {n: c for n, c in counts.items() if 0 < c < SMALL_CLASS}
+        if few:
+            listed = ", ".join(f"{n!r} {c}" for n, c in few.items())
+            problem(report, "note", f"test split: few images of {head.name} {listed}: one image "
+                                    f"moves such a recall by {1 / max(few.values()):.0%} or more")
 
 
 def variant_keys(report: dict) -> list[str]:

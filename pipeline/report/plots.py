@@ -42,10 +42,12 @@ def history_series(rows: list[dict] | None, head: str, metric: str) -> dict:
 
 def curves(head: str, train: list[dict] | None, qat: list[dict] | None) -> bytes | None:
     """Loss and accuracy of one head by epoch: training, then QAT fine-tuning after it."""
-    parts = [(name, rows) for name, rows in (("train", train), ("QAT", qat)) if rows]
+    parts = [(name, rows) for name, rows in (("training", train), ("QAT", qat)) if rows]
     if not any(history_series(rows, head, "loss") for _, rows in parts):
         return None
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.2))
     for ax, metric in zip(axes, ("loss", "accuracy")):
         start = 0
@@ -55,12 +57,14 @@ def curves(head: str, train: list[dict] | None, qat: list[dict] | None) -> bytes
             for split, style in (("train", "--"), ("val", "-")):
                 if split in series:
                     ax.plot(epochs, series[split], style, marker=".",
-                            color="tab:blue" if stage == "train" else "tab:orange",
+                            color="tab:blue" if stage == "training" else "tab:orange",
                             label=f"{stage}, {split} split")
             if stage == "QAT":
                 ax.axvspan(start + 0.5, start + len(rows) + 0.5, color="tab:orange", alpha=0.08)
             start += len(rows)
-        ax.set(title=f"{head}: {metric}", xlabel="epoch (training, then QAT)")
+        ax.set(title=f"{head}: {metric}",
+               xlabel="epoch (training, then QAT)" if len(parts) == 2 else f"epoch ({parts[0][0]})")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if metric == "accuracy":
             ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)

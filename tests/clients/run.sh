@@ -7,7 +7,10 @@
 #     drawings it makes) - never a committed binary - and writes reference data with Python LiteRT;
 #  2. browser: LiteRT.js in headless chromium vs Python LiteRT, output by output;
 #  3. kotlin: the Android app's plain-Kotlin logic and JUnit tests, incl. byte-equal inputs;
-#  4. android resources: aapt compiles the manifest and res/.
+#  4. android resources: aapt compiles the manifest and res/;
+#  5. report: a quick benchmark of the tiny run, `pipeline report`, and headless chromium opening
+#     the page from disk (no console errors, every image loads, one section per head and per
+#     variant; screenshot report.png).
 # Every check runs even if an earlier one failed; any failure makes the exit code non-zero.
 # Outputs (screenshot, fixtures, logs) stay in tests/clients/out/.
 set -euo pipefail
@@ -45,6 +48,13 @@ build_model() {
     "$python" make_fixtures.py "$out/run" "$out/data/images" "$out/fixtures"
 }
 
+check_report() { # a quick benchmark so the page has every section, then the page in chromium
+    "$pipeline" benchmark --run "$out/run" --quick --threads 1 > "$out/benchmark.log" 2>&1 \
+        || { tail -20 "$out/benchmark.log"; return 1; }
+    "$pipeline" report --run "$out/run" &&
+    node browser/check_report.mjs "$out/run" "$out/report.png"
+}
+
 declare -A results
 check() { # name, command...: run it, log it, remember pass/fail, never stop the script
     local name=$1 start=$SECONDS
@@ -65,12 +75,13 @@ main() {
     check browser node browser/check.mjs "$out/fixtures" "$out/browser.png"
     check kotlin bash check_kotlin.sh "$out/fixtures" "$out/kotlin"
     check android-resources bash check_android_res.sh "$out/aapt"
-    step "summary ($((SECONDS - start)) s; screenshot: tests/clients/$out/browser.png)"
-    for name in browser kotlin android-resources; do
+    check report check_report
+    step "summary ($((SECONDS - start)) s; screenshots: tests/clients/$out/browser.png, tests/clients/$out/report.png)"
+    for name in browser kotlin android-resources report; do
         echo "  $name: ${results[$name]}"
         [ "${results[$name]}" = passed ] || failed=$((failed + 1))
     done
-    echo "clients: $((3 - failed)) passed, $failed failed"
+    echo "clients: $((4 - failed)) passed, $failed failed"
     [ "$failed" = 0 ]
 }
 
