@@ -195,11 +195,12 @@ table.confusion td{text-align:right;min-width:38px}
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:10px}
 table.mini{font-size:11px;margin:2px 0;width:100%}
 table.mini th,table.mini td{padding:1px 4px}
+table.bench code{white-space:nowrap;overflow-wrap:normal}
 table.mini code{overflow-wrap:normal;white-space:nowrap;font-size:11px}
 .tile{border:1px solid var(--line);border-radius:6px;padding:6px;font-size:12px}
 .tile.wrong{border-color:var(--bad);background:#fff6f5}
 .tile img{width:128px;height:128px;object-fit:contain;display:block;margin:0 auto 4px;
-background:#eee}
+background:#eee;border:1px solid var(--line)}
 .tile .path{color:var(--muted);font-size:11px;overflow-wrap:anywhere}
 .bad{color:var(--bad);font-weight:600} .good{color:var(--good)}
 .pass{color:var(--good);font-weight:600} .fail{color:var(--bad);font-weight:600}

@@ -56,7 +56,7 @@ def curves(head: str, train: list[dict] | None, qat: list[dict] | None) -> bytes
             epochs = list(range(start + 1, start + len(rows) + 1))
             for split, style in (("train", "--"), ("val", "-")):
                 if split in series:
-                    ax.plot(epochs, series[split], style, marker=".",
+                    ax.plot(epochs, series[split], style, marker="." if len(rows) <= 25 else None,
                             color="tab:blue" if stage == "training" else "tab:orange",
                             label=f"{stage}, {split} split")
             if stage == "QAT":

@@ -226,9 +226,9 @@ def gallery_section(report: dict, preds: dict | None) -> tuple[str, str, str]:
     correct = len(g["items"]) - min(g["mistakes"], len(g["items"]))
     intro = (f"<p>{esc(title(g['variant']))} (<code>{esc(g['variant'])}</code>, the variant the "
              f"app ships) on the {g['total']} test images, run by LiteRT: {g['mistakes']} with a "
-             f"wrong head. Showing {min(g['mistakes'], len(g['items']))} mistakes (most confident "
-             f"first), then {correct} correct ones, least confident first. Number: the "
-             "probability of the predicted class.</p>")
+             f"wrong head. Showing {min(g['mistakes'], len(g['items']))} of those mistakes (most "
+             f"confident first), then {correct} correct image(s), least confident first. "
+             "Number: the probability of the predicted class.</p>")
     folder = (report["data"] or {}).get("folder")
     tiles = "".join(tile(item, folder) for item in g["items"])
     return "gallery", "gallery", section("Gallery of test images",
