@@ -7,6 +7,7 @@ Problems found on the way go into `report["problems"]` as {"level", "text"}, err
 from __future__ import annotations
 
 import csv
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -164,7 +165,9 @@ def read_data(report: dict) -> None:
         except PipelineError as exc:
             problem(report, "error", f"{exc} (the data the run was trained on)")
             continue
-        rows = [(s.path, tuple(s.labels[c] for c in columns)) for s in samples]
+        # normpath: a split file's "../../photos/x.jpg" is shown as the file it names
+        rows = [(Path(os.path.normpath(s.path)), tuple(s.labels[c] for c in columns))
+                for s in samples]
         data["splits"][split] = rows
         data["counts"][split] = count_classes(rows, heads)
     report["data"] = data

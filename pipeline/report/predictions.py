@@ -30,6 +30,12 @@ def run(report: dict, root: Path, gallery: int = GALLERY) -> dict | None:
     rows = ((report["data"] or {}).get("splits") or {}).get("test")
     if not report["spec"] or not rows:
         return None
+    exported = set((report["spec"].get("heads") or {}))
+    if exported != set(report["heads"].names):
+        problem(report, "error", f"export/model.json has heads {sorted(exported)}, labels.json "
+                                 f"{report['heads'].names}: the export is not of this run's "
+                                 "model; no gallery")
+        return None
     models = open_models(report, Path(root) / "export")
     if not models:
         return None

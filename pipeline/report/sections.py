@@ -124,7 +124,11 @@ def head_section(report: dict, preds: dict | None, i: int, head) -> tuple[str, s
     png = plots.curves(head.name, history.get("train"), history.get("qat"))
     curves = (img(png, f"{head.name}: loss and accuracy by epoch") if png
               else missing("no training curves for this head (no history.csv)"))
-    body = (f"<p>classes: {esc(', '.join(head.classes))}</p><h3>Training and QAT curves</h3>"
+    unlabelled = (((report["data"] or {}).get("counts") or {}).get("test") or {}).get(
+        head.name, {}).get("none")
+    gaps = (f" · {unlabelled} test image(s) have no {esc(head.name)} label and are left out of "
+            "its figures" if unlabelled else "")
+    body = (f"<p>classes: {esc(', '.join(head.classes))}{gaps}</p><h3>Training and QAT curves</h3>"
             f"{curves}<h3>Test accuracy, recall and precision per variant</h3>"
             f"{head_table(report, preds, head)}<h3>Confusion matrices (test)</h3>"
             f"{confusions(report, preds, head)}")
