@@ -212,3 +212,12 @@ def test_unreadable_test_image_is_an_error_on_the_page(exported):
     _, page = report(exported.root)
     assert "image file is empty" in page.words and victim.name in page.words
     assert page.of("variant", "data-variant") == FIVE
+
+
+def test_names_that_look_like_tex_are_drawn_as_text():
+    from pipeline.report import plots
+
+    head = "cost_$5_$\\frac"  # two dollars and a bad macro: mathtext would raise on drawing
+    rows = [{"epoch": 1, f"{head}_loss": 1.0, f"{head}_accuracy": 0.5},
+            {"epoch": 2, f"{head}_loss": 0.5, f"{head}_accuracy": 0.7}]
+    assert plots.curves(head, rows, rows)[:8] == b"\x89PNG\r\n\x1a\n"

@@ -6,6 +6,7 @@ every timed run, so the latency "distribution" is drawn from those.
 """
 from __future__ import annotations
 
+import functools
 import io
 import re
 
@@ -19,6 +20,17 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def plain_text(draw):
+    """Names from files are drawn as they are: "$5 $10" is not TeX (mathtext would raise)."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return draw(*args, **kwargs)
+    return wrapper
 
 
 def _png(fig) -> bytes:
@@ -40,6 +52,7 @@ def history_series(rows: list[dict] | None, head: str, metric: str) -> dict:
     return out
 
 
+@plain_text
 def curves(head: str, train: list[dict] | None, qat: list[dict] | None) -> bytes | None:
     """Loss and accuracy of one head by epoch: training, then QAT fine-tuning after it."""
     parts = [(name, rows) for name, rows in (("training", train), ("QAT", qat)) if rows]
@@ -77,6 +90,7 @@ def _threads(results: dict) -> list[str]:
     return list(variants[0].get("per_threads", {})) if variants else []
 
 
+@plain_text
 def latency(results: dict) -> bytes | None:
     """Per variant and thread count: min..p99 line, p50..p90 box, mean, per-round medians."""
     names, threads = list(results.get("variants", {})), _threads(results)
@@ -108,6 +122,7 @@ def latency(results: dict) -> bytes | None:
     return _png(fig)
 
 
+@plain_text
 def memory_and_size(results: dict) -> bytes | None:
     """Peak RSS of each variant's process and its file size, side by side."""
     variants = results.get("variants", {})
@@ -133,6 +148,7 @@ def memory_and_size(results: dict) -> bytes | None:
     return _png(fig)
 
 
+@plain_text
 def noise(results: dict) -> bytes | None:
     """Each variant's per-round median over its p50, round by round: shared drift shows as
     lines that move together; one line alone is that variant's own noise."""
