@@ -221,3 +221,18 @@ def test_names_that_look_like_tex_are_drawn_as_text():
     rows = [{"epoch": 1, f"{head}_loss": 1.0, f"{head}_accuracy": 0.5},
             {"epoch": 2, f"{head}_loss": 0.5, f"{head}_accuracy": 0.7}]
     assert plots.curves(head, rows, rows)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_results_json_with_only_the_contract_keys(exported):
+    """DESIGN.md's results.json keys, nothing more: the benchmark section still renders."""
+    lat = {"1": {"p50": 2.0, "p90": 2.5, "p99": 3.0, "mean": 2.1}}
+    entry = {"latency_ms": lat, "init_ms": 10.0, "size_bytes": 1_000_000, "peak_rss_mb": 44.0,
+             "accuracy": {"flower_type": 0.9, "flower_color": 0.8}}
+    results = {"machine": {"cpu": "some CPU"}, "ratios": {},
+               "variants": {"tflite_float32": entry, "tflite_int8_qat": entry}}
+    with exported.stage("benchmark", {}) as w:
+        (w.dir / "results.json").write_text(json.dumps(results))
+    text, page = report(exported.root)
+    assert "some CPU" in page.words and "no benchmark yet" not in page.words
+    bench = text[text.index('id="benchmark"'):]
+    assert bench.count("<img") == 2  # latency and memory/size; no rounds, so no noise figure

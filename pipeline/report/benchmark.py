@@ -67,17 +67,22 @@ def results_table(results: dict, heads) -> str:
     rows = []
     for name, v in results.get("variants", {}).items():
         accuracy = v.get("accuracy") or {}
-        for t, p in v.get("per_threads", {}).items():
-            lat = p.get("latency", {})
-            share = p.get("share_of_peak")
-            rows.append([f"<code>{esc(name)}</code>", esc(t), fmt(v.get("size_bytes", 0) / 1e6, 2),
-                         fmt(p.get("init_ms"), 0), fmt(p.get("first_inference_ms"), 1),
-                         fmt(lat.get("p50"), 3), fmt(lat.get("p90"), 3), fmt(lat.get("p99"), 3),
-                         fmt(lat.get("mean"), 3), fmt(lat.get("throughput_per_s"), 0),
-                         fmt(p.get("peak_rss_mb"), 0), fmt(p.get("gmacs"), 1),
-                         fmt(None if share is None else 100 * share, 0)]
+        for t in v.get("per_threads") or v.get("latency_ms") or {}:
+            rows.append([f"<code>{esc(name)}</code>", esc(t)] + measured(v, t)
                         + [fmt(accuracy.get(h.name)) for h in heads])
     return table(header, rows, "bench")
+
+
+def measured(v: dict, t: str) -> list[str]:
+    """One variant's cells at t threads; a results.json with only the contract keys fills
+    what it has (init and peak RSS are then those of its first thread count)."""
+    p, lat = (v.get("per_threads") or {}).get(t, {}), plots.stats(v, t) or {}
+    share, size = p.get("share_of_peak"), v.get("size_bytes")
+    return [fmt(None if size is None else size / 1e6, 2), fmt(p.get("init_ms", v.get("init_ms")), 0),
+            fmt(p.get("first_inference_ms"), 1), fmt(lat.get("p50"), 3), fmt(lat.get("p90"), 3),
+            fmt(lat.get("p99"), 3), fmt(lat.get("mean"), 3), fmt(lat.get("throughput_per_s"), 0),
+            fmt(p.get("peak_rss_mb", v.get("peak_rss_mb")), 0), fmt(p.get("gmacs"), 1),
+            fmt(None if share is None else 100 * share, 0)]
 
 
 def pair_block(results: dict) -> str:
@@ -100,7 +105,8 @@ def pair_block(results: dict) -> str:
 
 
 def noise_text(results: dict) -> str:
-    spreads = {n: max(p["latency"].get("round_spread_pct", 0) for p in v["per_threads"].values())
+    spreads = {n: max(p.get("latency", {}).get("round_spread_pct", 0)
+                      for p in v["per_threads"].values())
                for n, v in results.get("variants", {}).items() if v.get("per_threads")}
     s = results.get("settings", {})
     runs = (f"{esc(s.get('runs', '?'))} timed runs per variant in {esc(s.get('rounds', '?'))} "

@@ -86,8 +86,17 @@ def curves(head: str, train: list[dict] | None, qat: list[dict] | None) -> bytes
 
 
 def _threads(results: dict) -> list[str]:
+    """Thread counts measured, from the first variant (per_threads, else the contract's
+    latency_ms)."""
     variants = list(results.get("variants", {}).values())
-    return list(variants[0].get("per_threads", {})) if variants else []
+    first = variants[0] if variants else {}
+    return list(first.get("per_threads") or first.get("latency_ms") or {})
+
+
+def stats(entry: dict, t: str) -> dict | None:
+    """A variant's latency figures at t threads: the full ones, else the contract's four."""
+    full = ((entry.get("per_threads") or {}).get(t) or {}).get("latency")
+    return full or (entry.get("latency_ms") or {}).get(t)
 
 
 @plain_text
@@ -101,16 +110,9 @@ def latency(results: dict) -> bytes | None:
                              squeeze=False)
     for ax, t in zip(axes[:, 0], threads):
         for y, name in enumerate(names):
-            lat = results["variants"][name]["per_threads"][t]["latency"]
-            ax.plot([lat["min"], lat["p99"]], [y, y], color="0.55", lw=1)
-            ax.barh(y, lat["p90"] - lat["p50"], left=lat["p50"], height=0.45, color="tab:blue",
-                    alpha=0.35)
-            ax.plot([lat["p50"]] * 2, [y - 0.25, y + 0.25], color="tab:blue", lw=2.2)
-            ax.plot(lat["mean"], y, "x", color="black", ms=5)
-            medians = lat.get("round_medians", [])
-            ax.plot(medians, [y + 0.32] * len(medians), ".", color="tab:red", ms=4)
-            ax.annotate(f"p50 {lat['p50']:.3g} ms", (lat["p99"], y), xytext=(6, -3),
-                        textcoords="offset points", fontsize=7)
+            lat = stats(results["variants"][name], t)
+            if lat:
+                _distribution(ax, y, lat)
         ax.set_yticks(range(len(names)), names, fontsize=8)
         ax.invert_yaxis()
         ax.set_xscale("log")
@@ -120,6 +122,18 @@ def latency(results: dict) -> bytes | None:
         ax.grid(alpha=0.3, axis="x", which="both")
     fig.tight_layout()
     return _png(fig)
+
+
+def _distribution(ax, y: int, lat: dict) -> None:
+    low = lat.get("min", lat["p50"])
+    ax.plot([low, lat["p99"]], [y, y], color="0.55", lw=1)
+    ax.barh(y, lat["p90"] - lat["p50"], left=lat["p50"], height=0.45, color="tab:blue", alpha=0.35)
+    ax.plot([lat["p50"]] * 2, [y - 0.25, y + 0.25], color="tab:blue", lw=2.2)
+    ax.plot(lat["mean"], y, "x", color="black", ms=5)
+    medians = lat.get("round_medians", [])
+    ax.plot(medians, [y + 0.32] * len(medians), ".", color="tab:red", ms=4)
+    ax.annotate(f"p50 {lat['p50']:.3g} ms", (lat["p99"], y), xytext=(6, -3),
+                textcoords="offset points", fontsize=7)
 
 
 @plain_text
@@ -162,9 +176,9 @@ def noise(results: dict) -> bytes | None:
     fig, ax = plt.subplots(figsize=(9.5, 2.8))
     drawn = False
     for name, entry in results["variants"].items():
-        lat = entry["per_threads"][t]["latency"]
+        lat = stats(entry, t) or {}
         medians = lat.get("round_medians") or []
-        if len(medians) > 1 and lat["p50"]:
+        if len(medians) > 1 and lat.get("p50"):
             ax.plot(range(1, len(medians) + 1), [m / lat["p50"] for m in medians], marker=".",
                     label=f"{name} (spread {lat.get('round_spread_pct', 0):.0f}%)")
             drawn = True
