@@ -156,7 +156,8 @@ def variant_facts(report: dict, key: str) -> list[list[str]]:
     check = "–"
     if saved:
         diff = saved.get("max_abs_diff")
-        check = esc(f"{_per_head(saved.get('agreement'))} with Keras {saved.get('source', '?')}; "
+        source = {"float": "Keras float", "qat": "Keras QAT"}.get(saved.get("source"), "?")
+        check = esc(f"{_per_head(saved.get('agreement'))} with {source}; "
                     f"max |Δp| {'–' if diff is None else f'{diff:.2g}'}")
     return [["file", f"<code>export/{esc(entry.get('file', '?'))}</code>"],
             ["size", kb(entry.get("size_bytes"))],
