@@ -6,7 +6,6 @@ every timed run, so the latency "distribution" is drawn from those.
 """
 from __future__ import annotations
 
-import functools
 import io
 import re
 
@@ -22,15 +21,9 @@ def _pyplot():
     return plt
 
 
-def plain_text(draw):
-    """Names from files are drawn as they are: "$5 $10" is not TeX (mathtext would raise)."""
-    @functools.wraps(draw)
-    def wrapper(*args, **kwargs):
-        import matplotlib
-
-        with matplotlib.rc_context({"text.parse_math": False}):
-            return draw(*args, **kwargs)
-    return wrapper
+def plain(name) -> str:
+    """A name from a file as matplotlib text: "$5 $10" is not TeX (mathtext would raise)."""
+    return str(name).replace("$", r"\$")
 
 
 def _png(fig) -> bytes:
@@ -52,7 +45,6 @@ def history_series(rows: list[dict] | None, head: str, metric: str) -> dict:
     return out
 
 
-@plain_text
 def curves(head: str, train: list[dict] | None, qat: list[dict] | None) -> bytes | None:
     """Loss and accuracy of one head by epoch: training, then QAT fine-tuning after it."""
     parts = [(name, rows) for name, rows in (("training", train), ("QAT", qat)) if rows]
@@ -75,7 +67,7 @@ def curves(head: str, train: list[dict] | None, qat: list[dict] | None) -> bytes
             if stage == "QAT":
                 ax.axvspan(start + 0.5, start + len(rows) + 0.5, color="tab:orange", alpha=0.08)
             start += len(rows)
-        ax.set(title=f"{head}: {metric}",
+        ax.set(title=f"{plain(head)}: {metric}",
                xlabel="epoch (training, then QAT)" if len(parts) == 2 else f"epoch ({parts[0][0]})")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if metric == "accuracy":
@@ -99,7 +91,6 @@ def stats(entry: dict, t: str) -> dict | None:
     return full or (entry.get("latency_ms") or {}).get(t)
 
 
-@plain_text
 def latency(results: dict) -> bytes | None:
     """Per variant and thread count: min..p99 line, p50..p90 box, mean, per-round medians."""
     names, threads = list(results.get("variants", {})), _threads(results)
@@ -113,7 +104,7 @@ def latency(results: dict) -> bytes | None:
             lat = stats(results["variants"][name], t)
             if lat:
                 _distribution(ax, y, lat)
-        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.set_yticks(range(len(names)), [plain(n) for n in names], fontsize=8)
         ax.invert_yaxis()
         ax.set_xscale("log")
         ax.set(xlabel="ms per inference, batch 1 (log scale)",
@@ -136,7 +127,6 @@ def _distribution(ax, y: int, lat: dict) -> None:
                 textcoords="offset points", fontsize=7)
 
 
-@plain_text
 def memory_and_size(results: dict) -> bytes | None:
     """Peak RSS of each variant's process and its file size, side by side."""
     variants = results.get("variants", {})
@@ -156,13 +146,12 @@ def memory_and_size(results: dict) -> bytes | None:
         ax.set(xlabel=unit)
         ax.set_xlim(0, max(values + [1e-9]) * 1.2)
         ax.grid(alpha=0.3, axis="x")
-    mem.set_yticks(range(len(names)), names, fontsize=8)
+    mem.set_yticks(range(len(names)), [plain(n) for n in names], fontsize=8)
     mem.invert_yaxis()
     fig.tight_layout()
     return _png(fig)
 
 
-@plain_text
 def noise(results: dict) -> bytes | None:
     """Each variant's per-round median over its p50, round by round: shared drift shows as
     lines that move together; one line alone is that variant's own noise."""
@@ -180,7 +169,7 @@ def noise(results: dict) -> bytes | None:
         medians = lat.get("round_medians") or []
         if len(medians) > 1 and lat.get("p50"):
             ax.plot(range(1, len(medians) + 1), [m / lat["p50"] for m in medians], marker=".",
-                    label=f"{name} (spread {lat.get('round_spread_pct', 0):.0f}%)")
+                    label=f"{plain(name)} (spread {lat.get('round_spread_pct', 0):.0f}%)")
             drawn = True
     if not drawn:
         plt.close(fig)
