@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/pipeline train --data data/synth --run $(DEMO_RUN) --image-size 128 --epochs 10 --lr 2e-3
 	$(BIN)/pipeline quantize --run $(DEMO_RUN)
 	$(BIN)/pipeline benchmark --run $(DEMO_RUN) --quick
+	$(BIN)/pipeline report --run $(DEMO_RUN)
 
 # The real photographs in ../shared/flowers-real, starting from the demo's synthetic weights.
 REAL_LABELS ?= ../shared/flowers-real/labels.txt
@@ -30,6 +31,7 @@ real: $(STAMP)
 	$(BIN)/pipeline data split $(REAL_LABELS) --out data/real --force
 	$(BIN)/pipeline train --data data/real --run $(REAL_RUN) --init-from $(DEMO_RUN) --image-size 128 --epochs 20 --lr 1e-3
 	$(BIN)/pipeline quantize --run $(REAL_RUN)
+	$(BIN)/pipeline report --run $(REAL_RUN)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -170,6 +170,16 @@ def benchmark(run: Path = typer.Option(..., help="Run directory with an export."
 
 @app.command()
 @friendly
+def report(run: Path = typer.Option(..., help="Run directory."),
+           out: Optional[Path] = typer.Option(None, help="HTML file to write (default: RUN/report/index.html)."),
+           gallery: int = typer.Option(48, min=0, help="Test images shown in the gallery at most.")):
+    """One self-contained HTML page of a run: problems, curves, metrics, gallery, benchmark."""
+    from pipeline.report import stage
+    stage.run(run=run, out=out, gallery=gallery)
+
+
+@app.command()
+@friendly
 def predict(inputs: List[Path] = typer.Argument(..., help="Image files or folders."),
             model: Path = typer.Option(Path("artifacts/demo"), help="Run directory or .tflite."),
             json_output: bool = typer.Option(False, "--json", help="One JSON object per image."),

@@ -9,7 +9,8 @@ from pipeline import __version__
 from pipeline.cli import app
 
 runner = CliRunner()
-STAGES = ["data", "train", "quantize", "evaluate", "benchmark", "predict", "inspect", "android"]
+STAGES = ["data", "train", "quantize", "evaluate", "benchmark", "predict", "inspect", "android",
+          "report"]
 
 
 def test_help_lists_every_stage():

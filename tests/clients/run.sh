@@ -12,7 +12,10 @@
 #     the heads/labels/normalization/quantization read from the real model files;
 #  4. android resources: aapt compiles the manifest and res/;
 #  5. mediapipe-python and mediapipe-web: MediaPipe Tasks' ImageClassifier (Python, and
-#     @mediapipe/tasks-vision in headless chromium) on the bare model files vs `pipeline predict`.
+#     @mediapipe/tasks-vision in headless chromium) on the bare model files vs `pipeline predict`;
+#  6. report: a quick benchmark of the tiny run, `pipeline report`, and headless chromium opening
+#     the page from disk (no console errors, every image loads, one section per head and per
+#     variant; screenshot report.png).
 # Every check runs even if an earlier one failed; any failure makes the exit code non-zero.
 # Outputs (screenshot, fixtures, logs) stay in tests/clients/out/.
 set -euo pipefail
@@ -62,6 +65,13 @@ build_model() {
     done
 }
 
+check_report() { # a quick benchmark so the page has every section, then the page in chromium
+    "$pipeline" benchmark --run "$out/run" --quick --threads 1 > "$out/benchmark.log" 2>&1 \
+        || { tail -20 "$out/benchmark.log"; return 1; }
+    "$pipeline" report --run "$out/run" &&
+    node browser/check_report.mjs "$out/run" "$out/report.png"
+}
+
 declare -A results
 check() { # name, command...: run it, log it, remember pass/fail, never stop the script
     local name=$1 start=$SECONDS
@@ -84,8 +94,9 @@ main() {
     check android-resources bash check_android_res.sh "$out/aapt"
     check mediapipe-python "$out/mp-venv/bin/python" mediapipe_check.py "$out/fixtures"
     check mediapipe-web node browser/check_mediapipe.mjs "$out/fixtures" "$out/mediapipe.png"
-    step "summary ($((SECONDS - start)) s; screenshots: tests/clients/$out/browser.png, $out/mediapipe.png)"
-    for name in browser kotlin android-resources mediapipe-python mediapipe-web; do
+    check report check_report
+    step "summary ($((SECONDS - start)) s; screenshots: tests/clients/$out/{browser,mediapipe,report}.png)"
+    for name in browser kotlin android-resources mediapipe-python mediapipe-web report; do
         echo "  $name: ${results[$name]}"
         [ "${results[$name]}" = passed ] || failed=$((failed + 1))
     done

@@ -1,0 +1,214 @@
+"""Read a run directory into plain dicts for the report. Reads only; never imports TensorFlow.
+
+A stage that has not finished (no manifest entry) is reported, not an error: the page says how
+to make it. A file that is there but is not valid JSON is a PipelineError naming the file.
+Problems found on the way go into `report["problems"]` as {"level", "text"}, errors first.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter
+from pathlib import Path
+
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import FLOWER_HEADS, MISSING, Heads
+from pipeline.core.labels import SPLITS, load_label_file
+from pipeline.core.runs import HOW_TO_MAKE, RunDir, read_json
+
+STAGES = ("train", "qat", "export", "benchmark")
+KERAS = "keras_float"
+# Report variant key -> (title, benchmark results.json key). The export keys are model.json's;
+# an exported variant not listed here is still shown, under its own key.
+VARIANTS = {KERAS: ("Keras float", "keras_float"),
+            "float32": ("TFLite float32", "tflite_float32"),
+            "dynamic": ("TFLite dynamic range", "tflite_dynamic"),
+            "int8_ptq": ("TFLite int8 PTQ", "tflite_int8_ptq"),
+            "int8": ("TFLite int8 QAT", "tflite_int8_qat")}
+SMALL_CLASS = 10  # fewer test images than this: one image moves recall by over 10 points
+
+
+def problem(report: dict, level: str, text: str) -> None:
+    report["problems"].append({"level": level, "text": text})
+
+
+def how_to(stage: str, run: Path) -> str:
+    return HOW_TO_MAKE[stage].format(run=run)
+
+
+def gather(run: Path) -> dict:
+    rd = RunDir(run)
+    if not rd.root.is_dir():
+        raise PipelineError(f"{rd.root}: no such run directory")
+    if not rd.manifest_path.is_file():
+        raise PipelineError(f"{rd.manifest_path}: file not found; not a run directory "
+                            f"(make one with `{how_to('train', rd.root)}`)")
+    report = {"run": str(rd.root), "name": rd.name, "manifest": read_json(rd.manifest_path),
+              "problems": [], "heads": None, "data": None, "history": {}, "metrics": {},
+              "export": None, "spec": None, "benchmark": None}
+    report["stages"] = stage_status(rd, report)
+    if (rd.root / "labels.json").is_file():
+        report["heads"] = read_heads(rd.root / "labels.json")
+    done = report["stages"]
+    if done["train"]["done"]:
+        read_train(rd, report)
+    if done["qat"]["done"]:
+        read_qat(rd, report)
+    if done["export"]["done"]:
+        read_export(rd, report)
+    if done["benchmark"]["done"]:
+        report["benchmark"] = read_json(rd.path("benchmark") / "results.json")
+    return report
+
+
+def stage_status(rd: RunDir, report: dict) -> dict:
+    """{stage: {"done", "entry", "how"}}; a folder without a manifest entry is called stale."""
+    entries = report["manifest"].get("stages", {})
+    status = {}
+    for stage in STAGES:
+        done = stage in entries and rd.path(stage).is_dir()
+        status[stage] = {"done": done, "entry": entries.get(stage), "how": how_to(stage, rd.root)}
+        if not done and rd.path(stage).is_dir():
+            problem(report, "warning", f"{rd.path(stage)}: the folder is there but the manifest "
+                                       f"has no finished '{stage}' stage (made from an earlier "
+                                       f"model, or interrupted); run `{status[stage]['how']}`")
+    return status
+
+
+def read_heads(path: Path) -> Heads:
+    try:
+        return Heads.from_json(read_json(path))
+    except (KeyError, TypeError) as exc:
+        raise PipelineError(f"{path}: not a heads file (missing {exc})") from None
+
+
+def read_train(rd: RunDir, report: dict) -> None:
+    folder = rd.path("train")
+    report["history"]["train"] = read_history(folder / "history.csv", report)
+    metrics = optional_json(folder / "metrics.json", report)
+    if metrics is not None:
+        report["metrics"][KERAS] = metrics.get("test")
+    if report["heads"] is None:
+        problem(report, "error", f"{rd.root / 'labels.json'}: file not found; heads unknown")
+        return
+    read_data(report)
+
+
+def read_qat(rd: RunDir, report: dict) -> None:
+    folder = rd.path("qat")
+    report["history"]["qat"] = read_history(folder / "history.csv", report)
+    metrics = optional_json(folder / "metrics.json", report)
+    if metrics is not None:
+        report["metrics"]["keras_qat"] = metrics.get("test")
+
+
+def read_export(rd: RunDir, report: dict) -> None:
+    folder = rd.path("export")
+    report["spec"] = optional_json(folder / "model.json", report)
+    report["export"] = optional_json(folder / "metrics.json", report) or {"variants": {}}
+    for key, entry in report["export"].get("variants", {}).items():
+        if entry.get("test"):
+            report["metrics"][key] = entry["test"]
+
+
+def optional_json(path: Path, report: dict):
+    """The file's JSON, or None and an error on the page when a finished stage lacks it."""
+    if not path.is_file():
+        problem(report, "error", f"{path}: file not found")
+        return None
+    return read_json(path)
+
+
+def read_history(path: Path, report: dict) -> list[dict] | None:
+    """history.csv rows as {column: float}; empty cells left out."""
+    if not path.is_file():
+        problem(report, "warning", f"{path}: file not found; no curves")
+        return None
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return [{k: float(v) for k, v in row.items() if k and v not in (None, "")}
+                    for row in csv.DictReader(f)]
+    except (ValueError, UnicodeDecodeError, csv.Error) as exc:
+        raise PipelineError(f"{path}: not a history table ({exc})") from None
+
+
+def data_schema(folder: Path, heads: Heads) -> Heads:
+    """The label files' columns: the dataset's heads.json, else the flower heads (DESIGN.md),
+    else, for a run whose heads are not flower heads, the run's own heads."""
+    path = folder / "heads.json"
+    if path.is_file():
+        return read_heads(path)
+    if all(name in FLOWER_HEADS.names for name in heads.names):
+        return FLOWER_HEADS
+    return heads
+
+
+def read_data(report: dict) -> None:
+    """Per split: samples with labels in the run's head order, and counts per class."""
+    settings = (report["stages"]["train"]["entry"] or {}).get("settings", {})
+    if not settings.get("data"):
+        problem(report, "warning", "manifest.json: the train stage recorded no data folder; "
+                                   "no data counts and no gallery")
+        return
+    folder, heads = Path(settings["data"]), report["heads"]
+    try:
+        schema = data_schema(folder, heads)
+        columns = [schema.names.index(name) for name in heads.names]
+    except ValueError:
+        problem(report, "error", f"{folder}: the label files have no column for every head "
+                                 f"of the run ({', '.join(heads.names)})")
+        return
+    data = {"folder": str(folder), "splits": {}, "counts": {}}
+    for split in SPLITS:
+        try:
+            samples = load_label_file(folder / f"{split}.txt", schema, images=False)
+        except PipelineError as exc:
+            problem(report, "error", f"{exc} (the data the run was trained on)")
+            continue
+        # normpath: a split file's "../../photos/x.jpg" is shown as the file it names
+        rows = [(Path(os.path.normpath(s.path)), tuple(s.labels[c] for c in columns))
+                for s in samples]
+        data["splits"][split] = rows
+        data["counts"][split] = count_classes(rows, heads)
+    report["data"] = data
+    flag_small_classes(report)
+
+
+def count_classes(rows: list, heads: Heads) -> dict:
+    """{head: {class: n, ..., "none": n}} (class order kept; "none" only when there are any)."""
+    out = {}
+    for i, head in enumerate(heads):
+        seen = Counter(labels[i] for _, labels in rows)
+        out[head.name] = {name: seen.get(c, 0) for c, name in enumerate(head.classes)}
+        if seen.get(MISSING):
+            out[head.name]["none"] = seen[MISSING]
+    return out
+
+
+def flag_small_classes(report: dict) -> None:
+    test = report["data"]["counts"].get("test")
+    for head in report["heads"] if test else ():
+        counts = {name: test[head.name][name] for name in head.classes}
+        for name in (n for n, c in counts.items() if c == 0):
+            problem(report, "warning", f"test split: no image of {head.name} {name!r}; "
+                                       "its recall cannot be measured")
+        few = {n: c for n, c in counts.items() if 0 < c < SMALL_CLASS}
+        if few:
+            listed = ", ".join(f"{n!r} {c}" for n, c in few.items())
+            problem(report, "note", f"test split: few images of {head.name} {listed}: one image "
+                                    f"moves such a recall by {1 / max(few.values()):.0%} or more")
+
+
+def variant_keys(report: dict) -> list[str]:
+    """Keras float, then the exported variants in the contract's order, then any others."""
+    exported = list((report["spec"] or {}).get("variants", {}))
+    known = [k for k in VARIANTS if k in exported]
+    return [KERAS] + known + [k for k in exported if k not in VARIANTS]
+
+
+def title(key: str) -> str:
+    return VARIANTS.get(key, (f"TFLite {key}", None))[0]
+
+
+def bench_key(key: str) -> str:
+    return VARIANTS.get(key, (None, f"tflite_{key}"))[1]

@@ -1,0 +1,147 @@
+"""The report's own LiteRT pass: every exported variant on the run's test split.
+
+It feeds the gallery (the shipped variant's mistakes first, then its least confident correct
+answers), the agreement of each variant with the float model, and a cross-check of the figures
+in export/metrics.json. LiteRT only (pipeline.deploy.runtime), never TensorFlow. A model file
+or an image that cannot be read becomes an error on the page, not a crash: the page is where
+the user looks for what went wrong.
+"""
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import MISSING
+from pipeline.core.images import ImageError, open_rgb, resize
+from pipeline.core.metrics import head_metrics
+from pipeline.report.gather import problem, variant_keys
+
+GALLERY = 48  # images shown at most
+THUMB = 128  # thumbnail side, pixels
+REFERENCE = "float32"  # the exported float model: equal to Keras float within export's gate
+
+
+def run(report: dict, root: Path, gallery: int = GALLERY) -> dict | None:
+    """{"probs", "labels", "rows", "metrics", "agreement", "gallery"}, or None (nothing to run)."""
+    rows = ((report["data"] or {}).get("splits") or {}).get("test")
+    if not report["spec"] or not rows:
+        return None
+    exported = set((report["spec"].get("heads") or {}))
+    if exported != set(report["heads"].names):
+        problem(report, "error", f"export/model.json has heads {sorted(exported)}, labels.json "
+                                 f"{report['heads'].names}: the export is not of this run's "
+                                 "model; no gallery")
+        return None
+    models = open_models(report, Path(root) / "export")
+    if not models:
+        return None
+    rows, pixels = load_pixels(rows, {m.image_size for m in models.values()}, report)
+    if not rows:
+        return None
+    probs = {key: predict(model, pixels[model.image_size]) for key, model in models.items()}
+    labels = np.array([labels for _, labels in rows], dtype=np.int64)
+    out = {"probs": probs, "labels": labels, "rows": rows,
+           "metrics": {k: head_metrics(report["heads"], labels, p) for k, p in probs.items()},
+           "agreement": agreement(probs), "reference": REFERENCE}
+    cross_check(report, out)
+    default = report["spec"].get("default")
+    key = default if default in probs else list(probs)[-1]
+    out["gallery"] = select(report["heads"], rows, labels, probs[key], gallery)
+    out["gallery"]["variant"] = key
+    return out
+
+
+def open_models(report: dict, folder: Path) -> dict:
+    from pipeline.deploy.runtime import TFLiteModel
+
+    models = {}
+    for key in variant_keys(report)[1:]:
+        path = folder / report["spec"]["variants"][key].get("file", "")
+        try:
+            models[key] = TFLiteModel(path)
+        except (PipelineError, OSError) as exc:
+            problem(report, "error", f"{path}: {exc}" if str(path) not in str(exc) else str(exc))
+    return models
+
+
+def load_pixels(rows: list, sizes: set, report: dict) -> tuple[list, dict]:
+    """The rows whose image decodes, and their pixels at each input size the models use."""
+    kept, pixels = [], {s: [] for s in sizes}
+    for path, labels in rows:
+        try:
+            image = open_rgb(path)
+        except ImageError as exc:
+            problem(report, "error", f"{path}: {exc} (test split; left out of the gallery)")
+            continue
+        kept.append((path, labels))
+        for size in sizes:
+            pixels[size].append(resize(image, size))
+    return kept, {s: np.stack(p) if p else None for s, p in pixels.items()}
+
+
+def predict(model, pixels: np.ndarray) -> dict:
+    from pipeline.deploy.evaluate import predict as litert_predict
+
+    return litert_predict(model, pixels)
+
+
+def agreement(probs: dict) -> dict | None:
+    """{variant: {head: share of images whose arg-max equals the float model's}}."""
+    if REFERENCE not in probs:
+        return None
+    ref = {h: p.argmax(1) for h, p in probs[REFERENCE].items()}
+    return {key: {h: float(np.mean(p[h].argmax(1) == ref[h])) for h in ref}
+            for key, p in probs.items()}
+
+
+def cross_check(report: dict, out: dict) -> None:
+    """export/metrics.json against this pass: a difference means the split or model changed."""
+    test_file = Path(report["data"]["folder"]) / "test.txt"
+    for key, computed in out["metrics"].items():
+        saved = report["metrics"].get(key)
+        for head in report["heads"] if saved else ():
+            a, b = (saved.get(head.name) or {}).get("accuracy"), computed[head.name]["accuracy"]
+            if a is not None and b is not None and abs(a - b) > 1e-9:
+                problem(report, "error", f"export/metrics.json gives {key} {head.name} accuracy "
+                                         f"{a:.4f}, this report's LiteRT run on {test_file} "
+                                         f"{b:.4f}: the test split or the model changed since "
+                                         "the export")
+
+
+def select(heads, rows: list, labels: np.ndarray, probs: dict, limit: int) -> dict:
+    """Mistakes (any labelled head wrong), most confident first; then correct ones, least
+    confident first. Confidence of an image: its lowest top probability over the heads."""
+    items = []
+    for i, (path, _) in enumerate(rows):
+        per_head = []
+        for j, head in enumerate(heads):
+            p = probs[head.name][i]
+            pred, truth = int(p.argmax()), int(labels[i, j])
+            per_head.append({"head": head.name, "pred": head.classes[pred],
+                             "prob": float(p[pred]),
+                             "truth": None if truth == MISSING else head.classes[truth],
+                             "wrong": truth != MISSING and pred != truth})
+        items.append({"path": str(path), "heads": per_head,
+                      "wrong": any(h["wrong"] for h in per_head),
+                      "confidence": min(h["prob"] for h in per_head)})
+    mistakes = sorted((it for it in items if it["wrong"]), key=lambda it: -max(
+        h["prob"] for h in it["heads"] if h["wrong"]))
+    correct = sorted((it for it in items if not it["wrong"]), key=lambda it: it["confidence"])
+    shown = (mistakes + correct)[:limit]
+    return {"items": shown, "mistakes": len(mistakes), "total": len(items)}
+
+
+def thumbnail(path: str) -> str | None:
+    """A JPEG data URI of the image, at most THUMB pixels a side; None if it will not decode."""
+    try:
+        image = open_rgb(path)
+    except ImageError:
+        return None
+    image.thumbnail((THUMB, THUMB))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

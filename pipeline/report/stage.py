@@ -1,0 +1,47 @@
+"""`pipeline report`: read the run, run the exported variants on its test split with LiteRT,
+and write one self-contained HTML page, problems first.
+
+The page is written atomically (a temporary file in the same folder, then a rename), so a
+reader never sees half a page. RUN/report/ is not a stage in the manifest: the report is a
+view of the run, made again at will, and nothing downstream reads it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.core.errors import PipelineError
+from pipeline.core.labels import atomic_write_text
+from pipeline.report import benchmark, html, predictions, sections
+from pipeline.report.gather import gather, variant_keys
+
+DEFAULT_OUT = Path("report") / "index.html"
+
+
+def run(run: Path, out: Path | None = None, gallery: int = predictions.GALLERY) -> Path:
+    out = Path(out) if out else Path(run) / DEFAULT_OUT
+    if out.is_dir():
+        raise PipelineError(f"{out}: is a folder; give the report's file name, e.g. {out}/index.html")
+    report = gather(Path(run))
+    preds = predictions.run(report, Path(run), gallery) if report["heads"] else None
+    benchmark.check(report)
+    atomic_write_text(out, render(report, preds))
+    print(f"report: {out}")
+    return out
+
+
+def render(report: dict, preds: dict | None) -> str:
+    parts = [("summary", "summary", html.summary(report))]
+    if report["heads"] is None:
+        how = report["stages"]["train"]["how"]
+        parts.append(("heads", "heads", html.section(
+            "Heads", html.missing("no training yet", how), "heads")))
+    else:
+        sections.findings(report, preds)
+        parts += [sections.head_section(report, preds, i, head)
+                  for i, head in enumerate(report["heads"])]
+        parts += [sections.variant_section(report, preds, i, key)
+                  for i, key in enumerate(variant_keys(report))]
+        parts.append(sections.gallery_section(report, preds))
+    parts.append(benchmark.benchmark_section(report))
+    # Last, so that it lists what rendering found too; first on the page.
+    return html.page(report, [("problems", "problems", html.problems(report))] + parts)
