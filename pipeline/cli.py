@@ -63,19 +63,29 @@ def data_synth(out: Path = typer.Option(..., help="Output folder for images/ and
                count: int = typer.Option(3200, min=6, help="Number of images."),
                size: int = typer.Option(224, min=32, help="Image side in pixels."),
                seed: int = typer.Option(0, help="Random seed (same seed, same bytes)."),
-               workers: Optional[int] = typer.Option(None, min=1, help="Processes (default: all cores).")):
+               workers: Optional[int] = typer.Option(None, min=1, help="Processes (default: all cores)."),
+               with_background: bool = typer.Option(
+                   False, "--with-background",
+                   help="Add a third head: the background each flower was drawn on "
+                        "(foliage, soil, sky, garden).")):
     """Make procedural rose/daisy images in red, pink and white, with a label file."""
     from pipeline.data import synth
-    synth.run(out=out, count=count, size=size, seed=seed, workers=workers)
+    synth.run(out=out, count=count, size=size, seed=seed, workers=workers,
+              with_background=with_background)
 
 
 @data_app.command("from-folders")
 @friendly
-def data_from_folders(root: Path = typer.Argument(..., help="Folder of <type>_<colour>/ folders."),
-                      out: Path = typer.Option(..., help="Label file to write.")):
+def data_from_folders(root: Path = typer.Argument(..., help="Folder of <a>_<b>/, <a>/<b>/ or <a>/ "
+                                                                "class folders."),
+                      out: Path = typer.Option(..., help="Label file to write (heads.json "
+                                                         "goes beside it)."),
+                      heads: Optional[str] = typer.Option(
+                          None, help="Your own one or two head names, e.g. kind,make: classes "
+                                     "come from the folder names. Default: the flower heads.")):
     """Turn photos sorted into folders named after their classes into a label file."""
-    from pipeline.data import prepare
-    prepare.from_folders(root, out)
+    from pipeline.data import folders
+    folders.from_folders(root, out, _csv(heads))
 
 
 @data_app.command("split")

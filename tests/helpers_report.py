@@ -13,7 +13,8 @@ from PIL import Image
 from pipeline.core.heads import Head, Heads
 from pipeline.core.labels import Sample, write_label_file
 from pipeline.core.metrics import head_metrics
-from pipeline.core.runs import RunDir, write_json
+from pipeline.core.runs import RunDir
+from pipeline.core.io import write_json
 
 BENCH_VARIANTS = ("keras_float", "tflite_float32", "tflite_dynamic", "tflite_int8_ptq",
                   "tflite_int8_qat", "two_single_task_int8")

@@ -17,7 +17,8 @@ from PIL import Image, ImageDraw
 
 from pipeline.core.heads import FLOWER_HEADS, Heads
 from pipeline.core.labels import Sample, write_label_file
-from pipeline.core.runs import RunDir, write_json
+from pipeline.core.runs import RunDir
+from pipeline.core.io import write_json
 
 SIZE = 32
 COLOURS = {"red": (215, 25, 35), "pink": (245, 150, 190), "white": (250, 250, 250)}

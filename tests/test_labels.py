@@ -47,7 +47,7 @@ def _check_result(samples: list[Sample], problems: list[Problem], text: str) -> 
 @settings(max_examples=200, deadline=None)
 @given(label_text)
 def test_parse_text_never_raises_anything_else(text):
-    samples, problems = parse_text(text, SOURCE)
+    samples, problems = parse_text(text, SOURCE, FLOWER_HEADS)
     _check_result(samples, problems, text)
 
 
@@ -69,7 +69,7 @@ def test_any_file_gives_samples_or_the_projects_own_error(data):
 
 def test_valid_lines_parse_with_paths_relative_to_the_file():
     text = "# header\n\nimages/a.jpg, 0, 2\n /abs/b.png ,1,-1\nc.jpg, -1, 0\n"
-    samples, problems = parse_text(text, SOURCE)
+    samples, problems = parse_text(text, SOURCE, FLOWER_HEADS)
     assert [(s.path, s.labels, s.line) for s in samples] == [
         (Path("/data/images/a.jpg"), (0, 2), 3), (Path("/abs/b.png"), (1, -1), 4),
         (Path("/data/c.jpg"), (-1, 0), 5)]

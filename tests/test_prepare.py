@@ -1,6 +1,7 @@
 """`pipeline data check | split | from-folders` through the CLI, on good and broken inputs."""
 from __future__ import annotations
 
+import json
 import struct
 import subprocess
 import sys
@@ -278,16 +279,59 @@ def test_from_folders_accepts_the_three_layouts(tmp_path):
     ("tulip/a.jpg", "unknown folder"),
     ("rose_blue/a.jpg", "unknown folder"),
     ("rose_red_extra/a.jpg", "unknown folder"),
-    ("daisy/blue/a.jpg", "use red, pink, white sub-folders"),
+    ("daisy/blue/a.jpg", "unknown folder 'blue' for flower_color"),
 ])
 def test_from_folders_names_what_it_accepts(tmp_path, layout, message):
     photo(tmp_path / "photos" / layout)
     result = cli("from-folders", tmp_path / "photos", "--out", tmp_path / "l.txt")
     assert result.exit_code == 1
     assert message in result.output and result.output.startswith("error: ")
-    if message == "unknown folder":
-        assert "rose_red" in result.output and "daisy_white" in result.output
+    assert "rose_red" in result.output and "daisy_white" in result.output
     assert not (tmp_path / "l.txt").exists()
+
+
+def test_from_folders_with_heads_of_your_own(tmp_path):
+    root = tmp_path / "cars"
+    photo(root / "suv_volvo" / "a.jpg")
+    photo(root / "sedan" / "audi" / "b.jpg")
+    photo(root / "sedan" / "c.jpg")
+    photo(root / "suv_audi" / "d.jpg")
+    out = tmp_path / "lists" / "labels.txt"
+    result = cli("from-folders", root, "--out", out, "--heads", "kind,make")
+    assert result.exit_code == 0, result.output
+    schema = json.loads((tmp_path / "lists" / "heads.json").read_text())
+    assert schema == {"heads": [{"name": "kind", "short": "kind", "classes": ["sedan", "suv"]},
+                                {"name": "make", "short": "make", "classes": ["audi", "volvo"]}]}
+    got = {s.path.name: s.labels for s in load_label_file(out)}
+    assert got == {"a.jpg": (1, 1), "b.jpg": (0, 0), "c.jpg": (0, -1), "d.jpg": (1, 0)}
+    assert cli("check", out).exit_code == 0
+    one = cli("from-folders", root, "--out", tmp_path / "one" / "l.txt", "--heads", "group")
+    assert one.exit_code == 0, one.output
+    assert {s.labels for s in load_label_file(tmp_path / "one" / "l.txt")} == {(0,), (1,), (2,)}
+    bad = cli("from-folders", root, "--out", tmp_path / "x.txt", "--heads", "Kind,make")
+    assert bad.exit_code == 1 and "must be lower-case" in bad.output
+
+
+def test_split_keeps_the_schema_of_its_input(tmp_path):
+    root = tmp_path / "cars"
+    for i in range(10):
+        photo(root / ("suv" if i % 2 else "sedan") / f"{i}.jpg")
+    assert cli("from-folders", root, "--out", tmp_path / "all" / "l.txt", "--heads", "kind"
+               ).exit_code == 0
+    result = cli("split", tmp_path / "all" / "l.txt", "--out", tmp_path / "splits")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "splits" / "heads.json").read_text() == \
+        (tmp_path / "all" / "heads.json").read_text()
+    assert len(read_label_file(tmp_path / "splits" / "train.txt")[0][0].labels) == 1
+
+
+def test_a_broken_schema_is_one_line(tmp_path):
+    photo(tmp_path / "a.jpg")
+    (tmp_path / "labels.txt").write_text("a.jpg, 1\n")
+    (tmp_path / "heads.json").write_text('{"heads": [{"name": "kind", "classes": ["x"]}]}')
+    result = cli("check", tmp_path / "labels.txt")
+    assert result.exit_code == 1 and "heads.json: head 1 (kind): classes must be 2" in result.output
+    assert result.output.count("\n") == 1
 
 
 def test_from_folders_without_images_or_folder(tmp_path):

@@ -123,3 +123,15 @@ def test_cli_synth(tmp_path):
     assert result.exit_code == 0, result.output
     assert "wrote 6 images" in result.output
     assert len(load_label_file(tmp_path / "s" / "all.txt")) == 6
+
+
+def test_background_head_is_labelled_truthfully(tmp_path):
+    from pipeline.core.heads import load_schema
+
+    synth.run(tmp_path / "bg", count=12, size=32, seed=3, workers=1, with_background=True)
+    schema = load_schema(tmp_path / "bg")
+    assert schema.names == ["flower_type", "flower_color", "background"]
+    samples = load_label_file(tmp_path / "bg" / "all.txt")
+    for i, sample in enumerate(sorted(samples, key=lambda s: s.path.name)):
+        assert sample.labels == synth.render(3, i, 32)[1]
+    assert len({s.labels[2] for s in samples}) > 1  # more than one kind of background

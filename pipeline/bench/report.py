@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.bench.driver import latency_stats
-from pipeline.core.runs import write_json
+from pipeline.core.io import write_json
 
 QAT, F32, KERAS, PAIR = "tflite_int8_qat", "tflite_float32", "keras_float", "two_single_task_int8"
 # Targets of issue 5 at one thread: (ratio key, comparison, bound).
@@ -138,7 +138,7 @@ def markdown(results: dict) -> str:
 
 def write_all(results: dict, folder: Path) -> None:
     from pipeline.bench.plot import latency_chart
-    from pipeline.core.labels import atomic_write_text
+    from pipeline.core.io import atomic_write_text
 
     write_json(folder / "results.json", results)
     atomic_write_text(folder / "results.md", markdown(results))

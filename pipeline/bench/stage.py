@@ -20,7 +20,8 @@ from pipeline.bench.driver import Job, latency_stats, measure_all
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads
 from pipeline.core.config import ModelConfig
-from pipeline.core.runs import RunDir, read_json
+from pipeline.core.runs import RunDir
+from pipeline.core.io import read_json
 
 # results.json key -> model.json variant key and the file DESIGN.md names for it.
 EXPORTED = {"tflite_float32": ("float32", "model_float32.tflite"),

@@ -108,7 +108,8 @@ def _pair(ctx: Context, tmp: Path) -> Variant:
 def _single_task_runs(ctx: Context) -> dict[str, Path]:
     """Sibling runs trained with `--tasks` on one head, same architecture and image size:
     {head name: run}, the newest training per head."""
-    from pipeline.core.runs import RunDir, read_json
+    from pipeline.core.runs import RunDir
+    from pipeline.core.io import read_json
 
     found = {}
     configs = sorted(ctx.run.root.parent.glob("*/train/model_config.json"),

@@ -2,18 +2,20 @@
 
 A relative path is relative to the label file's folder; -1 means "no label for this task";
 blank lines and `#` comments are allowed. Every problem is reported as `FILE:LINE: reason`.
+The columns after the path are the heads of the file's schema: heads.json beside it, else
+the flower heads (`pipeline.core.heads.schema_of`).
 """
 from __future__ import annotations
 
 import os
 import random
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import FLOWER_HEADS, MISSING, Heads
+from pipeline.core.io import atomic_write_text
+from pipeline.core.heads import MISSING, Heads, schema_of
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,7 @@ def parse_line(text: str, heads: Heads) -> tuple[str, tuple[int, ...]] | str:
     return fields[0], tuple(labels)
 
 
-def parse_text(text: str, source: Path, heads: Heads = FLOWER_HEADS
-               ) -> tuple[list[Sample], list[Problem]]:
+def parse_text(text: str, source: Path, heads: Heads) -> tuple[list[Sample], list[Problem]]:
     """Parse a whole label file's text; never raises for bad content."""
     samples, problems = [], []
     name, base = str(source), source.parent
@@ -94,8 +95,9 @@ def _resolve(base: Path, path: str) -> Path:
     return candidate if candidate.is_absolute() else (base / candidate)
 
 
-def read_label_file(path: Path | str, heads: Heads = FLOWER_HEADS
+def read_label_file(path: Path | str, heads: Heads | None = None
                     ) -> tuple[list[Sample], list[Problem]]:
+    """Samples and problems of a label file, read with `heads` (default: its own schema)."""
     path = Path(path)
     if not path.is_file():
         reason = "label file not found" if not path.exists() else "not a file"
@@ -107,7 +109,7 @@ def read_label_file(path: Path | str, heads: Heads = FLOWER_HEADS
         line = data[:exc.start].count(b"\n") + 1
         return [], [Problem(str(path), line, "not UTF-8 text (undecodable bytes); "
                                               "is this a label file?")]
-    return parse_text(text, path.absolute(), heads)
+    return parse_text(text, path.absolute(), heads or schema_of(path))
 
 
 def check_images(samples: list[Sample], source: Path | str) -> list[Problem]:
@@ -123,7 +125,7 @@ def check_images(samples: list[Sample], source: Path | str) -> list[Problem]:
     return problems
 
 
-def load_label_file(path: Path | str, heads: Heads = FLOWER_HEADS,
+def load_label_file(path: Path | str, heads: Heads | None = None,
                     images: bool = True) -> list[Sample]:
     """The samples of a valid label file, or LabelFileError: no stage starts on a broken file."""
     samples, problems = read_label_file(path, heads)
@@ -151,25 +153,6 @@ def write_label_file(path: Path | str, samples: list[Sample], header: str = "") 
     base = path.absolute().parent
     lines = [f"# {h}" for h in header.splitlines()] + [format_line(s, base) for s in samples]
     atomic_write_text(path, "\n".join(lines) + "\n")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are ordinary files
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 SPLITS = ("train", "val", "test")
@@ -211,7 +194,7 @@ def _share(ratio: float, count: int) -> int:
     return int(ratio * count + 0.5 + 1e-9)
 
 
-def class_counts(samples: list[Sample], heads: Heads = FLOWER_HEADS) -> dict[str, Counter]:
+def class_counts(samples: list[Sample], heads: Heads) -> dict[str, Counter]:
     """Per head: class name (or 'none') -> count."""
     counts = {}
     for i, head in enumerate(heads):

@@ -6,8 +6,6 @@ the previous outputs and manifest untouched.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import platform
 import shutil
@@ -19,7 +17,7 @@ from pathlib import Path
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads
-from pipeline.core.labels import atomic_write_text
+from pipeline.core.io import read_json, sha256, write_json
 
 STACK = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert", "numpy",
          "pillow", "typer")
@@ -34,27 +32,6 @@ HOW_TO_MAKE = {"train": "pipeline train --data DIR --run {run}",
 # manifest entries go (their folders stay until re-made, but `require` now asks for a re-run).
 DOWNSTREAM = {"train": ("qat", "export", "benchmark"), "qat": ("benchmark",),
               "export": ("benchmark",)}
-
-
-def write_json(path: Path, data) -> None:
-    atomic_write_text(Path(path), json.dumps(data, indent=2, sort_keys=False) + "\n")
-
-
-def read_json(path: Path):
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PipelineError(f"{path}: not valid JSON ({exc})") from None
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def package_versions() -> dict[str, str]:

@@ -1,8 +1,8 @@
-"""Label files in and out: `pipeline data check`, `split` and `from-folders`.
+"""Label files in and out: `pipeline data check` and `split` (from-folders: data/folders.py).
 
 `check` reports every problem as one `FILE:LINE: reason` line and changes nothing; `split`
-validates its input the way every stage does before it writes anything; `from_folders` turns
-photos sorted into class folders into a label file in the article's format.
+validates its input the way every stage does before it writes anything, and writes the
+schema it read (heads.json) beside the split files.
 """
 from __future__ import annotations
 
@@ -11,14 +11,11 @@ from pathlib import Path
 import typer
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import FLOWER_HEADS, MISSING, Heads
+from pipeline.core.heads import Heads, schema_of, write_schema
 from pipeline.core.labels import (SPLITS, LabelFileError, Problem, Sample, check_images, class_counts,
                              load_label_file, read_label_file, split_samples, write_label_file)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-
-
-def counts_table(groups: dict[str, list[Sample]], heads: Heads = FLOWER_HEADS) -> str:
+def counts_table(groups: dict[str, list[Sample]], heads: Heads) -> str:
     """One row per group: its images, then the count of each class of each head (and 'none')."""
     header, titles = ["", "images"], []
     for head in heads:
@@ -52,8 +49,9 @@ def unique(samples: list[Sample], source: Path | str) -> tuple[list[Sample], lis
     return list(first.values()), problems
 
 
-def check(labels: Path | str, heads: Heads = FLOWER_HEADS) -> bool:
+def check(labels: Path | str) -> bool:
     """Print class counts and every problem (`FILE:LINE: reason`); True if there is no error."""
+    heads = schema_of(labels)
     samples, problems = read_label_file(labels, heads)
     samples, repeats = unique(samples, labels)
     problems += repeats + check_images(samples, labels)
@@ -81,7 +79,7 @@ def parse_ratios(text: str) -> tuple[float, float, float]:
 
 
 def split(labels: Path | str, out: Path | str, ratios: str = "0.6,0.25,0.15", seed: int = 0,
-          force: bool = False, heads: Heads = FLOWER_HEADS) -> dict[str, list[Sample]]:
+          force: bool = False) -> dict[str, list[Sample]]:
     """Write train.txt, val.txt and test.txt into `out`, stratified and deterministic."""
     fractions, out = parse_ratios(ratios), Path(out)
     targets = {name: out / f"{name}.txt" for name in SPLITS}
@@ -91,6 +89,7 @@ def split(labels: Path | str, out: Path | str, ratios: str = "0.6,0.25,0.15", se
                             "split files")
     if out.exists() and not out.is_dir():
         raise PipelineError(f"{out} exists and is not a folder")
+    heads = schema_of(labels)
     samples, repeats = unique(load_label_file(labels, heads), labels)  # all valid, before writing
     if any(not p.warning for p in repeats):
         raise LabelFileError(repeats)
@@ -101,70 +100,7 @@ def split(labels: Path | str, out: Path | str, ratios: str = "0.6,0.25,0.15", se
     for name, path in targets.items():
         write_label_file(path, parts[name], f"{name} split of {labels} (ratios {ratios}, "
                                              f"seed {seed}), stratified over ({strata})")
+    write_schema(out, heads)
     typer.echo(counts_table({**parts, "total": samples}, heads))
-    typer.echo(f"wrote {', '.join(str(p) for p in targets.values())}")
+    typer.echo(f"wrote {', '.join(str(p) for p in targets.values())} and heads.json")
     return parts
-
-
-def _class_folder(name: str, heads: Heads) -> tuple[int, ...] | None:
-    """`<type>_<colour>` -> both labels; `<type>` -> (type, -1, ...); anything else -> None."""
-    first, rest = heads.heads[0], heads.heads[1:]
-    parts = name.lower().split("_")
-    if len(parts) not in (1, 1 + len(rest)) or parts[0] not in first.classes:
-        return None
-    labels = [first.classes.index(parts[0])] + [MISSING] * len(rest)
-    for i, (head, part) in enumerate(zip(rest, parts[1:]), start=1):
-        if part not in head.classes:
-            return None
-        labels[i] = head.classes.index(part)
-    return tuple(labels)
-
-
-def _accepted(heads: Heads) -> str:
-    first, second = heads.heads[0], heads.heads[1]
-    combos = [f"{t}_{c}" for t in first.classes for c in second.classes]
-    return (f"accepted folder names: {', '.join(combos)}; or {', '.join(first.classes)} alone, "
-            f"optionally holding {', '.join(second.classes)} sub-folders")
-
-
-def _is_image(path: Path, folder: Path) -> bool:
-    hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
-    return path.is_file() and not hidden and path.suffix.lower() in IMAGE_SUFFIXES
-
-
-def _images_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if _is_image(p, folder))
-
-
-def _folder_samples(folder: Path, labels: tuple[int, ...], heads: Heads) -> list[Sample]:
-    """Images of one class folder; a bare `<type>/` folder may hold `<colour>/` sub-folders."""
-    if labels[1] != MISSING:
-        return [Sample(p.absolute(), labels) for p in _images_under(folder)]
-    samples = [Sample(p.absolute(), labels) for p in sorted(folder.iterdir()) if _is_image(p, folder)]
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        colour = heads.heads[1].classes
-        if sub.name.lower() not in colour:
-            raise PipelineError(f"unknown folder {sub}: inside {folder.name}/ use "
-                                f"{', '.join(colour)} sub-folders (or none)")
-        sub_labels = (labels[0], colour.index(sub.name.lower()), *labels[2:])
-        samples += [Sample(p.absolute(), sub_labels) for p in _images_under(sub)]
-    return samples
-
-
-def from_folders(root: Path | str, out: Path | str, heads: Heads = FLOWER_HEADS) -> list[Sample]:
-    """Photos in `<type>_<colour>/`, `<type>/<colour>/` or `<type>/` folders -> a label file."""
-    root, out = Path(root), Path(out)
-    if not root.is_dir():
-        raise PipelineError(f"{root}: not a folder" if root.exists() else f"{root}: not found")
-    samples: list[Sample] = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        labels = _class_folder(folder.name, heads)
-        if labels is None:
-            raise PipelineError(f"unknown folder {folder}; {_accepted(heads)}")
-        samples += _folder_samples(folder, labels, heads)
-    if not samples:
-        raise PipelineError(f"no images found in {root}; {_accepted(heads)}")
-    write_label_file(out, samples, f"made by pipeline data from-folders {root}")
-    typer.echo(counts_table({str(out): samples}, heads))
-    typer.echo(f"wrote {out} ({len(samples)} images); check it with: pipeline data check {out}")
-    return samples

@@ -7,11 +7,10 @@ assets so the APK never carries a model it does not use. The assets are git-igno
 """
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.io import atomic_copy
 from pipeline.deploy import model_info
 from pipeline.deploy.runtime import SPEC_FILE, resolve_model
 
@@ -28,12 +27,6 @@ def find_assets(start: Path | None = None) -> Path:
             return folder / APP_ASSETS
     raise PipelineError(f"no android_demo/ app in {start} or any folder above it; run from the "
                         "repository or pass --assets")
-
-
-def _atomic_copy(src: Path, dest: Path) -> None:
-    tmp = dest.with_name(dest.name + ".partial")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dest)
 
 
 def _checked(tflite: Path) -> model_info.ModelInfo:
@@ -59,7 +52,7 @@ def run(run: Path, variant: str = "int8", assets: Path | None = None) -> list[Pa
             stale.unlink()
             print(f"removed {stale}")
     target = assets / ASSET_NAME
-    _atomic_copy(tflite, target)
+    atomic_copy(tflite, target)
     shipped = info.model_json.get("default", "?")
     print(f"copied {tflite} ({tflite.stat().st_size / 1e6:.2f} MB, variant {shipped}, heads "
           f"{', '.join(info.labels)}) -> {target}")

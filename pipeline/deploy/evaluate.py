@@ -15,7 +15,8 @@ import numpy as np
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import FLOWER_HEADS, Head, Heads
 from pipeline.core.images import load_resized
-from pipeline.core.labels import Sample, atomic_write_text, load_label_file
+from pipeline.core.labels import Sample, load_label_file
+from pipeline.core.io import atomic_write_text
 from pipeline.core.metrics import format_table, head_metrics
 from pipeline.deploy.runtime import TFLiteModel, resolve_model
 

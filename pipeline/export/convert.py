@@ -17,7 +17,7 @@ from pipeline.core.heads import Heads
 from pipeline.core.images import normalize
 from pipeline.core.config import DEFAULT_NORMALIZATION
 from pipeline.export import metadata
-from pipeline.core.runs import write_json
+from pipeline.core.io import write_json
 from pipeline.core.tfcompat import tf as get_tf
 
 INPUT_NAME = "image"

@@ -17,7 +17,8 @@ import numpy as np
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads
 from pipeline.core.metrics import head_metrics
-from pipeline.core.runs import RunDir, read_json, write_json
+from pipeline.core.runs import RunDir
+from pipeline.core.io import read_json, write_json
 from pipeline.core.tfcompat import keras
 
 CALIBRATION_IMAGES = 200  # "100 to 300 real training images" for full-integer conversion

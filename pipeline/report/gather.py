@@ -14,7 +14,8 @@ from pathlib import Path
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import FLOWER_HEADS, MISSING, Heads
 from pipeline.core.labels import SPLITS, load_label_file
-from pipeline.core.runs import HOW_TO_MAKE, RunDir, read_json
+from pipeline.core.runs import HOW_TO_MAKE, RunDir
+from pipeline.core.io import read_json
 
 STAGES = ("train", "qat", "export", "benchmark")
 KERAS = "keras_float"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.labels import atomic_write_text
+from pipeline.core.io import atomic_write_text
 from pipeline.report import benchmark, html, predictions, sections
 from pipeline.report.gather import gather, variant_keys
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from pipeline.data.datasets import dataset_from_arrays, load_arrays
 from pipeline.training.model import build_model, load_pretrained
 from pipeline.training.multitask import MultiTask, build_optimizer, head_tensors
-from pipeline.core.runs import write_json
+from pipeline.core.io import write_json
 from pipeline.core.tfcompat import keras, tf
 
 

@@ -16,10 +16,12 @@ from pathlib import Path
 from pipeline.training import plots
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import FLOWER_HEADS, Heads
-from pipeline.core.labels import SPLITS, atomic_write_text, load_label_file
+from pipeline.core.labels import SPLITS, load_label_file
+from pipeline.core.io import atomic_write_text
 from pipeline.core.metrics import format_table, head_metrics
 from pipeline.core.config import ModelConfig
-from pipeline.core.runs import RunDir, read_json, write_json
+from pipeline.core.runs import RunDir
+from pipeline.core.io import read_json, write_json
 from pipeline.training import backbones
 
 STATE = "checkpoints/state.json"
