@@ -85,7 +85,7 @@ def make_tiny_trained_run(root: Path, heads: Heads = FLOWER_HEADS, epochs: int =
     `heads`: the trained heads, any subset or order of the flower heads (label files keep
     the flower columns, as `pipeline train` reads them).
     """
-    from pipeline.training.fitting import save_h5
+    from pipeline.training.checkpoints import save_h5
     from pipeline.training.model import ModelConfig
 
     root = Path(root)
@@ -177,7 +177,7 @@ def solid_images(size: int = 8):
 def export_known_model(folder: Path, heads: Heads, size: int = 8,
                        variants=("float32", "dynamic", "int8")) -> dict:
     """The known model converted (int8 as full-integer PTQ) into folder with its model.json."""
-    from pipeline.export import convert as export
+    from pipeline.export import convert as export, spec, stage
     from pipeline.core.config import DEFAULT_NORMALIZATION
 
     model = make_known_model(heads, size)
@@ -187,7 +187,7 @@ def export_known_model(folder: Path, heads: Heads, size: int = 8,
               "int8": lambda: export.convert_int8(model, heads, size, calibration)}
     contents = {key: makers[key]() for key in variants}
     Path(folder).mkdir(parents=True, exist_ok=True)
-    return export.write_variants(folder, contents, heads, size, DEFAULT_NORMALIZATION)
+    return stage.write_variants(folder, contents, heads, size, DEFAULT_NORMALIZATION)
 
 
 def strip_metadata(path: Path) -> Path:

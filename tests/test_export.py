@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from helpers_runs import export_known_model, known_answer, make_known_model, solid_images
 
-from pipeline.export import convert as export
+from pipeline.export import convert as export, spec as export_spec, stage
 from pipeline.core.heads import FLOWER_HEADS, Head, Heads
 from pipeline.deploy.runtime import TFLiteModel
 
@@ -31,7 +31,7 @@ def test_golden_signature(zam):
     expected_dtype = {"float32": "float32", "dynamic": "float32", "int8": "uint8"}
     for key, entry in spec["variants"].items():
         content = (folder / entry["file"]).read_bytes()
-        signatures, inputs, outputs = export.signature_details(content)
+        signatures, inputs, outputs = export_spec.signature_details(content)
         assert signatures == {"serving_default": {"inputs": ["image"],
                                                   "outputs": sorted(ZAM.names)}}
         assert list(inputs["image"]["shape"]) == [1, SIZE, SIZE, 3]
@@ -62,7 +62,7 @@ def test_parity_per_variant_and_outputs_read_by_name(zam):
     folder, spec = zam
     model = make_known_model(ZAM, SIZE)
     pixels = solid_images(SIZE)[[0, 1, 2, 5]]  # no ties (black and white are all ties)
-    reference = export.keras_probs(model, ZAM, pixels, spec["variants"]["float32"]["input"]
+    reference = stage.keras_probs(model, ZAM, pixels, spec["variants"]["float32"]["input"]
                                    ["normalization"])
     limits = {"float32": 1e-4, "dynamic": 2e-2, "int8": 2e-2}
     for key, entry in spec["variants"].items():
@@ -78,11 +78,11 @@ def test_parity_per_variant_and_outputs_read_by_name(zam):
 def test_signature_check_rejects_other_outputs(zam):
     folder, _ = zam
     content = (folder / "model_float32.tflite").read_bytes()
-    with pytest.raises(export.ExportError, match="outputs"):
-        export.check_signature(content, FLOWER_HEADS, SIZE, "float32")
-    with pytest.raises(export.ExportError, match="input dtype"):
-        export.check_signature(content, ZAM, SIZE, "uint8")
-    export.check_signature(content, ZAM, SIZE, "float32")
+    with pytest.raises(export_spec.ExportError, match="outputs"):
+        export_spec.check_signature(content, FLOWER_HEADS, SIZE, "float32")
+    with pytest.raises(export_spec.ExportError, match="input dtype"):
+        export_spec.check_signature(content, ZAM, SIZE, "uint8")
+    export_spec.check_signature(content, ZAM, SIZE, "float32")
 
 
 def test_int8_conversion_refuses_normalized_images():
@@ -95,6 +95,6 @@ def test_raw_pixels_only_for_exact_folding():
     norm = {"mean": [128.0] * 3, "std": [128.0] * 3}
     entry = {"dtype": "uint8", "quantization": {"scale": 1 / 128, "zero_point": 128},
              "normalization": norm}
-    assert export.raw_pixels(entry)
+    assert export_spec.raw_pixels(entry)
     entry["normalization"] = {"mean": [124.0, 117.0, 104.0], "std": [58.0, 57.0, 57.0]}
-    assert not export.raw_pixels(entry)
+    assert not export_spec.raw_pixels(entry)

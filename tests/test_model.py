@@ -57,7 +57,7 @@ def test_every_trainable_weight_gets_a_gradient_under_the_joint_loss():
 
 
 def test_save_load_round_trip_gives_equal_outputs(tmp_path):
-    from pipeline.training.fitting import save_h5
+    from pipeline.training.checkpoints import save_h5
     from pipeline.core.tfcompat import keras
 
     net = build_model(ModelConfig(arch="squeezenet1.0", image_size=32), FLOWER_HEADS)

@@ -6,7 +6,8 @@ import pytest
 from helpers_runs import make_tiny_exported_run
 from typer.testing import CliRunner
 
-from pipeline.export import convert as export
+from pipeline.export import convert as export, spec as export_spec, stage
+from pipeline.export.variants import BY_KEY, VARIANTS
 from pipeline.export import quantize
 from pipeline.cli import app
 from pipeline.core.heads import FLOWER_HEADS
@@ -23,7 +24,7 @@ def exported(tmp_path_factory):
 def test_stage_outputs_and_manifest(exported):
     run = exported
     assert {"model.h5", "history.csv", "metrics.json"} <= {p.name for p in run.path("qat").iterdir()}
-    assert {p.name for p in run.path("export").iterdir()} == set(export.VARIANTS.values()) | {
+    assert {p.name for p in run.path("export").iterdir()} == {v.file for v in VARIANTS} | {
         "model.json", "metrics.json"}
     stages = run.manifest()["stages"]
     assert {"train", "qat", "export"} <= set(stages)
@@ -46,7 +47,7 @@ def test_every_file_has_the_golden_signature(exported):
     for key, entry in spec["variants"].items():
         content = (exported.path("export") / entry["file"]).read_bytes()
         dtype = "uint8" if key.startswith("int8") else "float32"
-        export.check_signature(content, FLOWER_HEADS, 32, dtype)
+        export_spec.check_signature(content, FLOWER_HEADS, 32, dtype)
         assert entry["input"]["shape"] == [1, 32, 32, 3] and entry["input"]["dtype"] == dtype
 
 
@@ -56,9 +57,9 @@ def test_qat_input_takes_camera_bytes_and_checks_passed(exported):
     assert int8["quantization"] == {"scale": 1 / 128, "zero_point": 128}
     assert int8["raw_pixels"] is True
     metrics = json.loads((exported.path("export") / "metrics.json").read_text())["variants"]
-    assert metrics["float32"]["max_abs_diff"] <= export.MAX_FLOAT_DIFF
+    assert metrics["float32"]["max_abs_diff"] <= stage.MAX_FLOAT_DIFF
     assert all(0 <= v <= 1 for v in metrics["int8"]["agreement"].values())
-    for key in export.VARIANTS:
+    for key in BY_KEY:
         assert set(metrics[key]["accuracy"]) == set(FLOWER_HEADS.names)
     assert metrics["int8"]["size_bytes"] <= 0.3 * metrics["float32"]["size_bytes"]
 
@@ -91,7 +92,7 @@ def test_interrupted_quantize_leaves_previous_export(exported, tmp_path, monkeyp
     # Skip the slow parts; what is under test is the publishing, not the training.
     monkeypatch.setattr(quantize, "quantize_model", lambda model, normalization: model)
     monkeypatch.setattr(quantize, "fine_tune", lambda *args: {})
-    monkeypatch.setattr(export, "export", dies_midway)
+    monkeypatch.setattr(stage, "export", dies_midway)
     result = runner.invoke(app, ["quantize", "--run", str(run.root)])
     assert result.exit_code != 0 and "interrupted" in result.output
     assert snapshot(run) == before
@@ -123,9 +124,9 @@ def test_label_file_errors_stop_quantize(exported, tmp_path):
 def test_agreement_gate_fails_only_where_the_test_set_can_judge_it():
     results = {"float32": {"max_abs_diff": 1e-6},
                "int8": {"agreement": {"flower_type": 0.9, "flower_color": 1.0}}}
-    failures, warnings = export.gate(results, FLOWER_HEADS, export.MIN_GATED_IMAGES)
+    failures, warnings = stage.gate(results, FLOWER_HEADS, stage.MIN_GATED_IMAGES)
     assert len(failures) == 1 and "90.0% of flower_type" in failures[0] and not warnings
-    failures, warnings = export.gate(results, FLOWER_HEADS, 12)
+    failures, warnings = stage.gate(results, FLOWER_HEADS, 12)
     assert not failures and "only 12 test images" in warnings[0]
     results["float32"]["max_abs_diff"] = 1e-3
-    assert "float32 differs" in export.gate(results, FLOWER_HEADS, 12)[0][0]
+    assert "float32 differs" in stage.gate(results, FLOWER_HEADS, 12)[0][0]

@@ -86,12 +86,12 @@ def single_task_models(config: ModelConfig, heads: Heads, calibration: np.ndarra
     calibration: uint8 training images [N, S, S, 3]; trained: {head name: single-task run}
     whose weights to use, else a fresh build (same architecture, untrained)."""
     from pipeline.export.convert import convert_int8
-    from pipeline.training.train import load_trained
+    from pipeline.core.trained import TrainedRun
 
     paths, macs = [], 0
     for head in heads:
         one = heads.select([head.name])
-        model = load_trained(trained[head.name])[0] if head.name in trained else \
+        model = TrainedRun.open(trained[head.name]).load_keras() if head.name in trained else \
             build_model(config, one)
         macs += count_macs(model)
         # The export's own recipe, so the pair is quantized exactly like model_int8.tflite.

@@ -5,8 +5,10 @@ from pathlib import Path
 
 from pipeline.bench.driver import latency_stats
 from pipeline.core.io import write_json
+from pipeline.export.variants import BY_KEY, DEFAULT, REFERENCE
 
-QAT, F32, KERAS, PAIR = "tflite_int8_qat", "tflite_float32", "keras_float", "two_single_task_int8"
+QAT, F32 = BY_KEY[DEFAULT].bench_key, BY_KEY[REFERENCE].bench_key
+KERAS, PAIR = "keras_float", "two_single_task_int8"
 # Targets of issue 5 at one thread: (ratio key, comparison, bound).
 TARGETS = (("int8_qat_vs_float32_speedup", ">=", 2.5), ("int8_qat_vs_keras_speedup", ">=", 2.5),
            ("two_head_vs_two_single_task_latency", "<=", 0.6),

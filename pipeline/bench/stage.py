@@ -17,49 +17,17 @@ import numpy as np
 
 from pipeline.bench import report as bench_report
 from pipeline.bench.driver import Job, latency_stats, measure_all
-from pipeline.core.errors import PipelineError
-from pipeline.core.heads import Heads
+from pipeline.bench.variants import ORDER, Context, Skip, Variant, arithmetic, make
 from pipeline.core.config import ModelConfig
-from pipeline.core.runs import RunDir
+from pipeline.core.errors import PipelineError
+from pipeline.core.images import load_batch
 from pipeline.core.io import read_json
+from pipeline.core.runs import RunDir
+from pipeline.core.trained import TrainedRun
+from pipeline.export.variants import VARIANTS
 
-# results.json key -> model.json variant key and the file DESIGN.md names for it.
-EXPORTED = {"tflite_float32": ("float32", "model_float32.tflite"),
-            "tflite_dynamic": ("dynamic", "model_dynamic.tflite"),
-            "tflite_int8_ptq": ("int8_ptq", "model_int8_ptq.tflite"),
-            "tflite_int8_qat": ("int8", "model_int8.tflite")}
-ORDER = ("keras_float", *EXPORTED, "two_single_task_int8")
-# Which practical peak a variant is held against: its arithmetic is float or int8
-# (dynamic range quantizes activations on the fly and runs int8 GEMMs).
-FLOAT_VARIANTS = ("keras_float", "tflite_float32")
 QUICK = {"runs": 20, "warmup": 3, "rounds": 2, "calibration": 16}
 ROUNDS, CALIBRATION = 10, 200  # many short rounds: a load spike spreads over all
-PAIR_NOTE = ("untrained weights (latency, memory and size do not depend on them); "
-             "accuracy not meaningful without single-task training runs")
-
-
-@dataclass
-class Variant:
-    name: str
-    spec: dict  # the worker job, without threads
-    size_bytes: int
-    macs: int
-    accuracy: dict | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Context:
-    run: RunDir
-    spec: dict  # export/model.json
-    heads: Heads
-    config: ModelConfig
-    test: tuple[np.ndarray, np.ndarray] | None  # uint8 pixels [N,S,S,3], labels [N,H]
-    train_pixels: np.ndarray | None  # calibration images, uint8
-    pixels_file: Path | None = None
-    peak_macs: dict = field(default_factory=dict)
-    macs: int = 0  # of the two-head model, counted once
-    notes: list[str] = field(default_factory=list)
 
 
 def run(run: Path, threads: list[int], runs: int = 200, warmup: int = 20,
@@ -98,9 +66,9 @@ def _check_exported(rd: RunDir, spec: dict) -> None:
     stops the stage at once with one line (PipelineError from pipeline.deploy.runtime)."""
     from pipeline.deploy.runtime import TFLiteModel
 
-    for key, default_file in EXPORTED.values():
-        entry = spec.get("variants", {}).get(key)
-        path = rd.root / "export" / (entry or {}).get("file", default_file)
+    for variant in VARIANTS:
+        entry = spec.get("variants", {}).get(variant.key)
+        path = rd.root / "export" / (entry or {}).get("file", variant.file)
         if entry is not None and path.is_file():
             TFLiteModel(path)
 
@@ -118,43 +86,31 @@ def _settings(threads: list[int], runs: int, warmup: int, quick: bool) -> dict:
 
 
 def _context(rd: RunDir, spec: dict, calibration: int) -> Context:
-    heads = rd.heads()
-    config_path = rd.root / "train" / "model_config.json"
-    if config_path.is_file():
-        config = ModelConfig.from_json(read_json(config_path))
-    else:  # no train stage here: the exported input says the size and normalization
+    if not rd.has("train"):  # an export alone: its input says the size and normalization
         entry = next(iter(spec["variants"].values()))["input"]
         config = ModelConfig(image_size=int(entry["shape"][1]),
                              normalization=entry["normalization"])
-    ctx = Context(rd, spec, heads, config, None, None)
-    data = _data_dir(rd)
-    if data is None:
-        ctx.notes.append("no training data recorded in the run: accuracy not measured, "
+        ctx = Context(rd, spec, rd.heads(), config, None, None)
+        ctx.notes.append("no train stage in the run: accuracy not measured, single-task "
+                         "pair not built")
+        return ctx
+    trained = TrainedRun.open(rd.root)
+    ctx = Context(rd, spec, trained.heads, trained.config, None, None)
+    if not (trained.data / "test.txt").is_file():
+        ctx.notes.append(f"training data {trained.data} is gone: accuracy not measured, "
                          "single-task pair not built")
         return ctx
-    ctx.test = _load_split(data / "test.txt", heads, config.image_size, None)
-    ctx.train_pixels = _load_split(data / "train.txt", heads, config.image_size,
-                                   calibration)[0]
+    ctx.test = _pixels_and_labels(trained.split("test", images=False), trained, None)
+    ctx.train_pixels = _pixels_and_labels(trained.split("train", images=False), trained,
+                                          calibration)[0]
     return ctx
 
 
-def _data_dir(rd: RunDir) -> Path | None:
-    stages = rd.manifest().get("stages", {})
-    data = stages.get("train", {}).get("settings", {}).get("data")
-    if not data or not (Path(data) / "test.txt").is_file():
-        return None
-    return Path(data)
-
-
-def _load_split(path: Path, heads: Heads, size: int, limit: int | None):
-    from pipeline.core.images import load_resized
-    from pipeline.core.labels import load_label_file
-
-    samples = load_label_file(path, heads, images=False)
+def _pixels_and_labels(samples: list, trained: TrainedRun, limit: int | None):
     if limit is not None:  # an even spread over the file, not just its first classes
         step = max(1, len(samples) // limit)
         samples = samples[::step][:limit]
-    pixels = np.stack([load_resized(s.path, size) for s in samples])
+    pixels = load_batch([s.path for s in samples], trained.config.image_size)
     return pixels, np.array([s.labels for s in samples], dtype=np.int64)
 
 
@@ -168,13 +124,11 @@ def _timing_image(ctx: Context) -> np.ndarray:
 
 
 def _variants(ctx: Context, tmp: Path) -> list[Variant]:
-    from pipeline.bench import variants as bench_variants
-
     found = []
     for name in ORDER:
         try:
-            variant = bench_variants.make(name, ctx, tmp)
-        except bench_variants.Skip as skip:
+            variant = make(name, ctx, tmp)
+        except Skip as skip:
             print(f"benchmark: skipping {name}: {skip}")
             ctx.notes.append(f"{name} skipped: {skip}")
             continue
@@ -212,8 +166,7 @@ def _results(ctx: Context, variants: list[Variant], jobs: list[Job], settings: d
                      / latency_stats(by_key[(f"peak_{kind}", t)])["p50"]
                      for kind in ("float32", "int8")} for t in settings["threads"]}
     out = {v.name: bench_report.variant_entry(v, by_key, settings["threads"], peak,
-                                              "float32" if v.name in FLOAT_VARIANTS else "int8")
-           for v in variants}
+                                              arithmetic(v.name)) for v in variants}
     return {"machine": _machine(load_before), "settings": settings, "variants": out,
             "peak_gmacs": peak, "ratios": bench_report.ratios(out, settings["threads"]),
             "notes": ctx.notes}

@@ -5,9 +5,50 @@ the export is reported and skipped; an export file that cannot be loaded is an e
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.bench.stage import EXPORTED, PAIR_NOTE, Context, Variant
+import numpy as np
+
+from pipeline.core.config import ModelConfig
+from pipeline.core.heads import Heads
+from pipeline.core.runs import RunDir
+from pipeline.export.variants import BY_BENCH_KEY, VARIANTS
+
+KERAS, PAIR = "keras_float", "two_single_task_int8"
+ORDER = (KERAS, *(v.bench_key for v in VARIANTS), PAIR)  # results.json keys, in table order
+PAIR_NOTE = ("untrained weights (latency, memory and size do not depend on them); "
+             "accuracy not meaningful without single-task training runs")
+
+
+@dataclass
+class Variant:
+    name: str
+    spec: dict  # the worker job, without threads
+    size_bytes: int
+    macs: int
+    accuracy: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    run: RunDir
+    spec: dict  # export/model.json
+    heads: Heads
+    config: ModelConfig
+    test: tuple[np.ndarray, np.ndarray] | None  # uint8 pixels [N,S,S,3], labels [N,H]
+    train_pixels: np.ndarray | None  # calibration images, uint8
+    pixels_file: Path | None = None
+    peak_macs: dict = field(default_factory=dict)
+    macs: int = 0  # of the two-head model, counted once
+    notes: list[str] = field(default_factory=list)
+
+
+def arithmetic(name: str) -> str:
+    """Which practical peak (float32 or int8 GEMM) a benchmark variant is held against."""
+    return "float32" if name == KERAS else BY_BENCH_KEY[name].arithmetic \
+        if name in BY_BENCH_KEY else "int8"
 
 
 class Skip(Exception):
@@ -15,9 +56,9 @@ class Skip(Exception):
 
 
 def make(name: str, ctx: Context, tmp: Path) -> Variant:
-    if name == "keras_float":
+    if name == KERAS:
         return _keras(ctx)
-    if name == "two_single_task_int8":
+    if name == PAIR:
         return _pair(ctx, tmp)
     return _exported(name, ctx)
 
@@ -44,11 +85,11 @@ def _accuracy(ctx: Context, probs: dict) -> dict | None:
 def _exported(name: str, ctx: Context) -> Variant:
     from pipeline.bench.models import tflite_scores
 
-    key, default_file = EXPORTED[name]
-    entry = ctx.spec.get("variants", {}).get(key)
+    exported = BY_BENCH_KEY[name]
+    entry = ctx.spec.get("variants", {}).get(exported.key)
     if entry is None:
-        raise Skip(f"export/model.json has no {key!r} variant")
-    path = ctx.run.root / "export" / entry.get("file", default_file)
+        raise Skip(f"export/model.json has no {exported.key!r} variant")
+    path = ctx.run.root / "export" / entry.get("file", exported.file)
     if not path.is_file():
         raise Skip(f"{path} not found")
     accuracy = None
@@ -66,13 +107,13 @@ def _keras(ctx: Context) -> Variant:
         raise Skip(f"{h5} not found (no trained Keras model in this run)")
     accuracy = None
     if ctx.test is not None:
-        from pipeline.training.train import load_trained
+        from pipeline.core.trained import TrainedRun
 
-        model = load_trained(ctx.run.root)[0]
+        model = TrainedRun.open(ctx.run.root).load_keras()
         accuracy = _accuracy(ctx, keras_scores(model, ctx.test[0], ctx.config.normalization))
     job = {"kind": "keras", "run": str(ctx.run.root), "pixels": str(ctx.pixels_file),
            "normalization": ctx.config.normalization}
-    variant = Variant("keras_float", job, h5.stat().st_size, _two_head_macs(ctx), accuracy)
+    variant = Variant(KERAS, job, h5.stat().st_size, _two_head_macs(ctx), accuracy)
     variant.notes.append("size is the Keras .h5 file")
     return variant
 
@@ -98,7 +139,7 @@ def _pair(ctx: Context, tmp: Path) -> Variant:
         for path in paths:
             probs.update(tflite_scores(path, ctx.test[0], threads=2))
         accuracy = _accuracy(ctx, probs)
-    variant = Variant("two_single_task_int8", job, sum(p.stat().st_size for p in paths), macs,
+    variant = Variant(PAIR, job, sum(p.stat().st_size for p in paths), macs,
                       accuracy)
     variant.notes.append(f"weights from single-task runs {', '.join(map(str, trained.values()))}"
                          if trained else PAIR_NOTE)

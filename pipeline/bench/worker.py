@@ -71,10 +71,10 @@ class KerasRunner:
 
     def __init__(self, job: dict, pixels: np.ndarray):
         from pipeline.core.tfcompat import tf
-        from pipeline.training.train import load_trained
+        from pipeline.core.trained import TrainedRun
 
         tf_ = tf()
-        model = load_trained(job["run"])[0]
+        model = TrainedRun.open(job["run"]).load_keras()
         norm = job["normalization"]
         x = (pixels.astype(np.float32) - np.float32(norm["mean"])) / np.float32(norm["std"])
         self.x = tf_.constant(x[None])

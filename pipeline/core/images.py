@@ -5,7 +5,9 @@ so the pixels a model sees in Python are the same wherever they come from.
 """
 from __future__ import annotations
 
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -68,11 +70,26 @@ def resize(img: Image.Image, size: int) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8)
 
 
-def normalize(pixels: np.ndarray, normalization: dict) -> np.ndarray:
-    """uint8 RGB pixels -> the float input every model is trained on: (pixel - mean) / std."""
-    return ((pixels.astype(np.float32) - np.float32(normalization["mean"]))
-            / np.float32(normalization["std"]))
+def normalize(pixels, normalization: dict):
+    """RGB pixels 0..255 -> the float input every model is trained on: (pixel - mean) / std.
+
+    The one definition: numpy arrays here and in LiteRT clients, float32 tensors inside
+    tf.data (which cast before calling)."""
+    if isinstance(pixels, np.ndarray):
+        pixels = pixels.astype(np.float32)
+    return (pixels - np.float32(normalization["mean"])) / np.float32(normalization["std"])
 
 
 def load_resized(path: Path | str, size: int) -> np.ndarray:
     return resize(open_rgb(path), size)
+
+
+def load_batch(paths, size: int, workers: int | None = None) -> np.ndarray:
+    """uint8 [N, size, size, 3] of many files, decoded in threads (PIL releases the GIL while
+    decoding and resizing, so threads scale on real photos)."""
+    paths = list(paths)
+    if not paths:
+        return np.zeros((0, size, size, 3), np.uint8)
+    workers = workers or min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers) as pool:
+        return np.stack(list(pool.map(lambda p: load_resized(p, size), paths)))

@@ -136,6 +136,18 @@ def load_label_file(path: Path | str, heads: Heads | None = None,
     return samples
 
 
+def select_heads(samples: list[Sample], schema: Heads, heads: Heads, source: str,
+                 drop_unlabelled: bool = False) -> list[Sample]:
+    """Samples read with the file's `schema`, narrowed to the model's `heads` (in their order):
+    every stage after reading works on the model's columns only. drop_unlabelled: leave out
+    images with no label for any of `heads` (they teach nothing)."""
+    columns = schema.columns(heads, source)
+    narrowed = [Sample(s.path, tuple(s.labels[c] for c in columns), s.line) for s in samples]
+    if drop_unlabelled:
+        narrowed = [s for s in narrowed if any(v != MISSING for v in s.labels)]
+    return narrowed
+
+
 def format_line(sample: Sample, base: Path) -> str:
     try:
         shown = os.path.relpath(sample.path, base)

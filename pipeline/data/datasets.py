@@ -9,14 +9,12 @@ brightness and contrast applied equally to R, G and B, and never a hue or satura
 from __future__ import annotations
 
 import math
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from pipeline.core.heads import FLOWER_HEADS, MISSING, Heads
-from pipeline.core.images import load_resized
+from pipeline.core.heads import Heads
+from pipeline.core.images import load_batch, normalize
 from pipeline.core.tfcompat import tf
 
 # Augmentation strengths: small enough that a rose stays a rose and pink stays pink.
@@ -29,37 +27,11 @@ BRIGHTNESS = 12.0  # +- pixel levels, the same for R, G and B
 CONTRAST = (0.85, 1.15)  # around the image's grey mean, the same factor for R, G and B
 
 
-def load_arrays(samples, size: int, heads: Heads, file_heads: Heads = FLOWER_HEADS,
-                workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 [N, size, size, 3], int32 [N, len(heads)]): decoded in parallel threads.
-
-    PIL releases the GIL while decoding and resizing, so threads scale on real photos.
-    `file_heads` is the column order of the label file; `heads` may be a subset of it.
-    """
-    columns = [file_heads.names.index(name) for name in heads.names]
-    workers = workers or min(8, os.cpu_count() or 1)
-    with ThreadPoolExecutor(workers) as pool:
-        images = list(pool.map(lambda s: load_resized(s.path, size), samples))
-    labels = np.array([[s.labels[c] for c in columns] for s in samples], dtype=np.int32)
-    images = np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8)
-    return images, labels.reshape(len(samples), len(heads))
-
-
-def class_gaps(labels: np.ndarray, heads: Heads) -> list[str]:
-    """Classes with no labelled image in this split (worth a warning, not an error)."""
-    gaps = []
-    for i, head in enumerate(heads):
-        present = set(np.unique(labels[:, i]).tolist()) - {MISSING}
-        gaps += [f"{head.name}={name}" for c, name in enumerate(head.classes) if c not in present]
-    return gaps
-
-
-def normalize(images, normalization: dict):
-    """uint8/float pixels 0..255 -> the model's input: (pixel - mean) / std, float32."""
-    t = tf()
-    mean = t.constant(normalization["mean"], t.float32)
-    std = t.constant(normalization["std"], t.float32)
-    return (t.cast(images, t.float32) - mean) / std
+def load_arrays(samples, size: int, heads: Heads) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 [N, size, size, 3], int32 [N, len(heads)]) of samples whose labels are the
+    model's heads' columns (labels.select_heads)."""
+    labels = np.array([s.labels for s in samples], dtype=np.int32)
+    return load_batch([s.path for s in samples], size), labels.reshape(len(samples), len(heads))
 
 
 def _crop_sides(batch):
@@ -117,19 +89,19 @@ def dataset_from_arrays(images: np.ndarray, labels: np.ndarray, config, heads: H
     @t.autograph.experimental.do_not_convert  # plain graph code; autograph only adds noise
     def prepare(x, y):
         x = augment(x) if training else x
-        return normalize(x, config.normalization), y
+        return normalize(tf().cast(x, tf().float32), config.normalization), y
 
     ds = ds.map(prepare, num_parallel_calls=t.data.AUTOTUNE, deterministic=not training)
     return ds.prefetch(t.data.AUTOTUNE)
 
 
 def make_dataset(samples, config, heads: Heads, batch_size: int, training: bool,
-                 seed: int = 0, file_heads: Heads = FLOWER_HEADS):
+                 seed: int = 0):
     """Samples of a label file -> the training (augmented, shuffled) or evaluation dataset.
 
     Reused by the QAT stage so fine-tuning sees the same pixels, masks and augmentation.
     """
-    images, labels = load_arrays(samples, config.image_size, heads, file_heads)
+    images, labels = load_arrays(samples, config.image_size, heads)
     if training and len(images) < batch_size:
         warnings.warn(f"only {len(images)} training images for batch size {batch_size}")
     return dataset_from_arrays(images, labels, config, heads, batch_size, training, seed)

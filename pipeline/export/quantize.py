@@ -9,7 +9,6 @@ any failure (a conversion error, a failed check, Ctrl-C) publishes neither, and 
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -17,21 +16,11 @@ import numpy as np
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads
 from pipeline.core.metrics import head_metrics
-from pipeline.core.runs import RunDir
-from pipeline.core.io import read_json, write_json
+from pipeline.core.io import write_json
+from pipeline.core.trained import TrainedRun
 from pipeline.core.tfcompat import keras
 
 CALIBRATION_IMAGES = 200  # "100 to 300 real training images" for full-integer conversion
-
-
-def load_splits(run: RunDir, heads: Heads) -> dict:
-    """The train stage's own split files, read and filtered exactly as training read them."""
-    from pipeline.training.train import load_splits as train_splits
-
-    data = run.stage_entry("train")["settings"].get("data")
-    if not data:
-        raise PipelineError(f"{run.root}: the train stage recorded no data folder")
-    return train_splits(Path(data), heads)
 
 
 def quantize_model(model, normalization: dict):
@@ -61,14 +50,13 @@ def input_range(normalization: dict) -> tuple[float, float]:
     return float(np.min((0 - mean) / std)), float(np.max((255 - mean) / std))
 
 
-def fine_tune(qat, heads: Heads, train_info: dict, datasets: dict, epochs: int, lr: float,
+def fine_tune(qat, heads: Heads, settings, datasets: dict, epochs: int, lr: float,
               steps: int) -> dict:
     """Fit the QAT model like training did; epochs=0 only calibrates the activation ranges."""
     from pipeline.training.multitask import MultiTask, build_optimizer
 
-    trainer = MultiTask(qat, heads, mode=train_info.get("mode", "joint"),
-                        loss_weights=train_info.get("loss_weights"),
-                        weighting=train_info.get("weighting", "fixed"))
+    trainer = MultiTask(qat, heads, mode=settings.mode, loss_weights=settings.loss_weights,
+                        weighting=settings.weighting)
     trainer.prepare(build_optimizer(lr, max(epochs, 1) * steps))
     if epochs == 0:
         for x, _ in datasets["train"]:
@@ -79,27 +67,21 @@ def fine_tune(qat, heads: Heads, train_info: dict, datasets: dict, epochs: int, 
     return history.history
 
 
-def write_history(path: Path, history: dict) -> None:
-    keys = list(history)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["epoch"] + keys)
-        for epoch in range(len(history[keys[0]]) if keys else 0):
-            writer.writerow([epoch + 1] + [float(history[k][epoch]) for k in keys])
-
-
 def keras_metrics(model, heads: Heads, arrays: dict, normalization: dict) -> dict:
-    from pipeline.export.convert import keras_probs
+    from pipeline.export.stage import keras_probs
 
     return {split: head_metrics(heads, labels, keras_probs(model, heads, pixels, normalization))
             for split, (pixels, labels) in arrays.items()}
 
 
 def save_qat(out: Path, qat, heads: Heads, history: dict, metrics: dict) -> None:
-    from pipeline.training.fitting import save_h5
+    from pipeline.training.checkpoints import save_h5, write_history
 
     save_h5(qat, out / "model.h5")  # .keras does not load back for QAT models; .h5 does
-    write_history(out / "history.csv", history)
+    epochs = len(next(iter(history.values()), []))
+    write_history(out / "history.csv", [{"epoch": e + 1, **{k: float(v[e]) for k, v in
+                                                            history.items()}}
+                                        for e in range(epochs)])
     write_json(out / "metrics.json", metrics)
     print("QAT Keras model, test accuracy: " + ", ".join(
         f"{h.name} {metrics['test'][h.name]['accuracy']:.4f}" for h in heads))
@@ -111,13 +93,13 @@ def calibration_samples(samples: list, count: int = CALIBRATION_IMAGES, seed: in
     return [samples[i] for i in sorted(order)]
 
 
-def prepare_data(splits: dict, config, heads: Heads, info: dict) -> tuple[dict, dict, np.ndarray]:
+def prepare_data(splits: dict, config, heads: Heads, settings) -> tuple[dict, dict, np.ndarray]:
     """(tf.data train/val, uint8 arrays of val/test, calibration pixels)."""
     from pipeline.data.datasets import dataset_from_arrays, load_arrays
 
     arrays = {name: load_arrays(samples, config.image_size, heads)
               for name, samples in splits.items()}
-    batch, seed = int(info.get("batch_size", 32)), int(info.get("seed", 0))
+    batch, seed = settings.batch_size, settings.seed
     datasets = {name: dataset_from_arrays(*arrays[name], config, heads, batch, name == "train",
                                           seed) for name in ("train", "val")}
     pick = calibration_samples(splits["train"])
@@ -126,27 +108,25 @@ def prepare_data(splits: dict, config, heads: Heads, info: dict) -> tuple[dict, 
 
 
 def run(run: Path, epochs: int = 2, lr: float = 1e-4) -> dict:
-    from pipeline.export import convert as export
-    from pipeline.training.train import load_trained
+    from pipeline.export import stage as export
+    from pipeline.export.variants import VARIANTS
 
-    rd = RunDir(run)
-    rd.require("train")
-    splits = load_splits(rd, rd.heads())  # a broken label file stops us before TF loads
-    model, config, heads = load_trained(rd.root)
-    info = {**rd.stage_entry("train")["settings"],
-            **read_json(rd.path("train") / "model_config.json")}
-    keras().utils.set_random_seed(int(info.get("seed", 0)))
-    datasets, arrays, calibration = prepare_data(splits, config, heads, info)
+    trained = TrainedRun.open(run)
+    splits = trained.splits()  # a broken label file stops us before TF loads
+    rd, config, heads = trained.run, trained.config, trained.heads
+    model = trained.load_keras()
+    keras().utils.set_random_seed(trained.settings.seed)
+    datasets, arrays, calibration = prepare_data(splits, config, heads, trained.settings)
     steps = int(datasets["train"].cardinality())  # batches per epoch, for the lr schedule
-    settings = {"epochs": epochs, "lr": lr, "mode": info.get("mode", "joint"),
+    settings = {"epochs": epochs, "lr": lr, "mode": trained.settings.mode,
                 "heads": heads.names, "calibration_images": int(len(calibration))}
     with rd.stage("qat", settings) as qat_stage:
         qat = quantize_model(model, config.normalization)
-        history = fine_tune(qat, heads, info, datasets, epochs, lr, steps)
+        history = fine_tune(qat, heads, trained.settings, datasets, epochs, lr, steps)
         metrics = keras_metrics(qat, heads, arrays, config.normalization)
         save_qat(qat_stage.dir, qat, heads, history, metrics)
         qat_stage.metrics = {"test": _accuracies(metrics["test"], heads)}
-        with rd.stage("export", {"variants": list(export.VARIANTS)}) as export_stage:
+        with rd.stage("export", {"variants": [v.key for v in VARIANTS]}) as export_stage:
             results = export.export(export_stage.dir, model, qat, heads, config.image_size,
                                     config.normalization, calibration, arrays["test"])
             export_stage.metrics = {k: r["accuracy"] for k, r in results["variants"].items()}

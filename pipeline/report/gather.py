@@ -12,20 +12,18 @@ from collections import Counter
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import FLOWER_HEADS, MISSING, Heads
+from pipeline.core.heads import MISSING, Heads, parse_schema, schema_of
 from pipeline.core.labels import SPLITS, load_label_file
 from pipeline.core.runs import HOW_TO_MAKE, RunDir
 from pipeline.core.io import read_json
+from pipeline.export.variants import VARIANTS as EXPORT_VARIANTS
 
 STAGES = ("train", "qat", "export", "benchmark")
 KERAS = "keras_float"
-# Report variant key -> (title, benchmark results.json key). The export keys are model.json's;
-# an exported variant not listed here is still shown, under its own key.
-VARIANTS = {KERAS: ("Keras float", "keras_float"),
-            "float32": ("TFLite float32", "tflite_float32"),
-            "dynamic": ("TFLite dynamic range", "tflite_dynamic"),
-            "int8_ptq": ("TFLite int8 PTQ", "tflite_int8_ptq"),
-            "int8": ("TFLite int8 QAT", "tflite_int8_qat")}
+# Report variant key -> (title, benchmark results.json key): Keras, then the export registry;
+# an exported variant not listed there is still shown, under its own key.
+VARIANTS = {KERAS: ("Keras float", KERAS),
+            **{v.key: (v.label, v.bench_key) for v in EXPORT_VARIANTS}}
 SMALL_CLASS = 10  # fewer test images than this: one image moves recall by over 10 points
 
 
@@ -133,15 +131,13 @@ def read_history(path: Path, report: dict) -> list[dict] | None:
         raise PipelineError(f"{path}: not a history table ({exc})") from None
 
 
-def data_schema(folder: Path, heads: Heads) -> Heads:
-    """The label files' columns: the dataset's heads.json, else the flower heads (DESIGN.md),
-    else, for a run whose heads are not flower heads, the run's own heads."""
-    path = folder / "heads.json"
-    if path.is_file():
-        return read_heads(path)
-    if all(name in FLOWER_HEADS.names for name in heads.names):
-        return FLOWER_HEADS
-    return heads
+def data_schema(run: Path, folder: Path) -> Heads:
+    """The label files' columns as the run recorded them (train/model_config.json), else the
+    data folder's heads.json, else the flower heads (runs from before schemas were recorded)."""
+    saved = run / "train" / "model_config.json"
+    if saved.is_file() and "schema" in read_json(saved):
+        return parse_schema(read_json(saved)["schema"], str(saved))
+    return schema_of(folder / "train.txt")
 
 
 def read_data(report: dict) -> None:
@@ -153,11 +149,10 @@ def read_data(report: dict) -> None:
         return
     folder, heads = Path(settings["data"]), report["heads"]
     try:
-        schema = data_schema(folder, heads)
-        columns = [schema.names.index(name) for name in heads.names]
-    except ValueError:
-        problem(report, "error", f"{folder}: the label files have no column for every head "
-                                 f"of the run ({', '.join(heads.names)})")
+        schema = data_schema(Path(report["run"]), folder)
+        columns = schema.columns(heads, str(folder))
+    except PipelineError as exc:
+        problem(report, "error", str(exc))
         return
     data = {"folder": str(folder), "splits": {}, "counts": {}}
     for split in SPLITS:

@@ -1,57 +1,54 @@
-"""The TensorFlow side of `pipeline train`: build, initialise, fit with per-epoch checkpoints.
+"""The TensorFlow side of `pipeline train`: build, initialise, fit in phases, keep epochs.
 
-Kept apart from train.py so that option and file checks never import TensorFlow. Per epoch,
-in this order: the best model so far (checkpoints/best-epoch-N.h5), history.csv, the full
-training state (model, log-variances, optimizer and its step) as a TF checkpoint, and last
-state.json, which names them. A run killed at any point resumes from the last state.json.
+Kept apart from train.py so that option and file checks never import TensorFlow; what is
+kept after every epoch (and how a run resumes) is checkpoints.py.
 """
 from __future__ import annotations
 
 import math
 import os
 import sys
-import warnings
 from pathlib import Path
 
 from pipeline.data.datasets import dataset_from_arrays, load_arrays
 from pipeline.training.model import build_model, load_pretrained
 from pipeline.training.multitask import MultiTask, build_optimizer, head_tensors
-from pipeline.core.io import write_json
+from pipeline.training.checkpoints import EpochKeeper
 from pipeline.core.tfcompat import keras, tf
 
 
-def fit(folder: Path, splits, config, heads, settings: dict, state: dict | None, source):
+def fit(folder: Path, splits, config, heads, settings, state: dict | None, source):
     """Train into `folder` (the stage's partial dir); return the best model on validation.
 
     source: another run's model.h5 (Path), converted pretrained weights (dict), or None.
     """
     k = keras()
     first = state["epoch"] if state else 0
-    k.utils.set_random_seed(settings["seed"] + first)  # a resumed run does not replay epoch 1
+    k.utils.set_random_seed(settings.seed + first)  # a resumed run does not replay epoch 1
     train_x, train_y = load_arrays(splits["train"], config.image_size, heads)
     val_x, val_y = load_arrays(splits["val"], config.image_size, heads)
-    bs = settings["batch_size"]
-    train_ds = dataset_from_arrays(train_x, train_y, config, heads, bs, True, settings["seed"])
+    bs = settings.batch_size
+    train_ds = dataset_from_arrays(train_x, train_y, config, heads, bs, True, settings.seed)
     val_ds = dataset_from_arrays(val_x, val_y, config, heads, bs, False)
     net = initial_model(config, heads, source)
-    trainer = MultiTask(net, heads, settings["mode"], settings["loss_weights"],
-                        settings["weighting"])
+    trainer = MultiTask(net, heads, settings.mode, settings.loss_weights,
+                        settings.weighting)
     steps = math.ceil(len(train_x) / bs)
-    trainer.prepare(build_optimizer(settings["lr"], steps * settings["epochs"],
-                                    steps * settings["freeze_epochs"], settings["finetune_lr"]))
+    trainer.prepare(build_optimizer(settings.lr, steps * settings.epochs,
+                                    steps * settings.freeze_epochs, settings.finetune_lr))
     checkpoint = tf().train.Checkpoint(trainer=trainer, optimizer=trainer.optimizer)
     if state:
         checkpoint.read(str(folder / "checkpoints" / state["checkpoint"])).assert_consumed()
-        print(f"resuming after epoch {first} of {settings['epochs']}")
+        print(f"resuming after epoch {first} of {settings.epochs}")
     keeper = EpochKeeper(folder, checkpoint, trainer, settings, state)
     callbacks = [k.callbacks.LambdaCallback(on_epoch_end=keeper.on_epoch_end)]
-    for start, end, frozen in phases(settings["epochs"], settings["freeze_epochs"]):
+    for start, end, frozen in phases(settings.epochs, settings.freeze_epochs):
         if first >= end:
             continue
         if frozen or start:
             print(f"epochs {start + 1}-{end}: "
                   + ("heads only, trunk frozen" if frozen else
-                     f"whole network, lr {settings['finetune_lr']:g}"))
+                     f"whole network, lr {settings.finetune_lr:g}"))
         trainer.freeze_trunk(frozen)
         trainer.fit(train_ds, validation_data=val_ds, epochs=end, initial_epoch=max(first, start),
                     callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
@@ -89,90 +86,6 @@ def faster_batchnorm_statistics(net, momentum: float = 0.9) -> None:
     for layer in net.layers:
         if isinstance(layer, keras().layers.BatchNormalization):
             layer.momentum = momentum
-
-
-class EpochKeeper:
-    """Keeps history, the best model and the resumable checkpoint, once per epoch."""
-
-    def __init__(self, folder: Path, checkpoint, trainer, settings: dict, state: dict | None):
-        self.folder, self.checkpoint, self.trainer, self.settings = folder, checkpoint, trainer, settings
-        state = state or {}
-        self.history = state.get("history", [])
-        self.best, self.best_file = state.get("best"), state.get("best_file")
-
-    def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        from pipeline.training.train import STATE, write_history
-
-        row = {"epoch": epoch + 1, **{key: float(v) for key, v in (logs or {}).items()},
-               "lr": self.current_lr()}
-        if self.trainer.weighting == "uncertainty":
-            for head, s in zip(self.trainer.heads, self.trainer.log_vars.numpy()):
-                row[f"{head.name}_log_var"] = float(s)
-        self.history.append(row)
-        # Best = highest mean validation accuracy over heads, then lowest validation loss.
-        score = [sum(row.get(f"val_{h.name}_accuracy", 0.0) for h in self.trainer.heads),
-                 -row.get("val_loss", 0.0)]
-        if self.best is None or score > self.best:
-            self.best, self.best_file = score, f"best-epoch-{epoch + 1}.h5"
-            save_h5(self.trainer.net, self.folder / "checkpoints" / self.best_file)
-        write_history(self.folder / "history.csv", self.history)
-        prefix = self.checkpoint.write(str(self.folder / "checkpoints" / f"epoch-{epoch + 1}"))
-        write_json(self.folder / STATE, {
-            "settings": self.settings, "epoch": epoch + 1, "checkpoint": Path(prefix).name,
-            "best": self.best, "best_file": self.best_file, "history": self.history})
-        self.prune(Path(prefix).name)
-        self.tensorboard(row)
-
-    def tensorboard(self, row: dict) -> None:
-        """Epoch scalars as TensorBoard events.
-
-        Keras' TensorBoard callback needs the `tensorboard` package (not in this stack); the
-        event files are written with TF's own summary op and the scalar plugin's metadata, so
-        `tensorboard --logdir .../tensorboard` shows them wherever tensorboard is installed.
-        """
-        from tensorflow.core.framework.summary_pb2 import SummaryMetadata
-
-        t = tf()
-        meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="scalars"))
-        for split in ("train", "validation"):
-            writer = t.summary.create_file_writer(str(self.folder / "tensorboard" / split))
-            with writer.as_default():
-                for key, value in row.items():
-                    if key == "epoch" or key.startswith("val_") != (split == "validation"):
-                        continue
-                    t.summary.write(f"epoch_{key.removeprefix('val_')}", t.constant(value, t.float32),
-                                    step=row["epoch"], metadata=meta.SerializeToString())
-            writer.close()
-
-    def current_lr(self) -> float:
-        optimizer = self.trainer.optimizer
-        rate = optimizer._learning_rate  # the schedule object: evaluate it at the current step
-        return float(rate(optimizer.iterations) if callable(rate) else rate)
-
-    def prune(self, keep: str) -> None:
-        """Delete checkpoints that state.json no longer names."""
-        for path in (self.folder / "checkpoints").iterdir():
-            stale_ckpt = path.name.startswith("epoch-") and not path.name.startswith(keep + ".")
-            stale_best = path.name.startswith("best-epoch-") and path.name != self.best_file
-            if stale_ckpt or stale_best:
-                path.unlink()
-
-
-def save_h5(net, path: Path) -> None:
-    """Atomic .h5 save, without tf_keras' "HDF5 is legacy" and "not compiled" chatter: .h5 is
-    the format tfmot's quantize_scope loads, and the model is deliberately saved uncompiled."""
-    logger = tf().get_logger()
-    level = logger.level
-    tmp = path.with_name(f".{path.name}.tmp")
-    logger.setLevel("ERROR")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            net.save(tmp, include_optimizer=False, save_format="h5")
-        os.replace(tmp, path)
-    finally:
-        logger.setLevel(level)
-        tmp.unlink(missing_ok=True)
 
 
 def transfer_weights(source: Path, net) -> tuple[int, int]:

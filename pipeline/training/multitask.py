@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import functools
 
+from pipeline.core.config import MODES, WEIGHTINGS
 from pipeline.core.heads import Heads
 from pipeline.core.tfcompat import keras, tf
 
-MODES = ("joint", "alternating")
-WEIGHTINGS = ("fixed", "uncertainty")
 
 
 def head_tensors(net, heads: Heads) -> list:

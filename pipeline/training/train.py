@@ -1,30 +1,27 @@
 """`pipeline train`: joint or alternating multi-task training with checkpoints and resume.
 
-Everything the user can get wrong (options, split files, --resume, --init-from) is checked
-before the run directory is touched. Training writes into `.train.partial/`, checkpoints every
-epoch there (state.json is written last, so it only ever names a complete checkpoint), keeps
-the best model on validation as model.h5, and is published as `train/` when it has finished.
+Everything the user can get wrong (options, split files and their schema, weights to start
+from, --resume, --init-from) is checked before the run directory is touched. Training writes
+into `.train.partial/`, checkpoints every epoch there (checkpoints.py), keeps the best model
+on validation as model.h5, and is published as `train/` when it has finished.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from pathlib import Path
 
-from pipeline.training import plots
+from pipeline.core.config import MODES, WEIGHTINGS, ModelConfig, TrainSettings
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import FLOWER_HEADS, Heads
-from pipeline.core.labels import SPLITS, load_label_file
-from pipeline.core.io import atomic_write_text
-from pipeline.core.metrics import format_table, head_metrics
-from pipeline.core.config import ModelConfig
-from pipeline.core.runs import RunDir
+from pipeline.core.heads import Heads, schema_of
 from pipeline.core.io import read_json, write_json
-from pipeline.training import backbones
+from pipeline.core.labels import SPLITS, load_label_file, select_heads
+from pipeline.core.metrics import format_table, head_metrics
+from pipeline.core.runs import RunDir
+from pipeline.core.trained import CONFIG_FILE
+from pipeline.training import backbones, plots
+from pipeline.training.checkpoints import STATE
 
-STATE = "checkpoints/state.json"
 # Pretrained starts: a few epochs with the trunk frozen (the new conv10s settle before their
 # gradients reach the ImageNet features), then the whole network; learning rates by start.
 # Chosen on the real photos, several seeds (README, "Start from ImageNet").
@@ -36,16 +33,18 @@ def run(data, run, arch="squeezenet1.1", image_size=224, epochs=20, batch_size=3
         mode="joint", loss_weights=None, weighting="fixed", tasks=None, init_from=None,
         seed=0, resume=False, pretrained=None, freeze_epochs=None, finetune_lr=None) -> dict:
     """Train, evaluate on val and test, publish `train/`; returns the test metrics."""
-    heads, config, weights = resolve(arch, image_size, mode, loss_weights, weighting, tasks)
+    schema = data_schema(Path(data))
+    heads, config, weights = resolve(schema, arch, image_size, mode, loss_weights, weighting,
+                                     tasks)
     start = resolve_start(config, heads, pretrained, init_from)
     schedule = resolve_schedule(config, epochs, lr, freeze_epochs, finetune_lr)
-    splits = load_splits(Path(data), heads)
+    splits = load_splits(Path(data), schema, heads)
     rundir = RunDir(run)
-    settings = {"data": str(Path(data).resolve()), "arch": arch, "image_size": image_size,
-                "epochs": epochs, "batch_size": batch_size, "mode": mode,
-                "loss_weights": weights, "weighting": weighting, "tasks": heads.names,
-                "init_from": str(Path(init_from).resolve()) if init_from else None,
-                "pretrained": config.pretrained, **schedule, "seed": seed}
+    settings = TrainSettings(
+        data=str(Path(data).resolve()), arch=arch, image_size=image_size, epochs=epochs,
+        batch_size=batch_size, mode=mode, loss_weights=weights, weighting=weighting,
+        tasks=heads.names, init_from=str(Path(init_from).resolve()) if init_from else None,
+        pretrained=config.pretrained, seed=seed, **schedule)
     state = resume_state(rundir, settings) if resume else None
     source = start if not state else None
     if not resume and (rundir.partial("train") / STATE).exists():
@@ -53,20 +52,24 @@ def run(data, run, arch="squeezenet1.1", image_size=224, epochs=20, batch_size=3
               "(use --resume to continue it)", file=sys.stderr)
     from pipeline.training import fitting  # TensorFlow from here on
 
-    with rundir.stage("train", settings, keep_partial=True, fresh=not resume) as w:
-        write_json(w.dir / "checkpoints" / "settings.json", settings)
+    with rundir.stage("train", settings.to_json(), keep_partial=True, fresh=not resume) as w:
+        write_json(w.dir / "checkpoints" / "settings.json", settings.to_json())
         net = fitting.fit(w.dir, splits, config, heads, settings, state, source)
-        result = finish(w, rundir, net, splits, config, heads, settings)
+        result = finish(w, rundir, net, splits, config, schema, heads, settings)
     return result
 
 
-def resolve(arch, image_size, mode, loss_weights, weighting, tasks):
-    from pipeline.training.multitask import MODES, WEIGHTINGS
+def data_schema(data: Path) -> Heads:
+    if not data.is_dir():
+        raise PipelineError(f"{data}: no such data folder (make one with `pipeline data split`)")
+    return schema_of(data / "train.txt")
 
+
+def resolve(schema: Heads, arch, image_size, mode, loss_weights, weighting, tasks):
     backbones.get(arch)  # one line naming the choices for an unknown arch
     try:
         config = ModelConfig(arch=arch, image_size=image_size)
-        heads = FLOWER_HEADS.select(tasks)
+        heads = schema.select(tasks)
     except ValueError as exc:
         raise PipelineError(str(exc)) from None
     if mode not in MODES:
@@ -95,18 +98,16 @@ def parse_loss_weights(text: str | None, heads: Heads) -> dict:
     return weights
 
 
-def load_splits(data: Path, heads: Heads) -> dict:
-    """{split: samples}; a missing, empty or broken split file is a one-line error."""
-    if not data.is_dir():
-        raise PipelineError(f"{data}: no such data folder (make one with `pipeline data split`)")
+def load_splits(data: Path, schema: Heads, heads: Heads) -> dict:
+    """{split: samples narrowed to the model's heads}; a missing, empty or broken split file
+    is a one-line error."""
     splits = {}
     for split in SPLITS:
         path = data / f"{split}.txt"
         if not path.exists():
             raise PipelineError(f"{path}: split file not found; run `pipeline data split` first")
-        samples = load_label_file(path)
-        i = [FLOWER_HEADS.names.index(n) for n in heads.names]
-        used = [s for s in samples if any(s.labels[c] >= 0 for c in i)]
+        samples = load_label_file(path, schema)
+        used = select_heads(samples, schema, heads, str(path), drop_unlabelled=True)
         if not used:
             raise PipelineError(f"{path}: no image has a label for {', '.join(heads.names)}")
         warn_gaps(path, used, heads)
@@ -115,16 +116,15 @@ def load_splits(data: Path, heads: Heads) -> dict:
 
 
 def warn_gaps(path: Path, samples, heads: Heads) -> None:
-    columns = {n: FLOWER_HEADS.names.index(n) for n in heads.names}
-    for head in heads:
-        seen = {s.labels[columns[head.name]] for s in samples}
-        absent = [c for i, c in enumerate(head.classes) if i not in seen]
+    for i, head in enumerate(heads):
+        seen = {s.labels[i] for s in samples}
+        absent = [c for k, c in enumerate(head.classes) if k not in seen]
         if absent:
             print(f"warning: {path}: no image of {head.name} {', '.join(absent)}",
                   file=sys.stderr)
 
 
-def resume_state(rundir: RunDir, settings: dict) -> dict:
+def resume_state(rundir: RunDir, settings: TrainSettings) -> dict:
     path = rundir.partial("train") / STATE
     if not path.exists():
         done = " (its training has finished)" if rundir.has("train") else ""
@@ -132,7 +132,7 @@ def resume_state(rundir: RunDir, settings: dict) -> dict:
                             f"{rundir.root}{done}; start without --resume")
     state = read_json(path)
     saved = json.loads(json.dumps(state["settings"]))
-    now = json.loads(json.dumps(settings))
+    now = json.loads(json.dumps(settings.to_json()))
     changed = [f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in now if saved.get(k) != now[k]]
     if changed:
         raise PipelineError("--resume with different settings (" + "; ".join(changed) +
@@ -179,7 +179,7 @@ def init_source(init_from, config: ModelConfig) -> Path:
     run takes its layer style, normalization and what it started from."""
     other = RunDir(init_from)
     folder = other.require("train")
-    saved = ModelConfig.from_json(read_json(folder / "model_config.json"))
+    saved = ModelConfig.from_json(read_json(folder / CONFIG_FILE))
     if saved.arch != config.arch:
         raise PipelineError(f"--init-from {init_from}: that run is {saved.arch}, "
                             f"this one {config.arch}; the weights cannot be reused")
@@ -188,13 +188,14 @@ def init_source(init_from, config: ModelConfig) -> Path:
     return folder / "model.h5"
 
 
-def finish(w, rundir: RunDir, net, splits, config, heads, settings) -> dict:
+def finish(w, rundir: RunDir, net, splits, config, schema: Heads, heads: Heads,
+           settings: TrainSettings) -> dict:
     """Score the best model on val and test; write metrics, plots, config; print the table."""
     from pipeline.training.fitting import predict
 
     metrics = {}
     for split in ("test", "val"):
-        labels, probs = predict(net, splits[split], config, heads, settings["batch_size"])
+        labels, probs = predict(net, splits[split], config, heads, settings.batch_size)
         metrics[split] = head_metrics(heads, labels, probs)
     write_json(w.dir / "metrics.json", metrics)
     history = read_json(w.dir / STATE)["history"]
@@ -202,9 +203,9 @@ def finish(w, rundir: RunDir, net, splits, config, heads, settings) -> dict:
     for head in heads:
         plots.confusion_matrix(metrics["test"][head.name]["confusion"], head.classes,
                                f"{head.name} (test)", w.dir / f"confusion_{head.name}.png")
-    write_json(w.dir / "model_config.json", {**config.to_json(), "heads": heads.names,
-               "mode": settings["mode"], "loss_weights": settings["loss_weights"],
-               "weighting": settings["weighting"]})
+    write_json(w.dir / CONFIG_FILE, {**config.to_json(), "heads": heads.names,
+               "schema": schema.to_json(), "mode": settings.mode,
+               "loss_weights": settings.loss_weights, "weighting": settings.weighting})
     rundir.write_heads(heads)
     w.metrics = {"test": _summary(metrics["test"], heads), "val": _summary(metrics["val"], heads),
                  "epochs": len(history)}
@@ -216,23 +217,3 @@ def _summary(m: dict, heads: Heads) -> dict:
     out = {h.name: {"accuracy": m[h.name]["accuracy"], "mean_recall": m[h.name]["mean_recall"]}
            for h in heads}
     return {**out, "joint_accuracy": m["joint_accuracy"]}
-
-
-def write_history(path: Path, history: list[dict]) -> None:
-    keys = list(dict.fromkeys(k for row in history for k in row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write_text(path, buffer.getvalue())
-
-
-def load_trained(run_dir):
-    """(float tf_keras model, ModelConfig, Heads) of a finished train stage."""
-    from pipeline.core.tfcompat import keras
-
-    folder = RunDir(run_dir).require("train")
-    saved = read_json(folder / "model_config.json")
-    heads = RunDir(run_dir).heads().select(saved.get("heads"))
-    net = keras().models.load_model(folder / "model.h5", compile=False)
-    return net, ModelConfig.from_json(saved), heads

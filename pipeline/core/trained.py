@@ -1,0 +1,80 @@
+"""`TrainedRun`: everything a later stage needs from a finished train stage, read once.
+
+quantize, export, benchmark, evaluate and report read the model's architecture, input size,
+normalization, heads, the data's schema and the split files from here, never from a repeated
+command-line flag or from the training code (no TensorFlow until `load_keras`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.core.config import ModelConfig, TrainSettings
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import FLOWER_HEADS, Heads, parse_schema, schema_of
+from pipeline.core.io import read_json
+from pipeline.core.labels import SPLITS, Sample, load_label_file, select_heads
+from pipeline.core.runs import RunDir
+
+CONFIG_FILE = "model_config.json"
+
+
+@dataclass
+class TrainedRun:
+    run: RunDir
+    config: ModelConfig
+    settings: TrainSettings
+    schema: Heads  # the columns of the training data's label files
+    heads: Heads  # the model's heads: a selection of the schema
+    extra: dict  # model_config.json as written (mode, loss weights, ...)
+
+    @classmethod
+    def open(cls, run_dir: Path | str) -> "TrainedRun":
+        run = RunDir(run_dir)
+        folder = run.require("train")
+        saved = read_json(folder / CONFIG_FILE)
+        settings = TrainSettings.from_json(run.stage_entry("train").get("settings", {}))
+        schema = _recorded_schema(saved, settings, folder / CONFIG_FILE)
+        try:
+            heads = schema.select(saved.get("heads"))
+        except ValueError as exc:
+            raise PipelineError(f"{folder / CONFIG_FILE}: {exc}") from None
+        return cls(run, ModelConfig.from_json(saved), settings, schema, heads, saved)
+
+    @property
+    def model_path(self) -> Path:
+        return self.run.path("train") / "model.h5"
+
+    @property
+    def data(self) -> Path:
+        if not self.settings.data:
+            raise PipelineError(f"{self.run.root}: the train stage recorded no data folder")
+        return Path(self.settings.data)
+
+    def split(self, name: str, images: bool = True, drop_unlabelled: bool = True
+              ) -> list[Sample]:
+        """A split file of the training data, read with the recorded schema and validated,
+        narrowed to the model's heads."""
+        path = self.data / f"{name}.txt"
+        if not path.is_file():
+            raise PipelineError(f"{path}: split file not found (the run was trained on "
+                                f"{self.data}); it must stay where it was")
+        samples = load_label_file(path, self.schema, images=images)
+        return select_heads(samples, self.schema, self.heads, str(path), drop_unlabelled)
+
+    def splits(self, names=SPLITS) -> dict[str, list[Sample]]:
+        return {name: self.split(name) for name in names}
+
+    def load_keras(self):
+        from pipeline.core.tfcompat import keras
+
+        return keras().models.load_model(self.model_path, compile=False)
+
+
+def _recorded_schema(saved: dict, settings: TrainSettings, source: Path) -> Heads:
+    if "schema" in saved:
+        return parse_schema(saved["schema"], str(source))
+    # Runs from before the schema was recorded: the data folder's, else the flowers.
+    if settings.data and Path(settings.data).is_dir():
+        return schema_of(Path(settings.data) / "train.txt")
+    return FLOWER_HEADS

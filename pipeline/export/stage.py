@@ -1,0 +1,135 @@
+"""The export stage: convert every variant, check it, embed its metadata, score it through
+LiteRT as every consumer will run it, gate on parity, and write export/ (model.json,
+metrics.json and the .tflite files)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.core.heads import Heads
+from pipeline.core.images import normalize
+from pipeline.core.io import atomic_write_bytes, write_json
+from pipeline.export import metadata
+from pipeline.export.convert import convert_all
+from pipeline.export.spec import ExportError, check_signature, describe, model_spec
+from pipeline.export.variants import BY_KEY, DEFAULT, REFERENCE
+
+MAX_FLOAT_DIFF = 1e-4  # float32 .tflite vs Keras: same maths, only op-order rounding
+MIN_INT8_AGREEMENT = 0.98  # QAT int8 .tflite vs the QAT Keras model, arg-max, per head
+# Below this many test images one flipped near-tie already breaks 98%: the agreement is then
+# reported and warned about, not gated (tiny test runs would fail at random otherwise).
+MIN_GATED_IMAGES = 50
+
+
+def write_variants(out_dir: Path, contents: dict[str, bytes], heads: Heads, image_size: int,
+                   normalization: dict) -> dict:
+    """Check each signature, embed the metadata, write the .tflite files and model.json."""
+    out_dir = Path(out_dir)
+    variants = {}
+    for key, content in contents.items():
+        variant = BY_KEY[key]
+        check_signature(content, heads, image_size, variant.input_dtype, name=variant.file)
+        entry = describe(content, variant.file, heads, normalization)
+        # The packed model.json lists this variant only, and no size: a file cannot hold its own.
+        own = {**model_spec(heads, image_size, {key: entry}), "default": key}
+        content = metadata.embed_variant(key, content, own, heads, normalization, variant.file)
+        atomic_write_bytes(out_dir / variant.file, content)
+        variants[key] = {**entry, "size_bytes": len(content)}
+    spec = model_spec(heads, image_size, variants)
+    write_json(out_dir / "model.json", spec)
+    return spec
+
+
+def keras_probs(model, heads: Heads, pixels: np.ndarray, normalization: dict) -> dict:
+    """The Keras model's probabilities on the same pixels the .tflite files see."""
+    out = model.predict(normalize(pixels, normalization), batch_size=32, verbose=0)
+    return {name: np.asarray(out[name], dtype=np.float32) for name in heads.names}
+
+
+def compare(heads: Heads, probs: dict, reference: dict) -> dict:
+    """Arg-max agreement per head and the largest probability difference."""
+    agreement = {n: float(np.mean(probs[n].argmax(1) == reference[n].argmax(1)))
+                 for n in heads.names}
+    diff = max(float(np.max(np.abs(probs[n] - reference[n]))) for n in heads.names)
+    return {"agreement": agreement, "max_abs_diff": diff}
+
+
+def score_variants(out_dir: Path, spec: dict, heads: Heads, pixels: np.ndarray,
+                   labels: np.ndarray, references: dict) -> dict:
+    """Each variant run through LiteRT on the test images, as every consumer will run it."""
+    from pipeline.deploy.evaluate import predict
+    from pipeline.core.metrics import head_metrics
+    from pipeline.deploy.runtime import TFLiteModel
+
+    results = {}
+    for key, entry in spec["variants"].items():
+        probs = predict(TFLiteModel(Path(out_dir) / entry["file"]), pixels)
+        test = head_metrics(heads, labels, probs)
+        results[key] = {"accuracy": {n: test[n]["accuracy"] for n in heads.names},
+                        "joint_accuracy": test["joint_accuracy"], "source": BY_KEY[key].source,
+                        **compare(heads, probs, references[BY_KEY[key].source]),
+                        "size_bytes": entry["size_bytes"], "test": test}
+    return results
+
+
+def gate(results: dict, heads: Heads, n_images: int) -> tuple[list[str], list[str]]:
+    """(failures, warnings): float32 parity, and QAT int8 agreement where n_images can judge it."""
+    failures, warnings = [], []
+    diff = results[REFERENCE]["max_abs_diff"]
+    if diff > MAX_FLOAT_DIFF:
+        failures.append(f"float32 differs from Keras by {diff:.2e} (limit {MAX_FLOAT_DIFF:.0e})")
+    for name, value in results[DEFAULT]["agreement"].items():
+        if value >= MIN_INT8_AGREEMENT:
+            continue
+        message = (f"int8 agrees with the QAT Keras model on {value:.1%} of {name} "
+                   f"(limit {MIN_INT8_AGREEMENT:.0%})")
+        if n_images >= MIN_GATED_IMAGES:
+            failures.append(message)
+        else:
+            warnings.append(f"{message}, on only {n_images} test images "
+                            f"(gated from {MIN_GATED_IMAGES})")
+    return failures, warnings
+
+
+def _pct(value) -> str:
+    return "   -  " if value is None else f"{100 * value:6.2f}"
+
+
+def format_table(results: dict, heads: Heads) -> str:
+    columns = "".join(f"{n[:14]:>15}" for n in heads.names)
+    lines = [f"{'variant':<10}{'KB':>8}{columns}{'joint':>8}   agreement (vs source)  max|dp|"]
+    for key, r in results.items():
+        accs = "".join(f"{_pct(r['accuracy'][n]):>15}" for n in heads.names)
+        agree = "/".join(f"{100 * r['agreement'][n]:.1f}" for n in heads.names)
+        lines.append(f"{key:<10}{r['size_bytes'] / 1024:8.0f}{accs}{_pct(r['joint_accuracy']):>8}"
+                     f"   {agree:<12} ({r['source']:<5})  {r['max_abs_diff']:.1e}")
+    return "\n".join(lines)
+
+
+def export(out_dir: Path, float_model, qat_model, heads: Heads, image_size: int,
+           normalization: dict, calibration: np.ndarray, test: tuple) -> dict:
+    """Convert, check, score and write export/ (model.json, metrics.json, four .tflite).
+
+    test: (uint8 pixels [N, S, S, 3], labels [N, H]). Raises ExportError if a check fails.
+    """
+    contents = convert_all({"float": float_model, "qat": qat_model}, heads, image_size,
+                           calibration, normalization)
+    spec = write_variants(out_dir, contents, heads, image_size, normalization)
+    pixels, labels = test
+    references = {"float": keras_probs(float_model, heads, pixels, normalization),
+                  "qat": keras_probs(qat_model, heads, pixels, normalization)}
+    results = score_variants(out_dir, spec, heads, pixels, labels, references)
+    sizes = {k: r["size_bytes"] for k, r in results.items()}
+    metrics = {"variants": results, "n_test": int(len(labels)),
+               "size_ratio_int8_to_float32": sizes[DEFAULT] / sizes[REFERENCE]}
+    write_json(Path(out_dir) / "metrics.json", metrics)
+    print(format_table(results, heads))
+    print(f"{BY_KEY[DEFAULT].file} is {metrics['size_ratio_int8_to_float32']:.3f}x the size of "
+          f"{BY_KEY[REFERENCE].file}")
+    failures, warnings = gate(results, heads, len(labels))
+    for warning in warnings:
+        print(f"warning: {warning}")
+    if failures:
+        raise ExportError("export check failed: " + "; ".join(failures))
+    return metrics
