@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import functools
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from pipeline import __version__
+from pipeline.core.config import Mode, Weighting
 from pipeline.core.errors import PipelineError
+from pipeline.export.variants import DEFAULT as DEFAULT_VARIANT, VARIANTS
+from pipeline.training.backbones import BACKBONES, DEFAULT_ARCH
+
+# Choices from the registries: a new backbone or export variant appears here by itself.
+Arch = Enum("Arch", [(name, name) for name in BACKBONES], type=str)
+ExportKey = Enum("ExportKey", [(v.key, v.key) for v in VARIANTS], type=str)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Flower photos -> multi-task SqueezeNet -> TFLite on a phone.")
@@ -115,15 +123,18 @@ def data_check(labels: Path = typer.Argument(..., help="Label file to validate."
 @friendly
 def train(data: Path = typer.Option(..., help="Folder with train.txt, val.txt, test.txt."),
           run: Path = typer.Option(..., help="Run directory, e.g. artifacts/NAME."),
-          arch: str = typer.Option("squeezenet1.1", help="squeezenet1.0 or squeezenet1.1."),
+          arch: Arch = typer.Option(DEFAULT_ARCH, help="Backbone."),
           image_size: int = typer.Option(224, help="Input side in pixels (>= 32)."),
           epochs: int = typer.Option(20, min=1),
           batch_size: int = typer.Option(32, min=1),
           lr: Optional[float] = typer.Option(
               None, help="Learning rate (Adam); default 3e-4 when pretrained, 1e-3 from scratch."),
-          mode: str = typer.Option("joint", help="joint or alternating."),
+          mode: Mode = typer.Option(Mode.joint, help="joint: one step on the summed losses; "
+                                                     "alternating: batches alternate heads."),
           loss_weights: Optional[str] = typer.Option(None, help="e.g. type=1,color=1."),
-          weighting: str = typer.Option("fixed", help="fixed or uncertainty (Kendall 2018)."),
+          weighting: Weighting = typer.Option(Weighting.fixed,
+                                              help="fixed (--loss-weights) or learned "
+                                                   "uncertainty weights (Kendall 2018)."),
           tasks: Optional[str] = typer.Option(None, help="Heads to train, e.g. type,color."),
           pretrained: Optional[str] = typer.Option(
               None, help="imagenet, none, or a weights .npz (<layer>/kernel, <layer>/bias). "
@@ -138,9 +149,9 @@ def train(data: Path = typer.Option(..., help="Folder with train.txt, val.txt, t
           resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint.")):
     """Train the multi-task SqueezeNet (joint or alternating) on a split folder."""
     from pipeline.training import train as stage
-    stage.run(data=data, run=run, arch=arch, image_size=image_size, epochs=epochs,
-              batch_size=batch_size, lr=lr, mode=mode, loss_weights=loss_weights,
-              weighting=weighting, tasks=_csv(tasks), init_from=init_from, seed=seed,
+    stage.run(data=data, run=run, arch=arch.value, image_size=image_size, epochs=epochs,
+              batch_size=batch_size, lr=lr, mode=mode.value, loss_weights=loss_weights,
+              weighting=weighting.value, tasks=_csv(tasks), init_from=init_from, seed=seed,
               resume=resume, pretrained=pretrained, freeze_epochs=freeze_epochs,
               finetune_lr=finetune_lr)
 
@@ -158,11 +169,13 @@ def quantize(run: Path = typer.Option(..., help="Run directory with a finished t
 @app.command()
 @friendly
 def evaluate(model: Path = typer.Option(..., help="A run directory or a .tflite file."),
-             data: Path = typer.Option(..., help="Label file to score on."),
-             json_out: Optional[Path] = typer.Option(None, "--json", help="Write metrics here.")):
+             labels: Path = typer.Option(..., help="Label file to score on (read with the "
+                                                   "heads.json beside it, else flower heads)."),
+             out: Optional[Path] = typer.Option(None, help="Also write the metrics to this "
+                                                           "JSON file.")):
     """Per-head accuracy, precision, recall and confusion of a model on a label file."""
     from pipeline.deploy import evaluate as stage
-    stage.run(model=model, data=data, json_out=json_out)
+    stage.run(model=model, labels=labels, out=out)
 
 
 @app.command()
@@ -213,13 +226,14 @@ def inspect(model: Path = typer.Argument(..., help="A .tflite file (or a run dir
 @app.command()
 @friendly
 def android(run: Path = typer.Option(..., help="Run directory with an export, or a .tflite."),
-            variant: str = typer.Option("int8", help="Which exported variant of the run to ship."),
+            variant: ExportKey = typer.Option(DEFAULT_VARIANT, help="Which exported variant of "
+                                                                    "the run to ship."),
             assets: Optional[Path] = typer.Option(
                 None, help="Assets folder (default: android_demo/app/src/main/assets of the "
                            "repository holding the current folder).")):
     """Copy one self-describing .tflite into the Android demo's assets (as model.tflite)."""
     from pipeline.deploy import android as stage
-    stage.run(run=run, variant=variant, assets=assets)
+    stage.run(run=run, variant=variant.value, assets=assets)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -47,7 +47,7 @@ def check_known(metrics):
 def test_known_answers_from_a_tflite_file(known, tmp_path):
     out = tmp_path / "m.json"
     result = runner.invoke(app, ["evaluate", "--model", str(known / "run/export/model_float32.tflite"),
-                                 "--data", str(known / "labels.txt"), "--json", str(out)])
+                                 "--labels", str(known / "labels.txt"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "joint accuracy" in result.output
     saved = json.loads(out.read_text())
@@ -83,7 +83,7 @@ def test_truncated_tflite(known, tmp_path):
     shutil.copytree(known / "run/export", tmp_path / "export")
     path = tmp_path / "export/model_int8.tflite"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    result = runner.invoke(app, ["evaluate", "--model", str(path), "--data",
+    result = runner.invoke(app, ["evaluate", "--model", str(path), "--labels",
                                  str(known / "labels.txt")])
     assert_one_line_error(result, "model_int8.tflite", "cannot load")
 
@@ -105,7 +105,7 @@ def test_tflite_without_metadata_and_other_outputs_in_model_json(known, tmp_path
     spec["tasks"] = [{"name": "flower_type"}, {"name": "flower_kind"}]
     spec_path.write_text(json.dumps(spec))
     result = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "export/model_int8.tflite"),
-                                 "--data", str(known / "labels.txt")])
+                                 "--labels", str(known / "labels.txt")])
     assert_one_line_error(result, "lacks output", "flower_kind")
 
 
@@ -120,20 +120,20 @@ def test_bare_tflite_without_metadata_is_one_line(known, tmp_path):
     shutil.copy(known / "run/export/model_int8.tflite", tmp_path)
     strip_metadata(tmp_path / "model_int8.tflite")
     result = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "model_int8.tflite"),
-                                 "--data", str(known / "labels.txt")])
+                                 "--labels", str(known / "labels.txt")])
     assert_one_line_error(result, "model_int8.tflite", "no TFLite metadata", "model.json")
 
 
 def test_label_file_with_errors(known, tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text(f"{known}/images/red.png, 0, 2\n{known}/images/red.png, 0, 7\n")
-    result = runner.invoke(app, ["evaluate", "--model", str(known / "run"), "--data", str(bad)])
+    result = runner.invoke(app, ["evaluate", "--model", str(known / "run"), "--labels", str(bad)])
     assert_one_line_error(result, "bad.txt:2:", "out of range")
 
 
 def test_run_without_export(tmp_path):
     (tmp_path / "run").mkdir()
-    result = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "run"), "--data",
+    result = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "run"), "--labels",
                                  str(tmp_path / "labels.txt")])
     assert_one_line_error(result, "no exported model")
 

@@ -2,6 +2,8 @@
 import csv
 import json
 
+import numpy as np
+
 import pytest
 from helpers_runs import make_tiny_exported_run
 from typer.testing import CliRunner
@@ -130,3 +132,22 @@ def test_agreement_gate_fails_only_where_the_test_set_can_judge_it():
     assert not failures and "only 12 test images" in warnings[0]
     results["float32"]["max_abs_diff"] = 1e-3
     assert "float32 differs" in stage.gate(results, FLOWER_HEADS, 12)[0][0]
+
+
+def test_qat_ranges_start_where_the_float_activations_are():
+    """tfmot starts every range at [-6, 6]; calibrate_ranges sets them from the float model."""
+    from pipeline.core.config import DEFAULT_NORMALIZATION, ModelConfig
+    from pipeline.core.tfcompat import keras
+    from pipeline.training.model import build_model
+
+    model = build_model(ModelConfig(image_size=32, batchnorm=False), FLOWER_HEADS)
+    qat = quantize.quantize_model(model, DEFAULT_NORMALIZATION)
+    pixels = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3)).astype(np.uint8)
+    assert quantize.calibrate_ranges(qat, model, pixels, DEFAULT_NORMALIZATION, batch=3) > 10
+    probe = keras().Model(model.inputs, model.get_layer("fire4_concat").output)
+    out = probe.predict((pixels - 128.0) / 128.0, verbose=0)
+    lo = qat.get_layer("quant_fire4_concat").weights
+    ranges = {v.name.split("/")[-1].split(":")[0]: float(v.numpy()) for v in lo
+              if "output_m" in v.name}
+    assert ranges == pytest.approx({"output_min": min(0.0, float(out.min())),
+                                    "output_max": float(out.max())}, rel=1e-5)

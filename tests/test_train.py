@@ -108,11 +108,17 @@ def _train(*args):
     return CliRunner().invoke(app, ["train", *map(str, args)])
 
 
+@pytest.mark.parametrize("extra", [["--arch", "squeezenet9"], ["--mode", "sideways"],
+                                   ["--weighting", "guess"]])
+def test_choices_come_from_the_registries(data, tmp_path, extra):
+    result = _train("--data", data, "--run", tmp_path / "run", *extra)
+    assert result.exit_code == 2 and "is not one of" in result.output
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("extra,message", [
-    (["--arch", "squeezenet9"], "unknown arch"),
     (["--image-size", "16"], "too small"),
     (["--resume"], "no checkpoint"),
-    (["--mode", "sideways"], "unknown --mode"),
     (["--loss-weights", "size=2"], "--loss-weights"),
     (["--tasks", "smell"], "unknown task"),
     (["--init-from", "/nonexistent/run"], "no such run directory"),

@@ -7,16 +7,15 @@ same pixels.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import FLOWER_HEADS, Head, Heads
-from pipeline.core.images import load_resized
-from pipeline.core.labels import Sample, load_label_file
-from pipeline.core.io import atomic_write_text
+from pipeline.core.heads import Head, Heads, schema_of
+from pipeline.core.images import load_batch
+from pipeline.core.io import write_json
+from pipeline.core.labels import Sample, load_label_file, select_heads
 from pipeline.core.metrics import format_table, head_metrics
 from pipeline.deploy.runtime import TFLiteModel, resolve_model
 
@@ -30,26 +29,10 @@ def spec_heads(spec: dict) -> Heads:
         name = task["name"]
         if name not in labels:
             raise PipelineError(f"model.json: task {name!r} has no labels under 'heads'")
-        short = task.get("short") or _known_short(name)
-        heads.append(Head(name, short, tuple(labels[name])))
+        heads.append(Head(name, task.get("short") or name, tuple(labels[name])))
     if not heads:
         raise PipelineError("model.json: no heads")
     return Heads(tuple(heads))
-
-
-def _known_short(name: str) -> str:
-    try:
-        return FLOWER_HEADS.get(name).short
-    except KeyError:
-        return name
-
-
-def load_pixels(samples: list[Sample], size: int) -> np.ndarray:
-    """uint8 [N, size, size, 3] through the one shared decode/resize path."""
-    pixels = np.zeros((len(samples), size, size, 3), dtype=np.uint8)
-    for i, sample in enumerate(samples):
-        pixels[i] = load_resized(sample.path, size)
-    return pixels
 
 
 def labels_array(samples: list[Sample], heads: Heads) -> np.ndarray:
@@ -74,19 +57,22 @@ def open_model(model: Path) -> TFLiteModel:
 
 
 def score(model: TFLiteModel, samples: list[Sample], heads: Heads) -> dict:
-    probs = predict(model, load_pixels(samples, model.image_size))
+    probs = predict(model, load_batch([s.path for s in samples], model.image_size))
     return head_metrics(heads, labels_array(samples, heads), probs)
 
 
-def run(model: Path, data: Path, json_out: Path | None = None) -> dict:
+def run(model: Path, labels: Path, out: Path | None = None) -> dict:
+    """Score the model's heads on a label file read with its own schema (heads.json beside
+    it, else the flower heads): a file may hold more columns than the model has heads."""
     tflite = open_model(model)
     heads = spec_heads(tflite.spec)
-    samples = load_label_file(data, heads)
+    schema = schema_of(labels)
+    samples = select_heads(load_label_file(labels, schema), schema, heads, str(labels))
     metrics = score(tflite, samples, heads)
-    result = {"model": str(tflite.path), "variant": tflite.variant, "data": str(Path(data)),
+    result = {"model": str(tflite.path), "variant": tflite.variant, "labels": str(Path(labels)),
               "n": len(samples), "metrics": metrics}
-    print(format_table(metrics, heads, title=f"{tflite.path} ({tflite.variant}) on {data}: "
+    print(format_table(metrics, heads, title=f"{tflite.path} ({tflite.variant}) on {labels}: "
                                              f"{len(samples)} images"))
-    if json_out is not None:
-        atomic_write_text(Path(json_out), json.dumps(result, indent=2) + "\n")
+    if out is not None:
+        write_json(out, result)
     return result
