@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.core.heads import Heads
+from pipeline.core.images import normalize
 from pipeline.training.model import ModelConfig, build_model
 from pipeline.core.tfcompat import keras, tf
 
@@ -130,6 +131,6 @@ def tflite_scores(path: Path, pixels: np.ndarray, threads: int) -> dict[str, np.
 
 
 def keras_scores(model, pixels: np.ndarray, norm: dict) -> dict[str, np.ndarray]:
-    x = (pixels.astype(np.float32) - np.float32(norm["mean"])) / np.float32(norm["std"])
+    x = normalize(pixels, norm)
     out = model.predict(x, batch_size=32, verbose=0)
     return {name: np.asarray(value) for name, value in out.items()}

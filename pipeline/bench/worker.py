@@ -71,12 +71,13 @@ class KerasRunner:
 
     def __init__(self, job: dict, pixels: np.ndarray):
         from pipeline.core.tfcompat import tf
+        from pipeline.core.images import normalize
         from pipeline.core.trained import TrainedRun
 
         tf_ = tf()
         model = TrainedRun.open(job["run"]).load_keras()
         norm = job["normalization"]
-        x = (pixels.astype(np.float32) - np.float32(norm["mean"])) / np.float32(norm["std"])
+        x = normalize(pixels, norm)
         self.x = tf_.constant(x[None])
         self.fn = tf_.function(lambda image: model(image, training=False))
 
