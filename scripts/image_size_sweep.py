@@ -24,10 +24,13 @@ def stage(*args: str) -> None:
 
 
 def measure(data: str, run: Path, size: int, epochs: int, runs: int) -> dict:
-    if not (run / "benchmark" / "results.json").is_file():
+    # Each stage only if its output is missing: an interrupted sweep continues where it was.
+    if not (run / "train" / "metrics.json").is_file():
         stage("train", "--data", data, "--run", str(run), "--image-size", str(size),
               "--epochs", str(epochs))
+    if not (run / "export" / "metrics.json").is_file():
         stage("quantize", "--run", str(run))
+    if not (run / "benchmark" / "results.json").is_file():
         stage("benchmark", "--run", str(run), "--threads", "1", "--runs", str(runs))
     keras = json.loads((run / "train" / "metrics.json").read_text())["test"]
     export = json.loads((run / "export" / "metrics.json").read_text())["variants"]
@@ -35,7 +38,12 @@ def measure(data: str, run: Path, size: int, epochs: int, runs: int) -> dict:
     p50 = {k: v["latency_ms"]["1"]["p50"] for k, v in bench["variants"].items()}
     return {"size": size, "float": _scores(keras), "int8": _scores(export["int8"]["test"]),
             "int8_ms": p50["tflite_int8_qat"], "float32_ms": p50["tflite_float32"],
-            "cpu": bench["machine"]["cpu"]}
+            "cpu": bench["machine"]["cpu"], "flags": _kernel_flags(bench["machine"])}
+
+
+def _kernel_flags(machine: dict) -> str:
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm")
+    return " ".join(f for f in wanted if f in machine.get("flags", [])) or "flags not recorded"
 
 
 def _scores(metrics: dict) -> dict:
@@ -71,7 +79,8 @@ def plot(rows: list[dict], path: Path) -> None:
                     textcoords="offset points", xytext=(4, 6), fontsize=8)
     ax.set_xlabel("int8 QAT latency, p50 ms (1 thread)")
     ax.set_ylabel("test split score")
-    ax.set_title(f"real photos: accuracy vs latency\n{rows[0]['cpu']}", fontsize=9)
+    ax.set_title(f"real photos: accuracy vs latency\n{rows[0]['cpu']} ({rows[0]['flags']})",
+                 fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -92,7 +101,7 @@ def main() -> None:
     (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     plot(rows, out / "accuracy_vs_latency.png")
     print(table(rows))
-    print(f"CPU: {rows[0]['cpu']}; plot: {out / 'accuracy_vs_latency.png'}")
+    print(f"CPU: {rows[0]['cpu']} ({rows[0]['flags']}); plot: {out / 'accuracy_vs_latency.png'}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ from pipeline.export.variants import BY_KEY, DEFAULT, REFERENCE
 
 QAT, F32 = BY_KEY[DEFAULT].bench_key, BY_KEY[REFERENCE].bench_key
 KERAS, PAIR = "keras_float", "two_single_task_int8"
+# CPU features that decide int8 vs float kernel speed (x86 and ARM names), shown with figures.
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8",
+                "asimd", "asimddp", "i8mm")
 # Targets of issue 5 at one thread: (ratio key, comparison, bound).
 TARGETS = (("int8_qat_vs_float32_speedup", ">=", 2.5), ("int8_qat_vs_keras_speedup", ">=", 2.5),
            ("two_head_vs_two_single_task_latency", "<=", 0.6),
@@ -97,7 +100,9 @@ def _fmt_ratio(value, unit: str = "x") -> str:
 def summary_lines(results: dict) -> list[str]:
     r, m = results["ratios"], results["machine"]
     vs_float, vs_keras = r["int8_qat_vs_float32_speedup"], r["int8_qat_vs_keras_speedup"]
-    lines = [f"at {r['threads']} thread(s), p50:",
+    kernel = [f for f in KERNEL_FLAGS if f in m.get("flags", [])]
+    lines = [f"machine: {m['cpu']}, {m['cores']} cores, flags {' '.join(kernel) or 'unknown'}",
+             f"at {r['threads']} thread(s), p50:",
              f"  int8 QAT vs TFLite float32: {_fmt_ratio(vs_float)} faster",
              f"  int8 QAT vs Keras (tf.function): {_fmt_ratio(vs_keras)} faster",
              f"  one two-head model / two single-task models: "

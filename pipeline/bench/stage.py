@@ -175,14 +175,19 @@ def _results(ctx: Context, variants: list[Variant], jobs: list[Job], settings: d
 def _machine(load_before) -> dict:
     from importlib import metadata
 
-    cpu = "unknown"
+    cpu, flags = "unknown", []
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
-            cpu = next((l.split(":", 1)[1].strip() for l in info if l.startswith("model name")),
-                       cpu)
+            lines = info.read().splitlines()
     except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+        lines = []
+    for line in lines:  # the first CPU's: int8 speed depends on flags such as avx512_vnni
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and cpu == "unknown":
+            cpu = value.strip()
+        if key.strip() in ("flags", "Features") and not flags:
+            flags = value.split()
+    return {"cpu": cpu, "flags": flags, "cores": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version(),
             "ai_edge_litert": metadata.version("ai-edge-litert"),
             "load_avg_before": [round(x, 2) for x in load_before],
