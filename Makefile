@@ -28,7 +28,7 @@ demo: $(STAMP)
 # from scripts/image_size_sweep.py (README, "Start from ImageNet").
 REAL_LABELS ?= ../shared/flowers-real/labels.txt
 REAL_RUN := artifacts/real
-REAL_SIZE ?= 160
+REAL_SIZE ?= 224
 real: $(STAMP)
 	$(BIN)/pipeline data split $(REAL_LABELS) --out data/real --force
 	$(BIN)/pipeline train --data data/real --run $(REAL_RUN) --image-size $(REAL_SIZE) --epochs 30
