@@ -63,9 +63,15 @@ class Context:
 
 def run(run: Path, threads: list[int], runs: int = 200, warmup: int = 20,
         quick: bool = False) -> dict:
-    rd = RunDir(run)
-    spec = _export_spec(rd)
     settings = _settings(threads, runs, warmup, quick)
+    rd = RunDir(run)
+    rd.require("export")
+    with rd.writing():  # one writer per run; the export cannot change while it is measured
+        return _run(rd, settings)
+
+
+def _run(rd: RunDir, settings: dict) -> dict:
+    spec = _export_spec(rd)
     _check_exported(rd, spec)
     ctx = _context(rd, spec, settings["calibration_images"])
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
@@ -88,20 +94,21 @@ def run(run: Path, threads: list[int], runs: int = 200, warmup: int = 20,
 
 
 def _export_spec(rd: RunDir) -> dict:
-    """export/model.json of a finished export stage (else one line saying how to make it)."""
-    return read_json(rd.require("export") / "model.json")
+    """export/model.json of a current export stage (else one line saying how to make it)."""
+    from pipeline.deploy.runtime import read_spec
+
+    return read_spec(rd.file("export", "model.json"))
 
 
 def _check_exported(rd: RunDir, spec: dict) -> None:
-    """Load every exported file that is there before any slow step: an unreadable .tflite
-    stops the stage at once with one line (PipelineError from pipeline.deploy.runtime)."""
+    """Check (sha256 against the manifest) and load every exported variant before any slow
+    step: a changed or unreadable .tflite stops the stage at once with one line."""
     from pipeline.deploy.runtime import TFLiteModel
 
-    for key, default_file in EXPORTED.values():
-        entry = spec.get("variants", {}).get(key)
-        path = rd.root / "export" / (entry or {}).get("file", default_file)
-        if entry is not None and path.is_file():
-            TFLiteModel(path)
+    for key, _ in EXPORTED.values():
+        entry = spec["variants"].get(key)
+        if entry is not None:
+            TFLiteModel(rd.file("export", entry["file"]))
 
 
 def _settings(threads: list[int], runs: int, warmup: int, quick: bool) -> dict:
@@ -118,9 +125,8 @@ def _settings(threads: list[int], runs: int, warmup: int, quick: bool) -> dict:
 
 def _context(rd: RunDir, spec: dict, calibration: int) -> Context:
     heads = rd.heads()
-    config_path = rd.root / "train" / "model_config.json"
-    if config_path.is_file():
-        config = ModelConfig.from_json(read_json(config_path))
+    if rd.has("train"):
+        config = ModelConfig.from_json(read_json(rd.file("train", "model_config.json")))
     else:  # no train stage here: the exported input says the size and normalization
         entry = next(iter(spec["variants"].values()))["input"]
         config = ModelConfig(image_size=int(entry["shape"][1]),
@@ -149,7 +155,7 @@ def _load_split(path: Path, heads: Heads, size: int, limit: int | None):
     from pipeline.core.images import load_resized
     from pipeline.core.labels import load_label_file
 
-    samples = load_label_file(path, heads, images=False)
+    samples = load_label_file(path, heads)  # validated as `pipeline data check` does
     if limit is not None:  # an even spread over the file, not just its first classes
         step = max(1, len(samples) // limit)
         samples = samples[::step][:limit]

@@ -44,13 +44,11 @@ def _accuracy(ctx: Context, probs: dict) -> dict | None:
 def _exported(name: str, ctx: Context) -> Variant:
     from pipeline.bench.models import tflite_scores
 
-    key, default_file = EXPORTED[name]
+    key, _ = EXPORTED[name]
     entry = ctx.spec.get("variants", {}).get(key)
     if entry is None:
         raise Skip(f"export/model.json has no {key!r} variant")
-    path = ctx.run.root / "export" / entry.get("file", default_file)
-    if not path.is_file():
-        raise Skip(f"{path} not found")
+    path = ctx.run.file("export", entry["file"])  # checked against the manifest
     accuracy = None
     if ctx.test is not None:
         accuracy = _accuracy(ctx, tflite_scores(path, ctx.test[0], threads=2))
@@ -61,9 +59,9 @@ def _exported(name: str, ctx: Context) -> Variant:
 def _keras(ctx: Context) -> Variant:
     from pipeline.bench.models import keras_scores
 
-    h5 = ctx.run.root / "train" / "model.h5"
-    if not h5.is_file():
-        raise Skip(f"{h5} not found (no trained Keras model in this run)")
+    if not ctx.run.has("train"):
+        raise Skip("no current train stage (no trained Keras model in this run)")
+    h5 = ctx.run.file("train", "model.h5")
     accuracy = None
     if ctx.test is not None:
         from pipeline.training.train import load_trained

@@ -5,7 +5,8 @@ low learning rate with the training stage's own data, masked losses, mode and lo
 (`multitask.MultiTask` accepts the `quant_`-renamed outputs). Both `qat/` and `export/` are
 written into hidden partial folders; the export stage is nested inside the QAT stage so that
 any failure (a conversion error, a failed check, Ctrl-C) publishes neither, and the previous
-`qat/` and `export/` stay as they were.
+`qat/` and `export/` stay as they were; success publishes both in one manifest switch, each
+recording the training it was made from.
 """
 from __future__ import annotations
 
@@ -125,15 +126,20 @@ def prepare_data(splits: dict, config, heads: Heads, info: dict) -> tuple[dict, 
 
 
 def run(run: Path, epochs: int = 2, lr: float = 1e-4) -> dict:
+    rd = RunDir(run)
+    rd.require("train")
+    with rd.writing():  # held from before train/ is read: a retrain cannot slip in between
+        return _run(rd, epochs, lr)
+
+
+def _run(rd: RunDir, epochs: int, lr: float) -> dict:
     from pipeline.export import convert as export
     from pipeline.training.train import load_trained
 
-    rd = RunDir(run)
-    rd.require("train")
     splits = load_splits(rd, rd.heads())  # a broken label file stops us before TF loads
     model, config, heads = load_trained(rd.root)
     info = {**rd.stage_entry("train")["settings"],
-            **read_json(rd.path("train") / "model_config.json")}
+            **read_json(rd.file("train", "model_config.json"))}
     keras().utils.set_random_seed(int(info.get("seed", 0)))
     datasets, arrays, calibration = prepare_data(splits, config, heads, info)
     steps = int(datasets["train"].cardinality())  # batches per epoch, for the lr schedule
