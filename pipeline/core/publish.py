@@ -34,6 +34,7 @@ class PublishedInterrupt(KeyboardInterrupt):
 
 
 def commit(rd: RunDir, writers: list[StageWriter]) -> None:
+    writers = sorted(writers, key=lambda w: STAGES.index(w.name) if w.name in STAGES else 99)
     outputs = {w.name: hash_outputs(w.dir, w.name) for w in writers}  # slow part, before
     names = ", ".join(w.name for w in writers)
     with held_interrupts() as interrupted:
@@ -100,12 +101,14 @@ def _names(root: Path, manifest: dict) -> list[str]:
 def next_manifest(rd: RunDir, manifest: dict, moved, outputs: dict) -> dict:
     new = {**manifest, "stages": dict(manifest.get("stages", {})), "versions": package_versions()}
     published = {writer.name for writer, _ in moved}
-    retired = []
+    retired, dropped = [], {k: v for k, v in manifest.get("dropped", {}).items()
+                            if k not in published}
     for writer, _ in moved:
         for stale in DOWNSTREAM.get(writer.name, ()):
             entry = None if stale in published else new["stages"].pop(stale, None)
             if entry is not None:
                 retired.append(entry.get("dir"))
+                dropped[stale] = writer.name  # so a reader can say why it is gone
                 print(f"note: {rd.root}: '{stale}' was made from the previous '{writer.name}'; "
                       "run it again")
     for writer, target in moved:
@@ -117,6 +120,7 @@ def next_manifest(rd: RunDir, manifest: dict, moved, outputs: dict) -> dict:
             "settings": writer.settings, "outputs": outputs[writer.name],
             "metrics": writer.metrics}
     new["retired"] = [r for r in retired if r]
+    new["dropped"] = dropped
     return new
 
 

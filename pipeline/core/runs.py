@@ -11,25 +11,20 @@ lock (`lock.py`); readers never need it.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import platform
-import re
 import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
 from pipeline.core.errors import PipelineError, disk_full, write_failure
 from pipeline.core.heads import Heads
-from pipeline.core.labels import atomic_write_text
+from pipeline.core.labels import atomic_write_text  # noqa: F401  (re-exported)
+from pipeline.core.manifest import (STACK, VERSION_DIR, check_manifest,  # noqa: F401
+                                    package_versions, read_json, sha256, write_json)
 
-STACK = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert", "numpy",
-         "pillow", "typer")
 # What to type to produce each stage, for "stage X is missing" messages.
 HOW_TO_MAKE = {"train": "pipeline train --data DIR --run {run}",
                "quantize": "pipeline quantize --run {run}",
@@ -45,70 +40,6 @@ DOWNSTREAM = {"train": ("qat", "export", "benchmark"), "qat": ("benchmark",),
 # The stages a stage reads when it starts: their entry ids are recorded in its own entry
 # ("from"), and a reader refuses it when they are no longer the current ones.
 UPSTREAM = {"qat": ("train",), "export": ("train",), "benchmark": ("train", "export")}
-VERSION_DIR = re.compile(r"\.(?P<stage>[a-z][a-z0-9_]*)\.v(?P<n>[0-9]+)")
-_HASHED: dict[tuple, str] = {}  # (path, inode, size, mtime) -> sha256: hash a file once
-
-
-def write_json(path: Path, data) -> None:
-    atomic_write_text(Path(path), json.dumps(data, indent=2, sort_keys=False) + "\n")
-
-
-def read_json(path: Path):
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PipelineError(f"{path}: not valid JSON ({exc})") from None
-
-
-def sha256(path: Path) -> str:
-    stat = os.stat(path)
-    key = (str(Path(path).absolute()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    if key not in _HASHED:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        _HASHED[key] = digest.hexdigest()
-    return _HASHED[key]
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in STACK:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def check_manifest(data, path: Path) -> dict:
-    """The manifest's shape, checked once here so that no reader trips over a hand-edited or
-    damaged file with a KeyError: one line naming the file instead."""
-    def bad(why: str):
-        raise PipelineError(f"{path}: {why}; not a run manifest this pipeline wrote (restore "
-                            "it, or start a new run directory)")
-    if not isinstance(data, dict) or not isinstance(data.get("stages", {}), dict):
-        bad("expected a JSON object with a 'stages' object")
-    for name, entry in data.get("stages", {}).items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("outputs", {}), dict):
-            bad(f"stage {name!r} is not an object with an 'outputs' object")
-        folder = entry.get("dir")
-        match = VERSION_DIR.fullmatch(folder) if isinstance(folder, str) else None
-        if folder is not None and (match is None or match["stage"] != name):
-            bad(f"stage {name!r} names the folder {folder!r}, not .{name}.v<N>")
-        if not all(isinstance(v, dict) and isinstance(v.get("sha256"), str)
-                   for v in entry.get("outputs", {}).values()):
-            bad(f"stage {name!r} has an output without its sha256")
-    retired = data.get("retired", [])
-    if not isinstance(retired, list) or not all(
-            isinstance(r, str) and VERSION_DIR.fullmatch(r) for r in retired):
-        bad("'retired' is not a list of version folders")
-    return data
-
-
 @dataclass
 class StageWriter:
     """Handed to a stage while it runs: where to write, and what to record."""
@@ -119,17 +50,18 @@ class StageWriter:
     inputs: dict = field(default_factory=dict)  # upstream stage -> the entry id it read
     seconds: float = 0.0
     keep_partial: bool = False
-    on_disk_full: Callable[[Path], None] | None = None
+    on_disk_full: Callable[[Path], str] | None = None
 
-    def discard(self, exc: BaseException) -> None:
+    def discard(self, exc: BaseException) -> str:
         """After a failure: keep the partial folder for a resume, trim it when the disk is
-        full (a resume needs its last checkpoint, not the rest), or remove it."""
+        full (a resume needs its last checkpoint, not the rest), or remove it. Returns what
+        was kept, for the message."""
         if not self.dir.exists() or (self.keep_partial and not disk_full(exc)):
-            return
+            return ""
         if self.keep_partial and self.on_disk_full is not None:
-            self.on_disk_full(self.dir)
-        else:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            return self.on_disk_full(self.dir)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return ""
 
 
 class RunDir:
@@ -195,6 +127,10 @@ class RunDir:
         if not self.root.is_dir():
             raise PipelineError(f"{self.root}: no such run directory")
         if self.entry(stage) is None:
+            by = self.manifest().get("dropped", {}).get(stage)
+            if by:
+                raise PipelineError(f"{self.root}: stage '{stage}' was made from an earlier "
+                                    f"'{by}' and is no longer current; run `{self.how(stage)}`")
             left = (f" ({stage}/ there is left from an earlier model or an unfinished run)"
                     if (self.root / stage).exists() else "")
             raise PipelineError(f"{self.root}: stage '{stage}' has not finished in this run"
@@ -234,7 +170,7 @@ class RunDir:
 
     def labels_path(self) -> Path:
         """labels.json of the current training (published with it), else the run's root copy."""
-        if self.has("train") and f"train/labels.json" in self.entry("train")["outputs"]:
+        if self.has("train") and "train/labels.json" in self.entry("train")["outputs"]:
             return self.file("train", "labels.json")
         return self.root / "labels.json"
 
@@ -264,13 +200,13 @@ class RunDir:
 
     @contextmanager
     def stage(self, stage: str, settings: dict | None = None, keep_partial: bool = False,
-              fresh: bool = True, on_disk_full: Callable[[Path], None] | None = None):
+              fresh: bool = True, on_disk_full: Callable[[Path], str] | None = None):
         """Run a stage into `.<stage>.partial/`, then publish it (see the module doc).
 
         A stage opened inside another one is published with it, in the same manifest switch.
         keep_partial: leave the partial folder after a failure (training resumes from it);
-        on_disk_full trims it then (default: remove it). fresh: start from an empty partial
-        folder (False when resuming).
+        on_disk_full trims it after a full disk (default: remove it) and says what it kept.
+        fresh: start from an empty partial folder (False when resuming).
         """
         from pipeline.core import publish
 
@@ -292,11 +228,12 @@ class RunDir:
                 if outer:
                     publish.commit(self, self._group)
             except BaseException as exc:
-                for other in {id(w): w for w in [writer, *(self._group if outer else [])]}.values():
-                    other.discard(exc)
+                group = {id(w): w for w in [writer, *(self._group if outer else [])]}
+                kept = [note for w in group.values() if (note := w.discard(exc))]
                 if self._write_error(exc):
-                    raise PipelineError(f"{write_failure(exc, writer.dir)}; the run's earlier "
-                                        "outputs are unchanged") from None
+                    said = [write_failure(exc, writer.dir), "the run's earlier outputs are "
+                            "unchanged", *kept]
+                    raise PipelineError("; ".join(said)) from None
                 raise
             finally:
                 if outer:
@@ -309,12 +246,14 @@ class RunDir:
 
     def _write_error(self, exc: BaseException) -> bool:
         """A full disk, or an OSError on a file of this run (not, say, an unreadable image)."""
+        if isinstance(exc, PipelineError):  # already one line (a nested stage said it)
+            return False
         if disk_full(exc):
             return True
-        name = getattr(exc, "filename", None) if isinstance(exc, OSError) else None
-        if not isinstance(exc, OSError) or name is None:
-            return isinstance(exc, OSError)
-        return Path(os.path.abspath(name)).is_relative_to(self.root.absolute())
+        if not isinstance(exc, OSError):
+            return False
+        name = exc.filename  # None: a write() on an open file, which is ours
+        return name is None or Path(os.path.abspath(name)).is_relative_to(self.root.absolute())
 
 
 def _now() -> str:

@@ -15,6 +15,7 @@ import numpy as np
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads
 from pipeline.core.images import normalize
+from pipeline.core.labels import write_bytes
 from pipeline.core.config import DEFAULT_NORMALIZATION
 from pipeline.export import metadata
 from pipeline.core.runs import write_json
@@ -202,7 +203,7 @@ def write_variants(out_dir: Path, contents: dict[str, bytes], heads: Heads, imag
         # The packed model.json lists this variant only, and no size: a file cannot hold its own.
         own = {**model_spec(heads, image_size, {key: entry}), "default": key}
         content = metadata.embed_variant(key, content, own, heads, normalization, VARIANTS[key])
-        (out_dir / VARIANTS[key]).write_bytes(content)
+        write_bytes(out_dir / VARIANTS[key], content)  # a full disk names the file
         variants[key] = {**entry, "size_bytes": len(content)}
     spec = model_spec(heads, image_size, variants)
     write_json(out_dir / "model.json", spec)

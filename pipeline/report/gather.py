@@ -73,7 +73,11 @@ def stage_status(rd: RunDir, report: dict) -> dict:
         how = how_to(stage, rd.root)
         status[stage] = {"done": False, "entry": entries.get(stage), "how": how}
         if stage not in entries:
-            if (rd.root / stage).exists():
+            by = report["manifest"].get("dropped", {}).get(stage)
+            if by:
+                problem(report, "warning", f"'{stage}' was made from an earlier '{by}' and is "
+                                           f"no longer current; run `{how}`")
+            elif (rd.root / stage).exists():
                 problem(report, "warning", f"{rd.root / stage}: the folder is there but the "
                                            f"manifest has no finished '{stage}' stage (made "
                                            "from an earlier model, or interrupted); run "

@@ -62,25 +62,27 @@ def run(data, run, arch="squeezenet1.1", image_size=224, epochs=20, batch_size=3
     return result
 
 
-def keep_last_checkpoint(partial: Path) -> None:
+def keep_last_checkpoint(partial: Path) -> str:
     """After a full disk: keep only what `--resume` needs (state.json and the files it names),
     so the failed run stops taking space but its last finished epoch is not lost."""
     import shutil
 
-    state_path = partial / STATE
     try:
-        state = json.loads(state_path.read_text(encoding="utf-8"))
+        state = json.loads((partial / STATE).read_text(encoding="utf-8"))
         keep = {STATE, "checkpoints/settings.json", f"checkpoints/{state['best_file']}"}
         prefix = f"checkpoints/{state['checkpoint']}."
     except (OSError, ValueError, KeyError, TypeError):
         shutil.rmtree(partial, ignore_errors=True)  # nothing resumable: all of it goes
-        return
+        return ""
     for path in sorted(partial.rglob("*"), reverse=True):  # files before their folders
         name = path.relative_to(partial).as_posix()
         if path.is_file() and name not in keep and not name.startswith(prefix):
             path.unlink()
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
+    size = sum(p.stat().st_size for p in partial.rglob("*") if p.is_file())
+    return (f"kept epoch {state['epoch']}'s checkpoint ({size / 1e6:.1f} MB in {partial}): "
+            "free some space and add --resume")
 
 
 def resolve(arch, image_size, mode, loss_weights, weighting, tasks):
