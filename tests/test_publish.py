@@ -177,6 +177,24 @@ def test_sigkill_at_every_step_is_recovered_by_the_next_command(tmp_path):
     assert killed[0] == "v2" and killed[-1] == "v3", killed
 
 
+def test_a_training_killed_while_publishing_goes_back_to_resume(tmp_path, capsys):
+    """SIGKILL after `.train.partial` became `.train.v<N>` but before the manifest named it:
+    the next writer puts the finished training back where `--resume` finds it."""
+    run = make_run(tmp_path / "r")
+    before = run.manifest_path.read_bytes()
+    orphan = run.root / ".train.v99"
+    (orphan / "checkpoints").mkdir(parents=True)
+    (orphan / "checkpoints" / "state.json").write_text('{"epoch": 20}')
+    (orphan / "model.h5").write_text("train, finished")
+    (run.root / ".train.v98").mkdir()  # an older leftover without a checkpoint: deleted
+    with run.writing():
+        pass
+    assert (run.partial("train") / "model.h5").read_text() == "train, finished"
+    assert not orphan.exists() and not (run.root / ".train.v98").exists()
+    assert run.manifest_path.read_bytes() == before
+    assert "--resume" in capsys.readouterr().err
+
+
 def test_failed_stage_publishes_nothing_and_leaves_no_partial(tmp_path):
     run = make_run(tmp_path / "r")
     before = run.manifest_path.read_bytes()
@@ -252,3 +270,36 @@ def test_broken_manifest_is_one_line_for_readers_and_writers(tmp_path):
             with pytest.raises(PipelineError, match=fragment) as caught:
                 action()
             assert "\n" not in str(caught.value)
+
+
+KILL_TRAIN_AT_PUBLISH = textwrap.dedent("""
+    import os, signal, sys
+    real = os.replace
+    def replace(src, dst, *args, **kwargs):
+        real(src, dst, *args, **kwargs)
+        if str(src).endswith(".train.partial"):  # renamed to .train.v<N>; manifest not yet
+            os.kill(os.getpid(), signal.SIGKILL)
+    os.replace = replace
+    from pipeline.cli import app
+    sys.argv = ["pipeline", *sys.argv[1:]]
+    app()
+""")
+
+
+def test_real_training_killed_at_the_publish_instant_is_published_by_resume(tmp_path):
+    from helpers_runs import write_tiny_dataset
+
+    data = write_tiny_dataset(tmp_path / "data")
+    args = ["train", "--data", str(data), "--run", str(tmp_path / "run"), "--image-size", "32",
+            "--epochs", "2", "--batch-size", "12", "--pretrained", "none"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    killed = subprocess.run([sys.executable, "-c", KILL_TRAIN_AT_PUBLISH, *args], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert not (tmp_path / "run" / "manifest.json").exists()  # nothing was published
+    resumed = subprocess.run([sys.executable, "-m", "pipeline.cli", *args, "--resume"], env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "stopped while publishing is back in .train.partial" in resumed.stderr
+    assert "resuming after epoch 2 of 2" in resumed.stdout
+    RunDir(tmp_path / "run").verify("train")

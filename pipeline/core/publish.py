@@ -189,12 +189,34 @@ def recover(rd: RunDir) -> None:
     stages that cannot resume, unreferenced version folders and stale links of an interrupted
     writer go; a run from before versioned folders is moved into them."""
     manifest = RunDir(rd.root).manifest()
-    for path in rd.root.iterdir():
+    report = rd.root / "report"  # the page's own temporary files (atomic_write_text)
+    for path in [*rd.root.iterdir(), *(report.iterdir() if report.is_dir() else [])]:
         if _leftover(path.name):
             _remove(path)
     if migrate(rd, manifest):
         write_json(rd.manifest_path, manifest)
+    resumable_training(rd, manifest)
     tidy(rd, manifest)
+
+
+def resumable_training(rd: RunDir, manifest: dict) -> None:
+    """A training killed between its rename and the manifest's switch left a finished
+    `.train.v<N>/` that nothing names: hours of work, so it goes back to `.train.partial/`
+    (unless another is there), where `pipeline train ... --resume` finishes and publishes it."""
+    current = _number((manifest.get("stages", {}).get("train") or {}).get("dir"))
+    newer = [p for p in rd.root.iterdir() if p.name.startswith(".train.v")
+             and _number(p.name) > current and p.name not in manifest.get("retired", [])]
+    newest = max(newer, key=lambda p: _number(p.name), default=None)
+    partial = rd.partial("train")
+    if newest and not partial.exists() and (newest / "checkpoints" / "state.json").is_file():
+        os.replace(newest, partial)
+        print(f"note: {rd.root}: a training that was stopped while publishing is back in "
+              f"{partial.name}; `pipeline train ... --resume` publishes it", file=sys.stderr)
+
+
+def _number(name: str | None) -> int:
+    match = VERSION_DIR.fullmatch(name or "")
+    return int(match["n"]) if match else 0
 
 
 def _leftover(name: str) -> bool:

@@ -44,8 +44,8 @@ def run(data, run, arch="squeezenet1.1", image_size=224, epochs=20, batch_size=3
                 "loss_weights": weights, "weighting": weighting, "tasks": heads.names,
                 "init_from": str(Path(init_from).resolve()) if init_from else None,
                 "pretrained": config.pretrained, **schedule, "seed": seed}
-    if resume:
-        resume_state(rundir, settings)  # a bad --resume stops before the run dir is touched
+    if resume and not rundir.root.is_dir():
+        resume_state(rundir, settings)  # refused before a run directory is made for nothing
     with rundir.writing():  # one writer per run, from before the checkpoints are read
         state = resume_state(rundir, settings) if resume else None
         source = start if not state else None
