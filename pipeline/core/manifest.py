@@ -68,6 +68,8 @@ def check_manifest(data, path: Path) -> dict:
         if not all(isinstance(v, dict) and isinstance(v.get("sha256"), str)
                    for v in entry.get("outputs", {}).values()):
             bad(f"stage {name!r} has an output without its sha256")
+        if not isinstance(entry.get("from", {}), dict):
+            bad(f"stage {name!r}: 'from' is not an object")
     if not isinstance(data.get("dropped", {}), dict):
         bad("'dropped' is not an object")
     retired = data.get("retired", [])

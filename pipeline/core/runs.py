@@ -40,6 +40,8 @@ DOWNSTREAM = {"train": ("qat", "export", "benchmark"), "qat": ("benchmark",),
 # The stages a stage reads when it starts: their entry ids are recorded in its own entry
 # ("from"), and a reader refuses it when they are no longer the current ones.
 UPSTREAM = {"qat": ("train",), "export": ("train",), "benchmark": ("train", "export")}
+
+
 @dataclass
 class StageWriter:
     """Handed to a stage while it runs: where to write, and what to record."""

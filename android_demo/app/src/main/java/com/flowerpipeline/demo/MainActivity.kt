@@ -78,6 +78,9 @@ class MainActivity : ComponentActivity() {
         } catch (e: com.flowerpipeline.demo.core.JsonException) { // a model file without metadata
             runOnUiThread { result.text = getString(R.string.bad_model, e.message) }
             null
+        } catch (e: IllegalArgumentException) { // labels that do not fit the model's outputs
+            runOnUiThread { result.text = getString(R.string.bad_model, e.message) }
+            null
         }
     }
 
