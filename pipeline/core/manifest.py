@@ -1,6 +1,7 @@
-"""The manifest's file-level helpers: JSON in and out, sha256, package versions, and the
-manifest's shape, checked once so that no reader trips over a damaged or hand-edited file with
-a KeyError. No TensorFlow and no run logic here (that is runs.py and publish.py).
+"""What a manifest records and its file-level helpers: the stages and how they depend on each
+other, JSON in and out, sha256, package versions, and the manifest's shape, checked once so
+that no reader trips over a damaged or hand-edited file with a KeyError. No TensorFlow and no
+run logic here (that is runs.py and publish.py, which both build on this module).
 """
 from __future__ import annotations
 
@@ -17,6 +18,22 @@ from pipeline.core.labels import atomic_write_text
 STACK = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert", "numpy",
          "pillow", "typer")
 VERSION_DIR = re.compile(r"\.(?P<stage>[a-z][a-z0-9_]*)\.v(?P<n>[0-9]+)")
+
+# What to type to produce each stage, for "stage X is missing" messages.
+HOW_TO_MAKE = {"train": "pipeline train --data DIR --run {run}",
+               "quantize": "pipeline quantize --run {run}",
+               # `pipeline quantize` publishes two stages: qat/ and export/.
+               "qat": "pipeline quantize --run {run}",
+               "export": "pipeline quantize --run {run}",
+               "benchmark": "pipeline benchmark --run {run}"}
+STAGES = ("train", "qat", "export", "benchmark")
+# Stages built from another stage's outputs: re-running the source makes them stale, so their
+# manifest entries go (in the same manifest switch), and `require` then asks for a re-run.
+DOWNSTREAM = {"train": ("qat", "export", "benchmark"), "qat": ("benchmark",),
+              "export": ("benchmark",)}
+# The stages a stage reads when it starts: their entry ids are recorded in its own entry
+# ("from"), and a reader refuses it when they are no longer the current ones.
+UPSTREAM = {"qat": ("train",), "export": ("train",), "benchmark": ("train", "export")}
 
 
 def write_json(path: Path, data) -> None:

@@ -25,22 +25,25 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.runs import (DOWNSTREAM, STAGES, VERSION_DIR, RunDir, StageWriter,
-                                package_versions, read_json, sha256, write_json)
+from pipeline.core.manifest import (DOWNSTREAM, STAGES, VERSION_DIR, package_versions,
+                                    read_json, sha256, write_json)
+
+# `rd` below is a runs.RunDir and a writer a runs.StageWriter; this module does not import
+# runs (runs imports it), so that the two never form an import cycle.
 
 
 class PublishedInterrupt(KeyboardInterrupt):
     """Ctrl-C came while publishing; the publish was completed first."""
 
 
-def commit(rd: RunDir, writers: list[StageWriter]) -> None:
+def commit(rd, writers: list) -> None:
     writers = sorted(writers, key=lambda w: STAGES.index(w.name) if w.name in STAGES else 99)
     outputs = {w.name: hash_outputs(w.dir, w.name) for w in writers}  # slow part, before
     names = ", ".join(w.name for w in writers)
     with held_interrupts() as interrupted:
-        manifest = RunDir(rd.root).manifest()  # as it is now, under the lock
+        manifest = rd.live_manifest()  # as it is now, under the lock
         check_inputs(rd, manifest, writers)
-        moved: list[tuple[StageWriter, Path]] = []
+        moved: list[tuple] = []  # (writer, its version folder)
         try:
             for writer in writers:
                 target = rd.root / f".{writer.name}.v{next_version(rd.root, writer.name, manifest)}"
@@ -72,7 +75,7 @@ def hash_outputs(folder: Path, stage: str) -> dict:
     return outputs
 
 
-def check_inputs(rd: RunDir, manifest: dict, writers: list[StageWriter]) -> None:
+def check_inputs(rd, manifest: dict, writers: list) -> None:
     """Refuse to publish what was made from a stage that has changed since it was read (only
     possible if another writer got past the lock, but then this is what keeps the run honest)."""
     stages = manifest.get("stages", {})
@@ -98,7 +101,7 @@ def _names(root: Path, manifest: dict) -> list[str]:
     return [p.name for p in root.iterdir()] + recorded + list(manifest.get("retired", []))
 
 
-def next_manifest(rd: RunDir, manifest: dict, moved, outputs: dict) -> dict:
+def next_manifest(rd, manifest: dict, moved, outputs: dict) -> dict:
     new = {**manifest, "stages": dict(manifest.get("stages", {})), "versions": package_versions()}
     published = {writer.name for writer, _ in moved}
     retired, dropped = [], {k: v for k, v in manifest.get("dropped", {}).items()
@@ -124,7 +127,7 @@ def next_manifest(rd: RunDir, manifest: dict, moved, outputs: dict) -> dict:
     return new
 
 
-def tidy_after_commit(rd: RunDir, manifest: dict, names: str) -> None:
+def tidy_after_commit(rd, manifest: dict, names: str) -> None:
     """Steps 3-4. The switch has happened: whatever stops them, they are finished (or left to
     the next writer) and the command reports the publish as done."""
     try:
@@ -142,13 +145,13 @@ def tidy_after_commit(rd: RunDir, manifest: dict, names: str) -> None:
             raise
 
 
-def tidy(rd: RunDir, manifest: dict) -> None:
+def tidy(rd, manifest: dict) -> None:
     sync_links(rd, manifest)
     sync_labels(rd, manifest)
     collect(rd, manifest)
 
 
-def sync_links(rd: RunDir, manifest: dict) -> None:
+def sync_links(rd, manifest: dict) -> None:
     """`<stage>` -> its current version folder; no link for a stage the manifest lacks."""
     stages = manifest.get("stages", {})
     for stage in set(STAGES) | set(stages):
@@ -163,7 +166,7 @@ def sync_links(rd: RunDir, manifest: dict) -> None:
             link.unlink()
 
 
-def sync_labels(rd: RunDir, manifest: dict) -> None:
+def sync_labels(rd, manifest: dict) -> None:
     """The root labels.json follows the current training's copy (readers use the latter)."""
     entry = manifest.get("stages", {}).get("train") or {}
     source = rd.root / entry.get("dir", "-") / "labels.json"
@@ -173,7 +176,7 @@ def sync_labels(rd: RunDir, manifest: dict) -> None:
         write_json(target, read_json(source))
 
 
-def collect(rd: RunDir, manifest: dict) -> None:
+def collect(rd, manifest: dict) -> None:
     """Delete version folders neither current nor retired by the latest publish."""
     keep = {e.get("dir") for e in manifest.get("stages", {}).values()} | set(
         manifest.get("retired", []))
@@ -184,11 +187,11 @@ def collect(rd: RunDir, manifest: dict) -> None:
 
 # ---- the next writer: finish or clean up after a killed one ---------------------------------
 
-def recover(rd: RunDir) -> None:
+def recover(rd) -> None:
     """Run by every writer once it holds the lock: temporary files, the partial folders of
     stages that cannot resume, unreferenced version folders and stale links of an interrupted
     writer go; a run from before versioned folders is moved into them."""
-    manifest = RunDir(rd.root).manifest()
+    manifest = rd.live_manifest()
     report = rd.root / "report"  # the page's own temporary files (atomic_write_text)
     for path in [*rd.root.iterdir(), *(report.iterdir() if report.is_dir() else [])]:
         if _leftover(path.name):
@@ -199,7 +202,7 @@ def recover(rd: RunDir) -> None:
     tidy(rd, manifest)
 
 
-def resumable_training(rd: RunDir, manifest: dict) -> None:
+def resumable_training(rd, manifest: dict) -> None:
     """A training killed between its rename and the manifest's switch left a finished
     `.train.v<N>/` that nothing names: hours of work, so it goes back to `.train.partial/`
     (unless another is there), where `pipeline train ... --resume` finishes and publishes it."""
@@ -233,7 +236,7 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def migrate(rd: RunDir, manifest: dict) -> bool:
+def migrate(rd, manifest: dict) -> bool:
     """Real `<stage>/` folders (older runs, or a copy that followed the links) become version
     folders; the manifest adopts one when it recorded that stage without a version folder."""
     changed = False

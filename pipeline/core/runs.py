@@ -22,25 +22,9 @@ from typing import Callable
 from pipeline.core.errors import PipelineError, disk_full, write_failure
 from pipeline.core.heads import Heads
 from pipeline.core.labels import atomic_write_text  # noqa: F401  (re-exported)
-from pipeline.core.manifest import (STACK, VERSION_DIR, check_manifest,  # noqa: F401
-                                    package_versions, read_json, sha256, write_json)
-
-# What to type to produce each stage, for "stage X is missing" messages.
-HOW_TO_MAKE = {"train": "pipeline train --data DIR --run {run}",
-               "quantize": "pipeline quantize --run {run}",
-               # `pipeline quantize` publishes two stages: qat/ and export/.
-               "qat": "pipeline quantize --run {run}",
-               "export": "pipeline quantize --run {run}",
-               "benchmark": "pipeline benchmark --run {run}"}
-STAGES = ("train", "qat", "export", "benchmark")
-# Stages built from another stage's outputs: re-running the source makes them stale, so their
-# manifest entries go (in the same manifest switch), and `require` then asks for a re-run.
-DOWNSTREAM = {"train": ("qat", "export", "benchmark"), "qat": ("benchmark",),
-              "export": ("benchmark",)}
-# The stages a stage reads when it starts: their entry ids are recorded in its own entry
-# ("from"), and a reader refuses it when they are no longer the current ones.
-UPSTREAM = {"qat": ("train",), "export": ("train",), "benchmark": ("train", "export")}
-
+from pipeline.core.manifest import (DOWNSTREAM, HOW_TO_MAKE, STACK, STAGES,  # noqa: F401
+                                    UPSTREAM, VERSION_DIR, check_manifest, package_versions,
+                                    read_json, sha256, write_json)
 
 @dataclass
 class StageWriter:
@@ -95,6 +79,10 @@ class RunDir:
             return {"run": self.name, "created": _now(), "versions": package_versions(),
                     "stages": {}}
         return check_manifest(read_json(self.manifest_path), self.manifest_path)
+
+    def live_manifest(self) -> dict:
+        """manifest.json as it is on disk now, even in a snapshot (for the writer)."""
+        return RunDir(self.root).manifest()
 
     def snapshot(self) -> "RunDir":
         """This run as its manifest says now: a reader that resolves every file through one
