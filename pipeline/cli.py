@@ -42,9 +42,19 @@ def friendly(func):
             return func(*args, **kwargs)
         except PipelineError as exc:
             fail(str(exc))
-        except KeyboardInterrupt:
-            fail("interrupted", 130)
+        except KeyboardInterrupt as exc:  # says so when a publish completed first
+            fail(str(exc) or "interrupted", 130)
+        except OSError as exc:  # a full disk, a read-only folder: one line, not a traceback
+            fail(os_error(exc))
     return wrapper
+
+
+def os_error(exc: OSError) -> str:
+    from pipeline.core.errors import disk_full, write_failure
+
+    if disk_full(exc):
+        return write_failure(exc, "a file")
+    return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
 
 
 def _version(value: bool) -> None:

@@ -14,13 +14,14 @@ import pytest
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers_runs import make_tiny_exported_run  # noqa: E402
+from helpers_runs import make_tiny_exported_run, restamp  # noqa: E402
 
 from pipeline.bench import models as bench_models  # noqa: E402
 from pipeline.bench.driver import Job, latency_stats  # noqa: E402
 from pipeline.bench.report import ratios  # noqa: E402
 from pipeline.bench.worker import proc_status_mb, serve  # noqa: E402
 from pipeline.cli import app  # noqa: E402
+from pipeline.core.runs import RunDir  # noqa: E402
 
 runner = CliRunner()
 CONTRACT = ("latency_ms", "init_ms", "size_bytes", "peak_rss_mb", "accuracy")
@@ -36,8 +37,12 @@ def tiny_run(tmp_path_factory):
 def benchmarked(tiny_run, tmp_path_factory):
     """One quick benchmark of a copy of the tiny run, without its dynamic-range file."""
     run = tmp_path_factory.mktemp("benchmarked") / "run"
-    shutil.copytree(tiny_run, run)
+    shutil.copytree(tiny_run, run, symlinks=True)
     (run / "export" / "model_dynamic.tflite").unlink()
+    spec = json.loads((run / "export" / "model.json").read_text())
+    del spec["variants"]["dynamic"]
+    (run / "export" / "model.json").write_text(json.dumps(spec))
+    restamp(RunDir(run), "export")  # an export without that variant, as recorded
     # A smaller peak model keeps the test fast; the measurement path is the same.
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(bench_models, "PEAK_ROWS", 16)
@@ -112,7 +117,7 @@ def test_missing_run_directory_is_one_line(tmp_path):
 
 def test_unreadable_tflite_is_one_line(tiny_run, tmp_path):
     run = tmp_path / "run"
-    shutil.copytree(tiny_run, run)
+    shutil.copytree(tiny_run, run, symlinks=True)
     (run / "export" / "model_int8.tflite").write_bytes(b"not a flatbuffer at all")
     _one_line_error(runner.invoke(app, ["benchmark", "--run", str(run), "--quick"]),
                     "model_int8.tflite")

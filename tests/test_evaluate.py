@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from pipeline.deploy import evaluate
 from pipeline.cli import app
 from pipeline.core.heads import FLOWER_HEADS
+from pipeline.core.runs import RunDir
 
 runner = CliRunner()
 RED, GREEN, BLUE = (230, 10, 10), (10, 230, 10), (10, 40, 230)
@@ -25,7 +26,8 @@ ROWS = [("red", RED, "0, 2"), ("green", GREEN, "1, 0"), ("blue", BLUE, "0, 1"),
 @pytest.fixture(scope="module")
 def known(tmp_path_factory):
     root = tmp_path_factory.mktemp("known")
-    export_known_model(root / "run" / "export", FLOWER_HEADS, variants=("float32", "int8"))
+    with RunDir(root / "run").stage("export") as stage:  # a run directory with an export
+        export_known_model(stage.dir, FLOWER_HEADS, variants=("float32", "int8"))
     (root / "images").mkdir()
     lines = ["# name, type, colour", ""]
     for name, rgb, labels in ROWS:

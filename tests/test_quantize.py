@@ -98,7 +98,9 @@ def test_interrupted_quantize_leaves_previous_export(exported, tmp_path, monkeyp
     result = runner.invoke(app, ["quantize", "--run", str(run.root)])
     assert result.exit_code != 0 and "interrupted" in result.output
     assert snapshot(run) == before
-    assert not [p.name for p in run.root.iterdir() if p.name.startswith(".")]
+    current = {entry["dir"] for entry in run.manifest()["stages"].values()}
+    hidden = {p.name for p in run.root.iterdir() if p.name.startswith(".")}
+    assert hidden == current | {".lock"}  # no partial folder left, only the stages' versions
 
 
 def one_line_error(result, *fragments):

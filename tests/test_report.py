@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers_report import THREE_HEADS, drop_stages, make_three_head_run, write_benchmark
-from helpers_runs import make_tiny_exported_run
+from helpers_runs import make_tiny_exported_run, restamp
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -102,14 +102,19 @@ def test_full_run_with_benchmark(exported):
     assert len(page.images) == 2 + 3 + 12
 
 
-def test_stale_stage_folder_is_reported_not_shown(exported):
+def test_stale_stage_folder_is_reported_not_shown(exported, tmp_path):
     write_benchmark(exported, FLOWER_HEADS)
     manifest = json.loads(exported.manifest_path.read_text())
     del manifest["stages"]["benchmark"]
     exported.manifest_path.write_text(json.dumps(manifest))
-    _, page = report(exported.root)
-    assert "no benchmark yet" in page.words
-    assert "the folder is there but the manifest has no finished 'benchmark'" in page.words
+    elsewhere = tmp_path / "page.html"  # written outside the run: a pure reader
+    stage.run(exported.root, out=elsewhere)
+    words = Page(elsewhere.read_text(encoding="utf-8")).words
+    assert "no benchmark yet" in words
+    assert "the folder is there but the manifest has no finished 'benchmark'" in words
+    _, page = report(exported.root)  # into the run: a writer, which tidies the leftover first
+    assert "no benchmark yet" in page.words and "folder is there" not in page.words
+    assert not (exported.root / "benchmark").exists()
 
 
 def test_nasty_file_and_class_names_are_escaped(exported):
@@ -125,6 +130,7 @@ def test_nasty_file_and_class_names_are_escaped(exported):
             spec["heads"][0]["classes"] = ["<i>rose</i>", "daisy & co"]
             (data / "heads.json").write_text(json.dumps(spec))  # the data says so too
         path.write_text(json.dumps(spec))
+    restamp(exported, "export")
     text, page = report(exported.root)
     assert NASTY not in text and "<i>rose" not in text
     assert "&lt;b&gt;&amp;&quot;&#x27;.jpg" in text
@@ -141,7 +147,7 @@ def test_three_heads_render_three_sections(tmp_path):
     assert text.count('alt="vehicle_') == 3  # one curves figure per head, from history.csv
     assert "&lt;gamma&gt;" in text and "<gamma>" not in text
     # export/metrics.json is missing: said first, and the figures come from LiteRT instead
-    assert "export/metrics.json: file not found" in page.words
+    assert f"{run.path('export')}/metrics.json: file not found" in page.words
     assert "report's LiteRT run" in page.words
     tiles = text.split('class="tile')[1:]
     assert tiles[0].startswith(' wrong"') and "solid_0.png" in tiles[0]  # the mistake first
@@ -177,6 +183,7 @@ def test_cli_folder_without_manifest(tmp_path):
 def test_cli_broken_results_json_names_the_file(exported):
     write_benchmark(exported, FLOWER_HEADS)
     (exported.path("benchmark") / "results.json").write_text("{not json")
+    restamp(exported, "benchmark")  # as if the stage had written it so (else: sha256 differs)
     one_line_error(runner.invoke(app, ["report", "--run", str(exported.root)]),
                    "results.json", "not valid JSON")
 

@@ -50,5 +50,6 @@ dependencies {
     implementation(libs.camera.lifecycle)
     implementation(libs.camera.view)
     implementation(libs.activity.ktx)
+    implementation(libs.exifinterface)
     testImplementation(libs.junit)
 }

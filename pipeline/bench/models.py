@@ -112,7 +112,8 @@ def peak_models(folder: Path) -> dict[str, tuple[Path, int]]:
     model = k.Model(inputs, x)
     rng = np.random.default_rng(0)
     calibration = rng.standard_normal((8, PEAK_ROWS, PEAK_FEATURES)).astype(np.float32)
-    shape, heads = [PEAK_ROWS, PEAK_FEATURES], {"out": []}
+    # One "class" per output value: the runtime holds every output to its class count.
+    shape, heads = [PEAK_ROWS, PEAK_FEATURES], {"out": [str(i) for i in range(PEAK_ROWS * PEAK_FEATURES)]}
     found = {}
     for kind, calib in (("float32", None), ("int8", calibration)):
         content = convert(model, shape, calib)

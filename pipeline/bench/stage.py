@@ -32,9 +32,15 @@ ROUNDS, CALIBRATION = 10, 200  # many short rounds: a load spike spreads over al
 
 def run(run: Path, threads: list[int], runs: int = 200, warmup: int = 20,
         quick: bool = False) -> dict:
-    rd = RunDir(run)
-    spec = _export_spec(rd)
     settings = _settings(threads, runs, warmup, quick)
+    rd = RunDir(run)
+    rd.require("export")
+    with rd.writing():  # one writer per run; the export cannot change while it is measured
+        return _run(rd, settings)
+
+
+def _run(rd: RunDir, settings: dict) -> dict:
+    spec = _export_spec(rd)
     _check_exported(rd, spec)
     ctx = _context(rd, spec, settings["calibration_images"])
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
@@ -57,20 +63,21 @@ def run(run: Path, threads: list[int], runs: int = 200, warmup: int = 20,
 
 
 def _export_spec(rd: RunDir) -> dict:
-    """export/model.json of a finished export stage (else one line saying how to make it)."""
-    return read_json(rd.require("export") / "model.json")
+    """export/model.json of a current export stage (else one line saying how to make it)."""
+    from pipeline.deploy.runtime import read_spec
+
+    return read_spec(rd.file("export", "model.json"))
 
 
 def _check_exported(rd: RunDir, spec: dict) -> None:
-    """Load every exported file that is there before any slow step: an unreadable .tflite
-    stops the stage at once with one line (PipelineError from pipeline.deploy.runtime)."""
+    """Check (sha256 against the manifest) and load every exported variant before any slow
+    step: a changed or unreadable .tflite stops the stage at once with one line."""
     from pipeline.deploy.runtime import TFLiteModel
 
     for variant in VARIANTS:
-        entry = spec.get("variants", {}).get(variant.key)
-        path = rd.root / "export" / (entry or {}).get("file", variant.file)
-        if entry is not None and path.is_file():
-            TFLiteModel(path)
+        entry = spec["variants"].get(variant.key)
+        if entry is not None:
+            TFLiteModel(rd.file("export", entry["file"]))
 
 
 def _settings(threads: list[int], runs: int, warmup: int, quick: bool) -> dict:
@@ -100,9 +107,9 @@ def _context(rd: RunDir, spec: dict, calibration: int) -> Context:
         ctx.notes.append(f"training data {trained.data} is gone: accuracy not measured, "
                          "single-task pair not built")
         return ctx
-    ctx.test = _pixels_and_labels(trained.split("test", images=False), trained, None)
-    ctx.train_pixels = _pixels_and_labels(trained.split("train", images=False), trained,
-                                          calibration)[0]
+    # Validated as `pipeline data check` does, images decoded too: one validation path.
+    ctx.test = _pixels_and_labels(trained.split("test"), trained, None)
+    ctx.train_pixels = _pixels_and_labels(trained.split("train"), trained, calibration)[0]
     return ctx
 
 

@@ -89,9 +89,7 @@ def _exported(name: str, ctx: Context) -> Variant:
     entry = ctx.spec.get("variants", {}).get(exported.key)
     if entry is None:
         raise Skip(f"export/model.json has no {exported.key!r} variant")
-    path = ctx.run.root / "export" / entry.get("file", exported.file)
-    if not path.is_file():
-        raise Skip(f"{path} not found")
+    path = ctx.run.file("export", entry["file"])  # checked against the manifest
     accuracy = None
     if ctx.test is not None:
         accuracy = _accuracy(ctx, tflite_scores(path, ctx.test[0], threads=2))
@@ -102,9 +100,9 @@ def _exported(name: str, ctx: Context) -> Variant:
 def _keras(ctx: Context) -> Variant:
     from pipeline.bench.models import keras_scores
 
-    h5 = ctx.run.root / "train" / "model.h5"
-    if not h5.is_file():
-        raise Skip(f"{h5} not found (no trained Keras model in this run)")
+    if not ctx.run.has("train"):
+        raise Skip("no current train stage (no trained Keras model in this run)")
+    h5 = ctx.run.file("train", "model.h5")
     accuracy = None
     if ctx.test is not None:
         from pipeline.core.trained import TrainedRun

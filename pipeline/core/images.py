@@ -1,17 +1,22 @@
-"""Image decoding shared by every stage: any common file -> 8-bit RGB, then a bilinear resize.
+"""Image decoding shared by every stage: any common file -> 8-bit RGB, upright, then a bilinear
+resize.
 
-Training, evaluation, `predict` and the representative dataset all go through `load_resized`,
-so the pixels a model sees in Python are the same wherever they come from.
+Training, evaluation, `predict`, the representative dataset and `data check` all go through
+`open_rgb`, so the pixels a model sees in Python are the same wherever they come from. Phones
+store most photos as the sensor read them and say in the EXIF Orientation tag how to turn
+them; `open_rgb` applies it, as every photo viewer (and a browser's <img>) does, so a photo
+taken sideways is learnt and classified the way a person sees it.
 """
 from __future__ import annotations
 
 import os
+import struct
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 # A real photo is well under this; a larger header is a decompression bomb, not a flower.
 MAX_PIXELS = 40_000_000
@@ -37,7 +42,7 @@ def open_rgb(path: Path | str) -> Image.Image:
                     raise ImageError(f"image is {width}x{height}: too large to be a photo "
                                      f"(limit {MAX_PIXELS:,} pixels)")
                 img.load()  # decode now so a truncated file fails here, not in training
-                return _to_rgb(img)
+                return _to_rgb(upright(img))
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -46,6 +51,15 @@ def open_rgb(path: Path | str) -> Image.Image:
         raise ImageError("not an image file (unknown format)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"cannot decode image ({exc})") from None
+
+
+def upright(img: Image.Image) -> Image.Image:
+    """The image turned as its EXIF Orientation tag says (1..8: rotations and mirrorings)."""
+    try:
+        ImageOps.exif_transpose(img, in_place=True)  # in place: no copy of an upright photo
+    except (SyntaxError, ValueError, TypeError, KeyError, struct.error) as exc:
+        raise ImageError(f"unreadable EXIF data ({exc})") from None
+    return img
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

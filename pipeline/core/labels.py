@@ -125,12 +125,38 @@ def check_images(samples: list[Sample], source: Path | str) -> list[Problem]:
     return problems
 
 
+def unique(samples: list[Sample], source: Path | str) -> tuple[list[Sample], list[Problem]]:
+    """Each image once (its first line): a repeat is a warning, with other labels an error."""
+    first: dict[Path, Sample] = {}
+    problems = []
+    for sample in samples:
+        seen = first.setdefault(sample.path.resolve(), sample)
+        if seen is not sample:
+            other = "" if seen.labels == sample.labels else " with other labels"
+            problems.append(Problem(str(source), sample.line, f"{sample.path} is already listed "
+                                    f"on line {seen.line}{other}", warning=not other))
+    return list(first.values()), problems
+
+
+def validate_label_file(path: Path | str, heads: Heads | None = None, images: bool = True
+                        ) -> tuple[list[Sample], list[Problem]]:
+    """The one validation of a label file, `pipeline data check`'s and every stage's: fields
+    and indices, each image listed once (the first line wins), and every image decoded.
+    images=False skips the decoding, for a reader that decodes each image itself and reports
+    the ones that fail (the report). Returns (samples, every problem, warnings included)."""
+    samples, problems = read_label_file(path, heads)
+    samples, repeats = unique(samples, path)
+    problems = problems + repeats
+    if images:
+        problems += check_images(samples, path)
+    return samples, problems
+
+
 def load_label_file(path: Path | str, heads: Heads | None = None,
                     images: bool = True) -> list[Sample]:
-    """The samples of a valid label file, or LabelFileError: no stage starts on a broken file."""
-    samples, problems = read_label_file(path, heads)
-    if images and not any(not p.warning for p in problems):
-        problems += check_images(samples, path)
+    """The samples of a valid label file, or LabelFileError: no stage starts on a file that
+    `pipeline data check` refuses."""
+    samples, problems = validate_label_file(path, heads, images)
     if any(not p.warning for p in problems):
         raise LabelFileError(problems)
     return samples

@@ -30,20 +30,22 @@ class TrainedRun:
 
     @classmethod
     def open(cls, run_dir: Path | str) -> "TrainedRun":
-        run = RunDir(run_dir)
-        folder = run.require("train")
-        saved = read_json(folder / CONFIG_FILE)
+        """The current train stage, every file resolved through one snapshot of the manifest
+        and checked against its sha256 (a retrain meanwhile cannot mix two trainings)."""
+        run = RunDir(run_dir).snapshot()
+        config_file = run.file("train", CONFIG_FILE)
+        saved = read_json(config_file)
         settings = TrainSettings.from_json(run.stage_entry("train").get("settings", {}))
-        schema = _recorded_schema(saved, settings, folder / CONFIG_FILE)
+        schema = _recorded_schema(saved, settings, config_file)
         try:
             heads = schema.select(saved.get("heads"))
         except ValueError as exc:
-            raise PipelineError(f"{folder / CONFIG_FILE}: {exc}") from None
+            raise PipelineError(f"{config_file}: {exc}") from None
         return cls(run, ModelConfig.from_json(saved), settings, schema, heads, saved)
 
     @property
     def model_path(self) -> Path:
-        return self.run.path("train") / "model.h5"
+        return self.run.file("train", "model.h5")
 
     @property
     def data(self) -> Path:

@@ -12,8 +12,8 @@ import typer
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads, schema_of, write_schema
-from pipeline.core.labels import (SPLITS, LabelFileError, Problem, Sample, check_images, class_counts,
-                             load_label_file, read_label_file, split_samples, write_label_file)
+from pipeline.core.labels import (SPLITS, LabelFileError, Sample, class_counts, split_samples,
+                                  validate_label_file, write_label_file)
 
 def counts_table(groups: dict[str, list[Sample]], heads: Heads) -> str:
     """One row per group: its images, then the count of each class of each head (and 'none')."""
@@ -36,25 +36,10 @@ def counts_table(groups: dict[str, list[Sample]], heads: Heads) -> str:
     return "\n".join([title.rstrip()] + lines)
 
 
-def unique(samples: list[Sample], source: Path | str) -> tuple[list[Sample], list[Problem]]:
-    """Each image once (its first line): a repeat is a warning, with other labels an error."""
-    first: dict[Path, Sample] = {}
-    problems = []
-    for sample in samples:
-        seen = first.setdefault(sample.path.resolve(), sample)
-        if seen is not sample:
-            other = "" if seen.labels == sample.labels else " with other labels"
-            problems.append(Problem(str(source), sample.line, f"{sample.path} is already listed "
-                                    f"on line {seen.line}{other}", warning=not other))
-    return list(first.values()), problems
-
-
 def check(labels: Path | str) -> bool:
     """Print class counts and every problem (`FILE:LINE: reason`); True if there is no error."""
     heads = schema_of(labels)
-    samples, problems = read_label_file(labels, heads)
-    samples, repeats = unique(samples, labels)
-    problems += repeats + check_images(samples, labels)
+    samples, problems = validate_label_file(labels, heads)
     if samples:
         typer.echo(counts_table({str(labels): samples}, heads))
     for problem in sorted(problems, key=lambda p: p.line):
@@ -90,10 +75,10 @@ def split(labels: Path | str, out: Path | str, ratios: str = "0.6,0.25,0.15", se
     if out.exists() and not out.is_dir():
         raise PipelineError(f"{out} exists and is not a folder")
     heads = schema_of(labels)
-    samples, repeats = unique(load_label_file(labels, heads), labels)  # all valid, before writing
-    if any(not p.warning for p in repeats):
-        raise LabelFileError(repeats)
-    for problem in repeats:  # no image in two splits: a repeated line is dropped
+    samples, problems = validate_label_file(labels, heads)  # all valid, before writing
+    if any(not p.warning for p in problems):
+        raise LabelFileError(problems)
+    for problem in problems:  # e.g. a repeated line, dropped: no image in two splits
         typer.echo(str(problem), err=True)
     parts = split_samples(samples, fractions, seed)
     strata = ", ".join(h.short for h in heads)

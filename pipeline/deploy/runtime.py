@@ -7,12 +7,12 @@ No TensorFlow import here: LiteRT alone runs in a few tens of MB.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.runs import VERSION_DIR, RunDir, read_json
 
 SPEC_FILE = "model.json"
 
@@ -34,33 +34,89 @@ def load_spec(tflite: Path) -> tuple[dict, str, dict]:
         raise PipelineError(f"{tflite}: no TFLite metadata in the file and no {SPEC_FILE} "
                             "beside it: nothing says what its outputs mean; re-export it with "
                             "`pipeline quantize`")
-    try:
-        spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PipelineError(f"{spec_path}: not valid JSON ({exc})") from None
-    for key, variant in spec.get("variants", {}).items():
-        if variant.get("file") == tflite.name:
+    spec = read_spec(spec_path)
+    for key, variant in spec["variants"].items():
+        if variant["file"] == tflite.name:
             return spec, key, variant
     raise PipelineError(f"{spec_path}: no variant describes {tflite.name}")
 
 
+def read_spec(path: Path) -> dict:
+    """A model.json, checked for what readers rely on; one line naming the file if not."""
+    spec = read_json(path)
+    problem = spec_problem(spec)
+    if problem:
+        raise PipelineError(f"{path}: {problem}; not a model description this pipeline "
+                            "wrote (re-export with `pipeline quantize`)")
+    return spec
+
+
+def spec_problem(spec) -> str | None:
+    if not isinstance(spec, dict):
+        return "not a JSON object"
+    heads, variants = spec.get("heads"), spec.get("variants")
+    if not isinstance(heads, dict) or not heads or not all(
+            isinstance(c, list) and c and all(isinstance(n, str) for n in c)
+            for c in heads.values()):
+        return "'heads' is not {head: [class names]}"
+    if not isinstance(variants, dict) or not variants:
+        return "'variants' is not a non-empty object"
+    for key, entry in variants.items():
+        name = entry.get("file") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+            return f"variant {key!r} names no file (a bare file name)"
+        source = entry.get("input")
+        norm = source.get("normalization") if isinstance(source, dict) else None
+        if not isinstance(source.get("name") if isinstance(source, dict) else None, str) \
+                or not isinstance(norm, dict) or not {"mean", "std"} <= set(norm):
+            return f"variant {key!r}: 'input' needs a name and normalization mean and std"
+    return None
+
+
 def resolve_model(model: Path, variant: str | None = None) -> Path:
-    """A run directory (its export's default or named variant) or a .tflite file -> the file."""
+    """A run directory (its export's default or named variant) or a .tflite file -> the file.
+
+    Through a run, only what its manifest records as the current export is used, each file
+    checked against its sha256; a .tflite inside a run's export folder is held to the same.
+    A .tflite anywhere else is taken as it is (it describes itself).
+    """
     model = Path(model)
     if model.suffix == ".tflite":
+        run = owning_run(model)
+        if run is not None:
+            return run_file(run, model)
         if not model.is_file():
             raise PipelineError(f"{model}: model file not found")
         return model
-    spec_path = model / "export" / SPEC_FILE
-    if not spec_path.is_file():
-        raise PipelineError(f"{model}: no exported model (no export/{SPEC_FILE}); "
-                            f"run `pipeline quantize --run {model}` first")
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    if not (model / "manifest.json").is_file():
+        raise PipelineError(f"{model}: no exported model (no manifest.json: not a run "
+                            f"directory); run `pipeline quantize --run {model}` first")
+    rd = RunDir(model).snapshot()  # every file below through the same manifest
+    spec_path = rd.file("export", SPEC_FILE)
+    spec = read_spec(spec_path)
     key = variant or spec.get("default", "int8")
-    if key not in spec.get("variants", {}):
+    if key not in spec["variants"]:
         raise PipelineError(f"{spec_path}: no variant {key!r}; has "
-                            f"{', '.join(spec.get('variants', {}))}")
-    return model / "export" / spec["variants"][key]["file"]
+                            f"{', '.join(spec['variants'])}")
+    return rd.file("export", spec["variants"][key]["file"])
+
+
+def owning_run(tflite: Path) -> Path | None:
+    """The run directory whose export folder (`export/` or `.export.v<N>/`) holds the file."""
+    folder = tflite.absolute().parent
+    version = VERSION_DIR.fullmatch(folder.name)
+    in_export = folder.name == "export" or (version is not None and version["stage"] == "export")
+    return folder.parent if in_export and (folder.parent / "manifest.json").is_file() else None
+
+
+def run_file(run: Path, tflite: Path) -> Path:
+    """A .tflite named by its path inside a run: only the run's current, recorded export."""
+    rd = RunDir(run).snapshot()
+    current = rd.require("export")  # refuses an export the manifest dropped or outdated
+    if tflite.absolute().parent.resolve() != current.resolve():
+        raise PipelineError(f"{tflite}: not the run's current export ({current.name} is); "
+                            f"use --model {run}, or run `{rd.how('export')}` again")
+    return rd.file("export", tflite.name)
 
 
 class TFLiteModel:
@@ -89,6 +145,18 @@ class TFLiteModel:
         if missing:
             raise PipelineError(f"{self.path}: signature lacks output(s) {sorted(missing)}; "
                                 f"has {sorted(self.outputs)}")
+        self._check_class_counts()
+
+    def _check_class_counts(self) -> None:
+        """Each head's class list must be as long as its output: a shorter list would drop a
+        class from every answer, a longer one name classes the model cannot give."""
+        for name, classes in self.labels.items():
+            size = int(np.prod(self.outputs[name]["shape"][1:]))
+            if size != len(classes):
+                raise PipelineError(f"{self.path}: output {name!r} has {size} values but the "
+                                    f"model's description lists {len(classes)} classes "
+                                    f"({', '.join(map(str, classes))}); the description does "
+                                    "not belong to this model: re-export it")
 
     @property
     def image_size(self) -> int:

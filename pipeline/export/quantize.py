@@ -5,7 +5,8 @@ low learning rate with the training stage's own data, masked losses, mode and lo
 (`multitask.MultiTask` accepts the `quant_`-renamed outputs). Both `qat/` and `export/` are
 written into hidden partial folders; the export stage is nested inside the QAT stage so that
 any failure (a conversion error, a failed check, Ctrl-C) publishes neither, and the previous
-`qat/` and `export/` stay as they were.
+`qat/` and `export/` stay as they were; success publishes both in one manifest switch, each
+recording the training it was made from.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pipeline.core.heads import Heads
 from pipeline.core.images import normalize
 from pipeline.core.metrics import head_metrics
 from pipeline.core.io import write_json
+from pipeline.core.runs import RunDir
 from pipeline.core.trained import TrainedRun
 from pipeline.core.tfcompat import keras
 
@@ -141,12 +143,19 @@ def prepare_data(splits: dict, config, heads: Heads, settings) -> tuple[dict, di
 
 
 def run(run: Path, epochs: int = 2, lr: float = 1e-4) -> dict:
+    rd = RunDir(run)
+    rd.require("train")
+    with rd.writing():  # held from before train/ is read: a retrain cannot slip in between
+        return _run(rd, epochs, lr)
+
+
+def _run(rd: RunDir, epochs: int, lr: float) -> dict:
     from pipeline.export import stage as export
     from pipeline.export.variants import VARIANTS
 
-    trained = TrainedRun.open(run)
+    trained = TrainedRun.open(rd.root)
     splits = trained.splits()  # a broken label file stops us before TF loads
-    rd, config, heads = trained.run, trained.config, trained.heads
+    config, heads = trained.config, trained.heads
     model = trained.load_keras()
     keras().utils.set_random_seed(trained.settings.seed)
     datasets, arrays, calibration = prepare_data(splits, config, heads, trained.settings)

@@ -42,13 +42,15 @@ def gather(run: Path) -> dict:
     if not rd.manifest_path.is_file():
         raise PipelineError(f"{rd.manifest_path}: file not found; not a run directory "
                             f"(make one with `{how_to('train', rd.root)}`)")
-    report = {"run": str(rd.root), "name": rd.name, "manifest": read_json(rd.manifest_path),
+    rd = rd.snapshot()  # every file below through this one manifest
+    report = {"run": str(rd.root), "name": rd.name, "manifest": rd.manifest(),
               "problems": [], "heads": None, "data": None, "history": {}, "metrics": {},
-              "export": None, "spec": None, "benchmark": None}
+              "export": None, "spec": None, "benchmark": None, "export_dir": None}
     report["stages"] = stage_status(rd, report)
-    if (rd.root / "labels.json").is_file():
-        report["heads"] = read_heads(rd.root / "labels.json")
     done = report["stages"]
+    labels = rd.labels_path() if done["train"]["done"] else rd.root / "labels.json"
+    if labels.is_file():
+        report["heads"] = read_heads(labels)
     if done["train"]["done"]:
         read_train(rd, report)
     if done["qat"]["done"]:
@@ -61,16 +63,31 @@ def gather(run: Path) -> dict:
 
 
 def stage_status(rd: RunDir, report: dict) -> dict:
-    """{stage: {"done", "entry", "how"}}; a folder without a manifest entry is called stale."""
+    """{stage: {"done", "entry", "how"}}. Done means recorded in the manifest, made from the
+    current upstream stages, and every recorded file as the manifest's sha256 says; anything
+    else is a problem on the page naming the command that makes the stage again."""
     entries = report["manifest"].get("stages", {})
     status = {}
     for stage in STAGES:
-        done = stage in entries and rd.path(stage).is_dir()
-        status[stage] = {"done": done, "entry": entries.get(stage), "how": how_to(stage, rd.root)}
-        if not done and rd.path(stage).is_dir():
-            problem(report, "warning", f"{rd.path(stage)}: the folder is there but the manifest "
-                                       f"has no finished '{stage}' stage (made from an earlier "
-                                       f"model, or interrupted); run `{status[stage]['how']}`")
+        how = how_to(stage, rd.root)
+        status[stage] = {"done": False, "entry": entries.get(stage), "how": how}
+        if stage not in entries:
+            by = report["manifest"].get("dropped", {}).get(stage)
+            if by:
+                problem(report, "warning", f"'{stage}' was made from an earlier '{by}' and is "
+                                           f"no longer current; run `{how}`")
+            elif (rd.root / stage).exists():
+                problem(report, "warning", f"{rd.root / stage}: the folder is there but the "
+                                           f"manifest has no finished '{stage}' stage (made "
+                                           "from an earlier model, or interrupted); run "
+                                           f"`{how}`")
+            continue
+        try:
+            rd.verify(stage)
+        except PipelineError as exc:
+            problem(report, "error", f"{exc} (not shown)")
+            continue
+        status[stage]["done"] = True
     return status
 
 
@@ -88,7 +105,7 @@ def read_train(rd: RunDir, report: dict) -> None:
     if metrics is not None:
         report["metrics"][KERAS] = metrics.get("test")
     if report["heads"] is None:
-        problem(report, "error", f"{rd.root / 'labels.json'}: file not found; heads unknown")
+        problem(report, "error", f"{rd.labels_path()}: file not found; heads unknown")
         return
     read_data(report)
 
@@ -102,8 +119,13 @@ def read_qat(rd: RunDir, report: dict) -> None:
 
 
 def read_export(rd: RunDir, report: dict) -> None:
-    folder = rd.path("export")
-    report["spec"] = optional_json(folder / "model.json", report)
+    from pipeline.deploy.runtime import read_spec
+
+    folder = report["export_dir"] = rd.path("export")
+    try:
+        report["spec"] = read_spec(folder / "model.json")
+    except PipelineError as exc:
+        problem(report, "error", str(exc))
     report["export"] = optional_json(folder / "metrics.json", report) or {"variants": {}}
     for key, entry in report["export"].get("variants", {}).items():
         if entry.get("test"):

@@ -36,7 +36,7 @@ def run(report: dict, root: Path, gallery: int = GALLERY) -> dict | None:
                                  f"{report['heads'].names}: the export is not of this run's "
                                  "model; no gallery")
         return None
-    models = open_models(report, Path(root) / "export")
+    models = open_models(report, report["export_dir"])
     if not models:
         return None
     rows, pixels = load_pixels(rows, {m.image_size for m in models.values()}, report)

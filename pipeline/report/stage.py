@@ -2,7 +2,9 @@
 and write one self-contained HTML page, problems first.
 
 The page is written atomically (a temporary file in the same folder, then a rename), so a
-reader never sees half a page. RUN/report/ is not a stage in the manifest: the report is a
+reader never sees half a page; written into the run, it is written under the run's lock.
+Everything is read through one snapshot of the manifest, each stage's files checked against
+their recorded sha256. RUN/report/ is not a stage in the manifest: the report is a
 view of the run, made again at will, and nothing downstream reads it.
 """
 from __future__ import annotations
@@ -21,12 +23,24 @@ def run(run: Path, out: Path | None = None, gallery: int = predictions.GALLERY) 
     out = Path(out) if out else Path(run) / DEFAULT_OUT
     if out.is_dir():
         raise PipelineError(f"{out}: is a folder; give the report's file name, e.g. {out}/index.html")
-    report = gather(Path(run))
-    preds = predictions.run(report, Path(run), gallery) if report["heads"] else None
-    benchmark.check(report)
-    atomic_write_text(out, render(report, preds))
+    with _lock_if_inside(Path(run), out):
+        report = gather(Path(run))
+        preds = predictions.run(report, Path(run), gallery) if report["heads"] else None
+        benchmark.check(report)
+        atomic_write_text(out, render(report, preds))
     print(f"report: {out}")
     return out
+
+
+def _lock_if_inside(run: Path, out: Path):
+    """Writing into the run is writing the run: under its lock, taken first so that a busy
+    run is refused at once (naming the holder). A page written elsewhere needs no lock."""
+    from contextlib import nullcontext
+
+    from pipeline.core.runs import RunDir
+
+    inside = out.absolute().resolve().is_relative_to(run.absolute().resolve())
+    return RunDir(run).writing() if inside and run.is_dir() else nullcontext()
 
 
 def render(report: dict, preds: dict | None) -> str:

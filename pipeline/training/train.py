@@ -45,18 +45,45 @@ def run(data, run, arch="squeezenet1.1", image_size=224, epochs=20, batch_size=3
         batch_size=batch_size, mode=mode, loss_weights=weights, weighting=weighting,
         tasks=heads.names, init_from=str(Path(init_from).resolve()) if init_from else None,
         pretrained=config.pretrained, seed=seed, **schedule)
-    state = resume_state(rundir, settings) if resume else None
-    source = start if not state else None
-    if not resume and (rundir.partial("train") / STATE).exists():
-        print(f"warning: discarding the checkpoints of an unfinished run in {rundir.root} "
-              "(use --resume to continue it)", file=sys.stderr)
-    from pipeline.training import fitting  # TensorFlow from here on
+    if resume and not rundir.root.is_dir():
+        resume_state(rundir, settings)  # refused before a run directory is made for nothing
+    with rundir.writing():  # one writer per run, from before the checkpoints are read
+        state = resume_state(rundir, settings) if resume else None
+        source = start if not state else None
+        if not resume and (rundir.partial("train") / STATE).exists():
+            print(f"warning: discarding the checkpoints of an unfinished run in {rundir.root} "
+                  "(use --resume to continue it)", file=sys.stderr)
+        from pipeline.training import fitting  # TensorFlow from here on
 
-    with rundir.stage("train", settings.to_json(), keep_partial=True, fresh=not resume) as w:
-        write_json(w.dir / "checkpoints" / "settings.json", settings.to_json())
-        net = fitting.fit(w.dir, splits, config, heads, settings, state, source)
-        result = finish(w, rundir, net, splits, config, schema, heads, settings)
+        with rundir.stage("train", settings.to_json(), keep_partial=True, fresh=not resume,
+                          on_disk_full=keep_last_checkpoint) as w:
+            write_json(w.dir / "checkpoints" / "settings.json", settings.to_json())
+            net = fitting.fit(w.dir, splits, config, heads, settings, state, source)
+            result = finish(w, rundir, net, splits, config, schema, heads, settings)
     return result
+
+
+def keep_last_checkpoint(partial: Path) -> str:
+    """After a full disk: keep only what `--resume` needs (state.json and the files it names),
+    so the failed run stops taking space but its last finished epoch is not lost."""
+    import shutil
+
+    try:
+        state = json.loads((partial / STATE).read_text(encoding="utf-8"))
+        keep = {STATE, "checkpoints/settings.json", f"checkpoints/{state['best_file']}"}
+        prefix = f"checkpoints/{state['checkpoint']}."
+    except (OSError, ValueError, KeyError, TypeError):
+        shutil.rmtree(partial, ignore_errors=True)  # nothing resumable: all of it goes
+        return ""
+    for path in sorted(partial.rglob("*"), reverse=True):  # files before their folders
+        name = path.relative_to(partial).as_posix()
+        if path.is_file() and name not in keep and not name.startswith(prefix):
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    size = sum(p.stat().st_size for p in partial.rglob("*") if p.is_file())
+    return (f"kept epoch {state['epoch']}'s checkpoint ({size / 1e6:.1f} MB in {partial}): "
+            "free some space and add --resume")
 
 
 def data_schema(data: Path) -> Heads:
@@ -177,15 +204,14 @@ def resolve_schedule(config: ModelConfig, epochs: int, lr, freeze_epochs, finetu
 def init_source(init_from, config: ModelConfig) -> Path:
     """The .h5 of another run's trained model, checked to have the same architecture; this
     run takes its layer style, normalization and what it started from."""
-    other = RunDir(init_from)
-    folder = other.require("train")
-    saved = ModelConfig.from_json(read_json(folder / CONFIG_FILE))
+    other = RunDir(init_from).snapshot()
+    saved = ModelConfig.from_json(read_json(other.file("train", CONFIG_FILE)))
     if saved.arch != config.arch:
         raise PipelineError(f"--init-from {init_from}: that run is {saved.arch}, "
                             f"this one {config.arch}; the weights cannot be reused")
     config.batchnorm, config.normalization = saved.batchnorm, dict(saved.normalization)
     config.pretrained = f"run {other.root} (from {saved.pretrained})"
-    return folder / "model.h5"
+    return other.file("train", "model.h5")
 
 
 def finish(w, rundir: RunDir, net, splits, config, schema: Heads, heads: Heads,
@@ -206,7 +232,7 @@ def finish(w, rundir: RunDir, net, splits, config, schema: Heads, heads: Heads,
     write_json(w.dir / CONFIG_FILE, {**config.to_json(), "heads": heads.names,
                "schema": schema.to_json(), "mode": settings.mode,
                "loss_weights": settings.loss_weights, "weighting": settings.weighting})
-    rundir.write_heads(heads)
+    write_json(w.dir / "labels.json", heads.to_json())  # published with the model, not before
     w.metrics = {"test": _summary(metrics["test"], heads), "val": _summary(metrics["val"], heads),
                  "epochs": len(history)}
     print(format_table(metrics["test"], heads, title=f"test metrics ({rundir.root})"))

@@ -13,6 +13,8 @@ the model's input size), and
                           name with the tolerance each output is held to
     metadata_cases.json   for the Kotlin test: what Python's reader (deploy/model_info.py) reads
                           from each model file: heads, labels, normalization, quantization
+    orientation_cases.json for the browser's orientation check: photos stored turned with an
+                          EXIF Orientation tag, and the upright pixels Python's loader makes
     mediapipe_cases.json  for the MediaPipe checks: models, images and per-head tolerances; the
                           scores to match come from `pipeline predict --json` (run.sh)
 
@@ -42,11 +44,14 @@ MIN_MEDIAPIPE_IMAGES = 20
 # wasm build round them in different kernels: ~4e-3 apart on some images. Held to its own,
 # looser bound and reported as such, not to the float bound it cannot meet.
 HYBRID_TOLERANCE = 1e-2
+EXIF_ORIENTATION = 0x0112
+ORIENTATIONS = range(2, 9)  # 1 is upright; 3, 6 and 8 are the phone's usual ones
 
 
 def fixed_images(samples: Path, out: Path) -> list[Path]:
     """Two real training drawings plus synthetic ones: non-square shrinks (mild and strong,
-    where Pillow's filter widens) and an enlarge."""
+    where Pillow's filter widens), an enlarge, and photos stored turned with an EXIF
+    Orientation tag (every value 2..8) that the loaders must turn upright."""
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     files = sorted(p for p in samples.iterdir() if p.is_file())
@@ -61,7 +66,45 @@ def fixed_images(samples: Path, out: Path) -> list[Path]:
         pixels = np.clip(base + rng.normal(0, 25, base.shape), 0, 255).astype(np.uint8)
         paths.append(out / name)
         Image.fromarray(pixels, "RGB").save(paths[-1])
+    return paths + oriented_images(out)
+
+
+def oriented_images(out: Path) -> list[Path]:
+    """37 x 23 noisy gradients (not square: a quarter turn changes the resize) in PNG, whose
+    eXIf chunk Pillow reads like a JPEG's EXIF; PNG so the JVM's ImageIO decodes the same
+    stored pixels (it ignores the tag, as Android's BitmapFactory does)."""
+    rng = np.random.default_rng(8)
+    yy, xx = np.mgrid[0:23, 0:37]
+    paths = []
+    for orientation in ORIENTATIONS:
+        base = np.stack([xx * 255 / 37, yy * 255 / 23, np.full(xx.shape, 30.0 * orientation)], -1)
+        pixels = np.clip(base + rng.normal(0, 20, base.shape), 0, 255).astype(np.uint8)
+        exif = Image.Exif()
+        exif[EXIF_ORIENTATION] = orientation
+        paths.append(out / f"exif{orientation}_37x23.png")
+        Image.fromarray(pixels, "RGB").save(paths[-1], exif=exif.tobytes())
     return paths
+
+
+def orientation_of(image: Path) -> int | None:
+    with Image.open(image) as img:
+        return img.getexif().get(EXIF_ORIENTATION)
+
+
+def orientation_cases(images: list[Path], out: Path) -> list[dict]:
+    """For the browser's own decoder: each oriented photo and the upright RGB bytes Python's
+    loader makes of it."""
+    cases = []
+    for image in images:
+        orientation = orientation_of(image)
+        if orientation is None:
+            continue
+        upright = open_rgb(image)
+        rel = f"inputs/upright_{image.stem}.rgb"
+        (out / rel).write_bytes(np.asarray(upright).tobytes())
+        cases.append({"image": f"images/{image.name}", "orientation": orientation,
+                      "width": upright.width, "height": upright.height, "upright": rel})
+    return cases
 
 
 def output_steps(model: TFLiteModel) -> dict[str, float | None]:
@@ -106,7 +149,7 @@ def variant_cases(key: str, entry: dict, export: Path, images: list[Path], out: 
         (out / rel).write_bytes(np.ascontiguousarray(x).tobytes())
         golden.append({"image": f"images/{image.name}", "variant": key, "model": f"models/{entry['file']}",
                        "quantization": [float(quant[0]), int(quant[1])] if quant else None,
-                       "expected": rel})
+                       "orientation": orientation_of(image), "expected": rel})
         raw = model.runner(**{model.input_name: x})
         outputs = {name: {"dtype": np.dtype(raw[name].dtype).name, "shape": list(raw[name].shape),
                           "values": raw[name].ravel().tolist(),
@@ -180,8 +223,9 @@ def main(run: Path, samples: Path, out: Path) -> None:
         browser += b
         metadata.append(metadata_case(key, out / "models" / entry["file"]))
     mediapipe = mediapipe_cases(export, spec, samples, out)
+    orientation = orientation_cases(images, out)
     for name, cases in (("golden", golden), ("browser", browser), ("metadata", metadata),
-                        ("mediapipe", mediapipe)):
+                        ("mediapipe", mediapipe), ("orientation", orientation)):
         (out / f"{name}_cases.json").write_text(json.dumps(cases, indent=1), encoding="utf-8")
     print(f"fixtures: {len(images)} images x {len(spec['variants'])} variants, "
           f"{len(mediapipe['images'])} MediaPipe images -> {out}")

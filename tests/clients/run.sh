@@ -7,9 +7,12 @@
 #  1. builds a tiny model through the real stages (`pipeline train`, `pipeline quantize` on
 #     drawings it makes) - never a committed binary - and writes reference data with Python LiteRT
 #     and `pipeline predict --json` on the bare exported int8 and float32 files;
-#  2. browser: LiteRT.js in headless chromium vs Python LiteRT, output by output;
-#  3. kotlin: the Android app's plain-Kotlin logic and JUnit tests, incl. byte-equal inputs and
-#     the heads/labels/normalization/quantization read from the real model files;
+#  2. browser: LiteRT.js in headless chromium vs Python LiteRT, output by output; and chromium's
+#     own decoder on photos stored turned with an EXIF Orientation tag vs Python's loader
+#     (the same upright pixels);
+#  3. kotlin: the Android app's plain-Kotlin logic and JUnit tests, incl. byte-equal inputs (EXIF-
+#     oriented photos too) and the heads/labels/normalization/quantization read from the real
+#     model files;
 #  4. android resources: aapt compiles the manifest and res/;
 #  5. mediapipe-python and mediapipe-web: MediaPipe Tasks' ImageClassifier (Python, and
 #     @mediapipe/tasks-vision in headless chromium) on the bare model files vs `pipeline predict`;
@@ -20,6 +23,9 @@
 # Outputs (screenshot, fixtures, logs) stay in tests/clients/out/.
 set -euo pipefail
 cd "$(dirname "$0")"
+# This checkout's code, even when .venv's editable install points at another checkout (a git
+# worktree sharing one venv): what is checked is what is beside this script.
+export PYTHONPATH="$(cd ../.. && pwd)${PYTHONPATH:+:$PYTHONPATH}"
 out=out
 pipeline=../../.venv/bin/pipeline
 python=../../.venv/bin/python
@@ -90,13 +96,14 @@ main() {
         || { tail -40 "$out/build.log"; echo "FAIL: could not build the model"; exit 1; }
     tail -6 "$out/build.log"
     check browser node browser/check.mjs "$out/fixtures" "$out/browser.png"
+    check browser-orientation node browser/check_orientation.mjs "$out/fixtures" "$out/orientation.png"
     check kotlin bash check_kotlin.sh "$out/fixtures" "$out/kotlin"
     check android-resources bash check_android_res.sh "$out/aapt"
     check mediapipe-python "$out/mp-venv/bin/python" mediapipe_check.py "$out/fixtures"
     check mediapipe-web node browser/check_mediapipe.mjs "$out/fixtures" "$out/mediapipe.png"
     check report check_report
-    step "summary ($((SECONDS - start)) s; screenshots: tests/clients/$out/{browser,mediapipe,report}.png)"
-    for name in browser kotlin android-resources mediapipe-python mediapipe-web report; do
+    step "summary ($((SECONDS - start)) s; screenshots: tests/clients/$out/{browser,orientation,mediapipe,report}.png)"
+    for name in browser browser-orientation kotlin android-resources mediapipe-python mediapipe-web report; do
         echo "  $name: ${results[$name]}"
         [ "${results[$name]}" = passed ] || failed=$((failed + 1))
     done

@@ -46,6 +46,14 @@ class FlowerClassifier(context: Context, val threads: Int) : Closeable {
         preprocessor = Preprocessor(variant.input, quantization(inputTensor))
         input = preprocessor.newBuffer()
         outputTensors = spec.heads.keys.associateWith { interpreter.getOutputTensorFromSignature(it, variant.signature) }
+        // At load, not at the first photo: a class list that does not fit its output would
+        // drop or invent classes in every answer.
+        spec.heads.forEach { (name, labels) ->
+            val values = outputTensors.getValue(name).numElements()
+            require(values == labels.size) {
+                "output '$name' has $values values but the model's description lists ${labels.size} classes"
+            }
+        }
         outputBuffers = outputTensors.mapValues { (_, t) ->
             ByteBuffer.allocateDirect(t.numBytes()).order(ByteOrder.nativeOrder())
         }

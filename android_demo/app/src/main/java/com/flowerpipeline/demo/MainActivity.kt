@@ -22,6 +22,8 @@ import androidx.camera.core.Preview
 import androidx.camera.lifecycle.ProcessCameraProvider
 import androidx.camera.view.PreviewView
 import androidx.core.content.ContextCompat
+import androidx.exifinterface.media.ExifInterface
+import com.flowerpipeline.demo.core.Orientation
 import com.flowerpipeline.demo.core.Outputs
 import java.util.Locale
 import java.util.concurrent.ExecutorService
@@ -76,6 +78,9 @@ class MainActivity : ComponentActivity() {
         } catch (e: com.flowerpipeline.demo.core.JsonException) { // a model file without metadata
             runOnUiThread { result.text = getString(R.string.bad_model, e.message) }
             null
+        } catch (e: IllegalArgumentException) { // labels that do not fit the model's outputs
+            runOnUiThread { result.text = getString(R.string.bad_model, e.message) }
+            null
         }
     }
 
@@ -94,7 +99,11 @@ class MainActivity : ComponentActivity() {
         }, ContextCompat.getMainExecutor(this))
     }
 
-    /** Runs on the worker; the frame is closed in all cases so the camera keeps delivering. */
+    /**
+     * Runs on the worker; the frame is closed in all cases so the camera keeps delivering.
+     * CameraX says how far the sensor's frame is turned (rotationDegrees); turning it by that
+     * makes it upright, so camera frames need no EXIF (they have none).
+     */
     private fun analyze(frame: ImageProxy) {
         frame.use {
             if (!live) return
@@ -106,15 +115,37 @@ class MainActivity : ComponentActivity() {
     private fun classifyPhoto(uri: Uri) {
         live = false
         worker.execute {
-            val options = BitmapFactory.Options().apply { inPreferredConfig = Bitmap.Config.ARGB_8888 }
-            val bitmap = contentResolver.openInputStream(uri)?.use { BitmapFactory.decodeStream(it, null, options) }
-                ?: return@execute runOnUiThread { result.text = "cannot decode $uri" }
+            val bitmap = decodeUpright(uri) ?: return@execute runOnUiThread { result.text = "cannot decode $uri" }
             runOnUiThread {
                 photo.setImageBitmap(bitmap)
                 photo.visibility = View.VISIBLE
             }
             show(bitmap)
         }
+    }
+
+    /**
+     * A gallery photo as a person sees it. BitmapFactory ignores the EXIF Orientation tag that
+     * phones use for photos taken sideways; it is read here (ExifInterface, JPEG/PNG/WebP/HEIF)
+     * and applied by core.Orientation exactly as Python's loader applies it (Pillow's
+     * exif_transpose), so the model gets the pixels `pipeline predict` would give it.
+     */
+    private fun decodeUpright(uri: Uri): Bitmap? {
+        val options = BitmapFactory.Options().apply { inPreferredConfig = Bitmap.Config.ARGB_8888 }
+        val stored = contentResolver.openInputStream(uri)?.use { BitmapFactory.decodeStream(it, null, options) }
+            ?: return null
+        val orientation = try {
+            contentResolver.openInputStream(uri)?.use {
+                ExifInterface(it).getAttributeInt(ExifInterface.TAG_ORIENTATION, ExifInterface.ORIENTATION_NORMAL)
+            } ?: Orientation.NORMAL
+        } catch (e: java.io.IOException) {
+            Orientation.NORMAL // no readable EXIF: the photo is shown as stored, as Pillow does
+        }
+        if (orientation == Orientation.NORMAL) return stored
+        val pixels = IntArray(stored.width * stored.height)
+        stored.getPixels(pixels, 0, stored.width, 0, 0, stored.width, stored.height)
+        val upright = Orientation.upright(pixels, stored.width, stored.height, orientation)
+        return Bitmap.createBitmap(upright.pixels, upright.width, upright.height, Bitmap.Config.ARGB_8888)
     }
 
     private fun showCamera() {

@@ -10,7 +10,8 @@ import kotlin.math.max
  *
  * The Python side (training, `pipeline predict`) resizes with Pillow, and Pillow's "bilinear"
  * is a separable triangle filter whose support widens when shrinking (an antialiasing resize),
- * computed in 22-bit fixed point, rows first then columns, each pass rounded to 8 bits.
+ * computed in 22-bit fixed point, one axis after the other (see [resize] for which first),
+ * each pass rounded to 8 bits.
  * Android's Bitmap.createScaledBitmap is a different filter; matching Pillow here means the
  * phone feeds the model the same bytes Python does (checked by GoldenInputTest).
  */
@@ -82,19 +83,28 @@ object PilBilinear {
         return dst
     }
 
-    /** Interleaved RGB (0..255 per channel, width x height) -> size x size interleaved RGB. */
-    fun resize(rgb: IntArray, width: Int, height: Int, size: Int): IntArray {
-        var img = rgb
-        var w = width
-        if (w != size) { // rows first, as Pillow does; each pass is skipped when already in size
-            img = pass(img, taps(w, size), size, height, 3, w * 3) { line, o -> (line * size + o) * 3 }
-            w = size
+    /**
+     * Interleaved RGB (0..255 per channel, width x height) -> size x size interleaved RGB.
+     * Each pass rounds to 8 bits, so their order changes results by one level here and there:
+     * Pillow 13 (the pinned version; python-pillow/Pillow#9549) runs the vertical pass first
+     * when the height shrinks by more than twice as many pixels as the width, else rows first.
+     * A pass is skipped when that side already has the size.
+     */
+    fun resize(rgb: IntArray, width: Int, height: Int, size: Int): IntArray =
+        if (verticalFirst(width, height, size)) {
+            horizontal(vertical(rgb, width, height, size), width, size, size)
+        } else {
+            vertical(horizontal(rgb, width, height, size), size, height, size)
         }
-        if (height != size) {
-            img = pass(img, taps(height, size), size, w, w * 3, 3) { line, o -> (o * w + line) * 3 }
-        }
-        return img
-    }
+
+    fun verticalFirst(width: Int, height: Int, size: Int): Boolean =
+        height > size && height - size > 2 * (width - size)
+
+    private fun horizontal(img: IntArray, w: Int, h: Int, size: Int): IntArray =
+        if (w == size) img else pass(img, taps(w, size), size, h, 3, w * 3) { line, o -> (line * size + o) * 3 }
+
+    private fun vertical(img: IntArray, w: Int, h: Int, size: Int): IntArray =
+        if (h == size) img else pass(img, taps(h, size), size, w, w * 3, 3) { line, o -> (o * w + line) * 3 }
 }
 
 /** Android's ARGB_8888 pixels (Bitmap.getPixels) -> interleaved RGB, alpha dropped. */

@@ -9,7 +9,7 @@ import javax.imageio.ImageIO
 
 /**
  * Fixed images through the Kotlin preprocessing must give the very bytes that Python's
- * `pipeline predict` feeds the model. `make test-clients` writes the images, the exported
+ * `pipeline predict` feeds the model, photos with an EXIF Orientation tag included. `make test-clients` writes the images, the exported
  * models (each reads its own spec, as the app does) and Python's input tensors into the folder
  * named by -Dgolden.dir, and sets
  * -Dgolden.required=true so that a missing folder fails instead of skipping.
@@ -33,9 +33,13 @@ class GoldenInputTest {
         val variant = spec.variant(case.field("variant") as String)
         val q = case["quantization"]?.asList("quantization")
             ?.let { Quantization((it[0] as Double).toFloat(), (it[1] as Double).toInt()) }
-        val image = ImageIO.read(File(dir, case.field("image") as String))
+        val image = ImageIO.read(File(dir, case.field("image") as String)) // as stored: no EXIF
         val argb = image.getRGB(0, 0, image.width, image.height, null, 0, image.width)
-        val actual = Preprocessor(variant.input, q).toBytes(argbToRgb(argb), image.width, image.height)
+        // A photo with an EXIF Orientation tag: the app reads the tag (ExifInterface) and turns
+        // the pixels; Python's loader turned the same file with Pillow's exif_transpose.
+        val orientation = (case["orientation"] as Double?)?.toInt() ?: Orientation.NORMAL
+        val upright = Orientation.upright(argb, image.width, image.height, orientation)
+        val actual = Preprocessor(variant.input, q).toBytes(argbToRgb(upright.pixels), upright.width, upright.height)
         val expected = File(dir, case.field("expected") as String).readBytes()
         val label = "${case["image"]} as ${variant.key}"
         assertEquals("$label: byte count", expected.size, actual.size)

@@ -24,6 +24,19 @@ class PreprocessTest {
     }
 
     @Test
+    fun aTallImageIsResizedColumnsFirstAsPillow13Does() {
+        // 4 x 9 gray -> 3 x 3: the height shrinks by 6, more than twice the width's 1, so
+        // Pillow 13 runs the vertical pass first; rows first would give 158 and 106 for the
+        // fifth and eighth pixels. Expected values printed by Pillow 13.0.0.
+        val tall = intArrayOf(95, 130, 194, 217, 207, 235, 15, 163, 33, 215, 217, 130, 248, 189, 16, 69, 184,
+                              232, 205, 78, 169, 61, 125, 10, 29, 240, 66, 19, 182, 39, 59, 4, 59, 81, 222, 44)
+        assertEquals(true, PilBilinear.verticalFirst(4, 9, 3))
+        assertEquals(false, PilBilinear.verticalFirst(9, 4, 3))
+        val out = PilBilinear.resize(gray(tall), 4, 9, 3)
+        assertArrayEquals(intArrayOf(158, 154, 143, 168, 157, 81, 109, 107, 46), IntArray(9) { out[it * 3] })
+    }
+
+    @Test
     fun sameSizeIsUntouchedAndFlatStaysFlat() {
         val img = IntArray(5 * 5 * 3) { (it * 37) % 256 }
         assertArrayEquals(img, PilBilinear.resize(img, 5, 5, 5))
