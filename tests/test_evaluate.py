@@ -1,8 +1,6 @@
 """`pipeline evaluate`: known answers, -1 skipped per head, run dir or file, and bad input."""
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ from pipeline.deploy import evaluate
 from pipeline.cli import app
 from pipeline.core.heads import FLOWER_HEADS
 from pipeline.core.runs import RunDir
+from helpers_process import run_without_tensorflow
 
 runner = CliRunner()
 RED, GREEN, BLUE = (230, 10, 10), (10, 230, 10), (10, 40, 230)
@@ -64,13 +63,9 @@ def test_run_directory_uses_its_default_int8_variant(known):
 
 
 def test_tflite_evaluation_imports_no_tensorflow(known):
-    code = ("import sys; from pipeline.deploy import evaluate; "
-            f"evaluate.run({str(known / 'run/export/model_int8.tflite')!r}, "
-            f"{str(known / 'labels.txt')!r}); "
-            "print('TF', any(m.split('.')[0] in ('tensorflow', 'tf_keras') for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().endswith("TF False")
+    run_without_tensorflow("from pipeline.deploy import evaluate; "
+                           f"evaluate.run({str(known / 'run/export/model_int8.tflite')!r}, "
+                           f"{str(known / 'labels.txt')!r})")
 
 
 def assert_one_line_error(result, *fragments):

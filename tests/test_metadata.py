@@ -8,7 +8,6 @@ import io
 import json
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from pipeline.core.heads import Head, Heads
 from pipeline.deploy import model_info
 from pipeline.export import convert, metadata
 from pipeline.training.model import DEFAULT_NORMALIZATION
+from helpers_process import run_without_tensorflow
 
 runner = CliRunner()
 ZAM = Heads((Head("zeta", "z", ("z0", "z1")), Head("alpha", "a", ("a0", "a1", "a2")),
@@ -226,12 +226,8 @@ def test_inspect_text_and_json(exported, tmp_path):
 
 
 def test_reading_imports_no_tensorflow(exported):
-    code = ("import sys; from pipeline.deploy import inspect; "
-            f"inspect.run({str(exported / 'model_int8.tflite')!r}); "
-            "print('TF', any(m.split('.')[0] in ('tensorflow', 'tf_keras') for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().endswith("TF False")
+    run_without_tensorflow("from pipeline.deploy import inspect; "
+                           f"inspect.run({str(exported / 'model_int8.tflite')!r})")
 
 
 @pytest.mark.skipif(shutil.which("flatc") is None, reason="flatc (Debian flatbuffers-compiler) absent")

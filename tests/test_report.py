@@ -2,8 +2,6 @@
 the CLI's error paths and the atomic write."""
 import json
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.core.heads import FLOWER_HEADS
 from pipeline.report import stage
+from helpers_process import run_without_tensorflow
 
 runner = CliRunner()
 NASTY = "<b>&\"'.jpg"
@@ -155,12 +154,7 @@ def test_three_heads_render_three_sections(tmp_path):
 
 def test_report_imports_no_tensorflow(exported):
     write_benchmark(exported, FLOWER_HEADS)
-    code = ("import sys; from pipeline.report import stage; "
-            f"stage.run({str(exported.root)!r}); "
-            "print('TF', any(m.split('.')[0] in ('tensorflow', 'tf_keras') for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().endswith("TF False")
+    run_without_tensorflow(f"from pipeline.report import stage; stage.run({str(exported.root)!r})")
 
 
 def one_line_error(result, *fragments):
