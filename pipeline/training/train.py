@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
 from pipeline.core import cluster as cluster_lib
@@ -56,51 +57,55 @@ def run(data, run, arch="squeezenet1.1", image_size=224, epochs=20, batch_size=3
         scale_lr=scale_lr, **schedule)
     if resume and not rundir.root.is_dir():
         resume_state(rundir, settings)  # refused before a run directory is made for nothing
-    from pipeline.training import distribute as dist_lib  # TensorFlow from here on
+    chief = cluster is None or cluster.is_chief  # the only writer of the run directory
+    with rundir.writing() if chief else nullcontext():  # from before checkpoints are read
+        # The number of replicas is known once TensorFlow has the devices: compared below.
+        state = resume_state(rundir, settings, but=("replicas",)) if resume else None
+        from pipeline.training import distribute as dist_lib  # TensorFlow from here on
 
-    dist = dist_lib.start(distribute, cluster, cluster_timeout or dist_lib.CLUSTER_TIMEOUT)
-    settings.replicas = dist.replicas
-    dist.compare_settings(settings.to_json())
-    role = train_chief if dist.is_chief else train_worker
-    try:
-        result = role(rundir, source, config, schema, heads, settings, resume, start, dist)
-    except dist_lib.LostWorker:
-        raise  # the others are gone: no goodbye
-    except BaseException as exc:
-        dist.leave(failure=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        raise
-    dist.leave()
+        dist = dist_lib.start(distribute, cluster, cluster_timeout or dist_lib.CLUSTER_TIMEOUT)
+        settings.replicas = dist.replicas
+        if state:
+            resume_state(rundir, settings)
+        dist.compare_settings(settings.to_json())
+        role = train_chief if chief else train_worker
+        try:
+            result = role(rundir, source, config, schema, heads, settings, state,
+                          None if state else start, dist)
+        except dist_lib.LostWorker:
+            raise  # the others are gone: no goodbye
+        except BaseException as exc:
+            dist.leave(failure=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            raise
+        dist.leave()
     return result
 
 
-def train_chief(rundir: RunDir, source, config, schema, heads, settings, resume, start, dist):
+def train_chief(rundir: RunDir, source, config, schema, heads, settings, state, start, dist):
     """The chief (or the only process): trains into the run's partial folder, publishes."""
     from pipeline.training import fitting
 
-    with rundir.writing():  # one writer per run, from before the checkpoints are read
-        state = resume_state(rundir, settings) if resume else None
-        if not resume and (rundir.partial("train") / STATE).exists():
-            print(f"warning: discarding the checkpoints of an unfinished run in {rundir.root} "
-                  "(use --resume to continue it)", file=sys.stderr)
-        with rundir.stage("train", settings.to_json(), keep_partial=True, fresh=not resume,
-                          on_disk_full=keep_last_checkpoint) as w:
-            write_json(w.dir / "checkpoints" / "settings.json", settings.to_json())
-            net = guarded(fitting.fit, dist, w.dir, source, config, heads, settings, state,
-                          None if state else start, dist)
-            return finish(w, rundir, net, source, config, schema, heads, settings)
+    if not state and (rundir.partial("train") / STATE).exists():
+        print(f"warning: discarding the checkpoints of an unfinished run in {rundir.root} "
+              "(use --resume to continue it)", file=sys.stderr)
+    with rundir.stage("train", settings.to_json(), keep_partial=True, fresh=not state,
+                      on_disk_full=keep_last_checkpoint) as w:
+        write_json(w.dir / "checkpoints" / "settings.json", settings.to_json())
+        net = guarded(fitting.fit, dist, w.dir, source, config, heads, settings, state, start,
+                      dist)
+        return finish(w, rundir, net, source, config, schema, heads, settings)
 
 
-def train_worker(rundir: RunDir, source, config, schema, heads, settings, resume, start, dist):
+def train_worker(rundir: RunDir, source, config, schema, heads, settings, state, start, dist):
     """A non-chief worker: the same steps, its checkpoints in a temporary folder that goes
     when it ends (TensorFlow's multi-worker rule: every worker saves, for the collectives
     saving runs, but only the chief's copy is kept); a resumed run reads the chief's, so the
     run directory must be on storage every worker sees at the same path."""
     from pipeline.training import fitting
 
-    state = resume_state(rundir, settings) if resume else None
     with tempfile.TemporaryDirectory(prefix="pipeline-worker-") as tmp:
-        guarded(fitting.fit, dist, Path(tmp), source, config, heads, settings, state,
-                None if state else start, dist, restore_from=rundir.partial("train"))
+        guarded(fitting.fit, dist, Path(tmp), source, config, heads, settings, state, start,
+                dist, restore_from=rundir.partial("train"))
     return {}
 
 
@@ -180,7 +185,7 @@ def parse_loss_weights(text: str | None, heads: Heads) -> dict:
     return weights
 
 
-def resume_state(rundir: RunDir, settings: TrainSettings) -> dict:
+def resume_state(rundir: RunDir, settings: TrainSettings, but: tuple = ()) -> dict:
     path = rundir.partial("train") / STATE
     if not path.exists():
         done = " (its training has finished)" if rundir.has("train") else ""
@@ -190,7 +195,8 @@ def resume_state(rundir: RunDir, settings: TrainSettings) -> dict:
     # Keys added since the checkpoint was written take their defaults (the old behaviour).
     saved = json.loads(json.dumps(TrainSettings.from_json(state["settings"]).to_json()))
     now = json.loads(json.dumps(settings.to_json()))
-    changed = [f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in now if saved.get(k) != now[k]]
+    changed = [f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in now
+               if saved.get(k) != now[k] and k not in but]
     if changed:
         raise PipelineError("--resume with different settings (" + "; ".join(changed) +
                             "); resume with the original options or start a new run")
