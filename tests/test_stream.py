@@ -56,8 +56,8 @@ def test_every_sample_once_per_epoch_per_worker_share(folder, shards):
     for shard in range(shards):
         feed = Feed(4, training=True, seed=shard, shards=shards, shard=shard)
         dataset = records(pack_, stream.columns, feed)
-        first = [int(i) for _, _, i in dataset.as_numpy_iterator()]
-        second = [int(i) for _, _, i in dataset.as_numpy_iterator()]  # another epoch
+        first = [int(i) for _, i in dataset.as_numpy_iterator()]
+        second = [int(i) for _, i in dataset.as_numpy_iterator()]  # another epoch
         assert sorted(first) == sorted(second) == sorted(set(first))
         assert all(i % shards == shard for i in first)
         seen += first

@@ -122,15 +122,15 @@ def batches(ds, config, heads: Heads, feed: Feed, decode=None):
     """(uint8 image, int32 labels [H]) elements -> batches of (normalized float32 image,
     {head name: labels}): the one place both input paths batch, augment and normalize, so
     the model sees the same pixels from memory and from packed shards. decode: turns a
-    batch of stored elements into uint8 images first."""
+    batch of stored elements into (uint8 images, labels) first."""
     t = tf()
     if feed.repeat:
         ds = ds.repeat()
     ds = ds.batch(feed.batch_size, drop_remainder=feed.drop_remainder)
 
     @t.autograph.experimental.do_not_convert  # plain graph code; autograph only adds noise
-    def prepare(x, labels):
-        x = decode(x) if decode else x
+    def prepare(*element):
+        x, labels = decode(*element) if decode else element
         x = augment(x) if feed.training else x
         targets = {head.name: labels[:, i] for i, head in enumerate(heads)}
         return normalize(tf().cast(x, tf().float32), config.normalization), targets

@@ -44,8 +44,9 @@ def data_schema(data: Path, kind: str) -> Heads:
     return schema_of(data / "train.txt")
 
 
-def open_source(data: Path, kind: str, config, schema: Heads, heads: Heads,
+def open_source(data: Path | str, kind: str, config, schema: Heads, heads: Heads,
                 checksums: bool = True):
+    data = Path(data)
     if kind == STREAM:
         found = packs.open_split_packs(data, config.image_size, schema, checksums)
         return StreamSource(found, config, schema, heads)
@@ -128,20 +129,21 @@ class StreamSource:
         return packed_dataset(self.packs[split], self.config, self.heads, self.columns, feed)
 
     def _records(self, split: str):
-        """(uint8 image, labels) of every used record, in the label file's order."""
+        """(uint8 images, labels) of every used record, in the label file's order, by batch."""
         from pipeline.data.datasets import Feed
-        from pipeline.data.stream import records
+        from pipeline.data.stream import parser, records
 
-        size = self.packs[split].image_size
-        for raw, labels, _ in records(self.packs[split], self.columns,
-                                      Feed(1, False)).as_numpy_iterator():
-            yield np.frombuffer(raw, np.uint8).reshape(size, size, 3), labels
+        pack = self.packs[split]
+        ds = records(pack, self.columns, Feed(1, False)).map(lambda record, i: record)
+        yield from ds.batch(256).map(parser(pack, self.columns)).as_numpy_iterator()
 
     def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         pixels, labels = zip(*self._records(split))
-        return np.stack(pixels), np.stack(labels).astype(np.int32)
+        return np.concatenate(pixels), np.concatenate(labels)
 
     def pixels_at(self, split: str, positions) -> np.ndarray:
-        wanted = set(positions)
-        return np.stack([x for i, (x, _) in enumerate(self._records(split)) if i in wanted])
-
+        wanted, found, start = sorted(set(positions)), [], 0
+        for pixels, _ in self._records(split):
+            found += [pixels[i - start] for i in wanted if start <= i < start + len(pixels)]
+            start += len(pixels)
+        return np.stack(found)
