@@ -85,3 +85,24 @@ def test_distributed_evaluation_padding_and_training_stream(folder, kind):
     stream = source.dataset("train", Feed(4, True, shards=2, shard=0, repeat=True,
                                           drop_remainder=True))
     assert all(x.shape == (4, SIZE, SIZE, 3) for x, _ in stream.take(5))  # endless, full
+
+
+def test_train_and_qat_stream_a_packed_folder_and_record_it(folder, tmp_path):
+    """auto picks the packs; the run records `input: stream`; QAT reads them again (and a
+    run from before the key still loads, as memory)."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.core.config import TrainSettings
+    from pipeline.core.trained import TrainedRun
+
+    run = tmp_path / "run"
+    for args in (["train", "--data", folder, "--run", run, "--image-size", SIZE, "--epochs", 1,
+                  "--batch-size", 4, "--pretrained", "none"], ["quantize", "--run", run,
+                                                               "--epochs", 1]):
+        result = CliRunner().invoke(app, [str(a) for a in args])
+        assert result.exit_code == 0, result.output[-2000:]
+    trained = TrainedRun.open(run)
+    assert trained.settings.input == "stream" and trained.settings.distribute == "none"
+    assert trained.run.has("qat") and trained.run.has("export")
+    assert TrainSettings.from_json({"data": "x", "unknown": 1}).input == "memory"

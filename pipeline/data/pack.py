@@ -79,8 +79,8 @@ def pack_file(labels: Path, out: Path, size: int, shard_mb: float, workers: int,
     per_shard = max(1, int(shard_mb * 2 ** 20) // (size * size * 3 + RECORD_OVERHEAD))
     plan = make_plan(labels, samples, schema, size, per_shard)
     if _complete(out, plan):
-        print(f"{out}: already packed ({len(samples)} images, shards verified), nothing to do",
-              file=sys.stderr)
+        typer.echo(f"{out}: already packed ({len(samples)} images, shards verified), nothing "
+                   "to do", err=True)
         return packs.read_pack(out)
     finished = _prepare(out, plan)
     todo = [s for s in plan["shards"] if s["file"] not in finished]
