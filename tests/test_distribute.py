@@ -198,3 +198,17 @@ def test_replicas_take_the_same_steps_as_one_device():
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "OK: losses within" in out.stdout
+
+
+def test_mirrored_alternating_through_the_cli(packed, tmp_path):
+    """--distribute mirrored on this machine (one replica: the CPU) with the per-head steps
+    of alternating mode, from memory."""
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, [str(a) for a in (
+        "train", "--data", packed, "--input", "memory", "--run", run, "--image-size", 32,
+        "--epochs", 1, "--batch-size", 4, "--mode", "alternating", "--distribute", "mirrored",
+        "--pretrained", "none")])
+    assert result.exit_code == 0, result.output[-2000:]
+    settings = json.loads((run / "manifest.json").read_text())["stages"]["train"]["settings"]
+    assert (settings["distribute"], settings["input"], settings["mode"]) == \
+        ("mirrored", "memory", "alternating")

@@ -190,14 +190,16 @@ class _Trainer:
         return {m.name: m.result() for m in self.trackers}
 
     def make_train_function(self, force=False):
-        """Alternating mode on several replicas: one traced step per head, picked in Python
-        before each step from the optimizer's step count.
+        """Alternating mode under a tf.distribute strategy: one traced step per head, picked
+        in Python before each step from the optimizer's step count.
 
         The single-device step picks its head with tf.switch_case, but a strategy aggregates
         gradients with merge_call, which TensorFlow refuses inside a control-flow branch; so
         each head gets its own train function (same weights, same optimizer), and the step
         count (a mirrored variable, equal on every worker) chooses one, as the switch did."""
-        if (self.mode == "joint" or self.distribute_strategy.num_replicas_in_sync == 1
+        # Built under any strategy (even one replica): its merge_call is what branches refuse.
+        under_strategy = self._distribution_strategy is not None
+        if (self.mode == "joint" or not under_strategy
                 or (self.train_function is not None and not force)):
             return super(type(self), self).make_train_function(force)
         steps = []
