@@ -70,12 +70,12 @@ def parser(pack: Pack, columns: list[int]):
 
 def blank_record(pack: Pack) -> bytes:
     """A black image with no label at all: padding that the masked metrics ignore."""
-    t = tf()
-    feature = t.train.Feature
-    return t.train.Example(features=t.train.Features(feature={
-        "image": feature(bytes_list=t.train.BytesList(value=[bytes(pack.record_bytes)])),
-        "labels": feature(int64_list=t.train.Int64List(value=[MISSING] * len(pack.schema))),
-    })).SerializeToString()
+    import numpy as np
+
+    from pipeline.data.pack import example
+
+    size = pack.image_size
+    return example(tf(), np.zeros((size, size, 3), np.uint8), [MISSING] * len(pack.schema), -1)
 
 
 def packed_dataset(pack: Pack, config, heads: Heads, columns: list[int], feed: Feed):
