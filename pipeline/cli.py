@@ -14,7 +14,7 @@ from typing import List, Optional
 import typer
 
 from pipeline import __version__
-from pipeline.core.config import Mode, Weighting
+from pipeline.core.config import Distribute, Input, Mode, Weighting
 from pipeline.core.errors import PipelineError
 from pipeline.export.variants import DEFAULT as DEFAULT_VARIANT, VARIANTS
 from pipeline.training.backbones import BACKBONES, DEFAULT_ARCH
@@ -118,6 +118,25 @@ def data_split(labels: Path = typer.Argument(..., help="Label file with every im
     prepare.split(labels, out, ratios, seed, force)
 
 
+@data_app.command("pack")
+@friendly
+def data_pack(labels: Path = typer.Argument(..., help="A split folder (train.txt, val.txt, "
+                                                       "test.txt) or one label file."),
+              out: Path = typer.Option(..., help="Output folder. A split folder becomes "
+                                                 "OUT/train, OUT/val, OUT/test plus the label "
+                                                 "files: give OUT to `pipeline train --data`."),
+              size: int = typer.Option(..., min=32, help="Image side in pixels: the "
+                                                         "--image-size you will train at."),
+              shard_mb: float = typer.Option(100, help="Approximate size of one shard file "
+                                                       "(MB)."),
+              workers: Optional[int] = typer.Option(None, min=1,
+                                                    help="Threads (default: all cores).")):
+    """Decode and resize every image once into sharded TFRecords, for training on data
+    larger than memory. Resumable: a re-run keeps the finished shards."""
+    from pipeline.data import pack
+    pack.run(labels=labels, out=out, size=size, shard_mb=shard_mb, workers=workers)
+
+
 @data_app.command("check")
 @friendly
 def data_check(labels: Path = typer.Argument(..., help="Label file to validate.")):
@@ -131,14 +150,19 @@ def data_check(labels: Path = typer.Argument(..., help="Label file to validate."
 
 @app.command()
 @friendly
-def train(data: Path = typer.Option(..., help="Folder with train.txt, val.txt, test.txt."),
+def train(data: Path = typer.Option(..., help="Folder with train.txt, val.txt, test.txt, or "
+                                                 "a packed one (`pipeline data pack`)."),
           run: Path = typer.Option(..., help="Run directory, e.g. artifacts/NAME."),
           arch: Arch = typer.Option(DEFAULT_ARCH, help="Backbone."),
           image_size: int = typer.Option(224, help="Input side in pixels (>= 32)."),
           epochs: int = typer.Option(20, min=1),
-          batch_size: int = typer.Option(32, min=1),
+          batch_size: int = typer.Option(32, min=1, help="Images per replica and step; the "
+                                                         "global batch is this x replicas "
+                                                         "(workers x their devices)."),
           lr: Optional[float] = typer.Option(
-              None, help="Learning rate (Adam); default 3e-4 when pretrained, 1e-3 from scratch."),
+              None, help="Learning rate (Adam) of the global batch, whatever the number of "
+                         "replicas (see --scale-lr); default 3e-4 when pretrained, 1e-3 from "
+                         "scratch."),
           mode: Mode = typer.Option(Mode.joint, help="joint: one step on the summed losses; "
                                                      "alternating: batches alternate heads."),
           loss_weights: Optional[str] = typer.Option(None, help="e.g. type=1,color=1."),
@@ -156,14 +180,30 @@ def train(data: Path = typer.Option(..., help="Folder with train.txt, val.txt, t
               None, help="Learning rate after the frozen epochs (default: lr / 10)."),
           init_from: Optional[Path] = typer.Option(None, help="Start from another run's weights."),
           seed: int = typer.Option(0),
-          resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint.")):
+          resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint "
+                                                              "(multi-worker: restart every "
+                                                              "worker with it)."),
+          input: Input = typer.Option(Input.auto, help="memory: decode the label files into "
+                                                       "memory; stream: read the packed shards; "
+                                                       "auto: stream when --data is packed."),
+          distribute: Distribute = typer.Option(
+              Distribute.none, help="mirrored: every device of this machine; multi-worker: "
+                                    "the machines in TF_CONFIG, each running this same "
+                                    "command (README, \"Several machines\")."),
+          scale_lr: bool = typer.Option(False, "--scale-lr",
+                                        help="Multiply --lr and --finetune-lr by the number "
+                                             "of replicas (linear scaling rule)."),
+          cluster_timeout: float = typer.Option(600, min=1, help="Multi-worker: seconds to "
+                                                                 "wait for every worker to "
+                                                                 "join before giving up.")):
     """Train the multi-task SqueezeNet (joint or alternating) on a split folder."""
     from pipeline.training import train as stage
     stage.run(data=data, run=run, arch=arch.value, image_size=image_size, epochs=epochs,
               batch_size=batch_size, lr=lr, mode=mode.value, loss_weights=loss_weights,
               weighting=weighting.value, tasks=_csv(tasks), init_from=init_from, seed=seed,
               resume=resume, pretrained=pretrained, freeze_epochs=freeze_epochs,
-              finetune_lr=finetune_lr)
+              finetune_lr=finetune_lr, distribute=distribute.value, input=input.value,
+              scale_lr=scale_lr, cluster_timeout=cluster_timeout)
 
 
 @app.command()

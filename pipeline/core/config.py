@@ -23,6 +23,22 @@ class Weighting(str, Enum):
     uncertainty = "uncertainty"
 
 
+class Distribute(str, Enum):
+    """none: one process, one device; mirrored: every device of this machine;
+    multi-worker: MultiWorkerMirroredStrategy over the machines named in TF_CONFIG."""
+    none = "none"
+    mirrored = "mirrored"
+    multi_worker = "multi-worker"
+
+
+class Input(str, Enum):
+    """How training reads its data: memory (label files decoded once into memory), stream
+    (packed TFRecord shards, `pipeline data pack`), auto (stream when the folder is packed)."""
+    auto = "auto"
+    memory = "memory"
+    stream = "stream"
+
+
 MODES = tuple(m.value for m in Mode)
 WEIGHTINGS = tuple(w.value for w in Weighting)
 
@@ -77,3 +93,17 @@ class TrainSettings(_JsonRecord):
     freeze_epochs: int = 0
     finetune_lr: float = 1e-3
     seed: int = 0
+    # Runs from before these keys read their data in memory on one device.
+    input: str = "memory"  # memory | stream (resolved: never auto)
+    distribute: str = "none"  # none | mirrored | multi-worker
+    replicas: int = 1  # devices summed over every worker; global batch = batch_size * replicas
+    scale_lr: bool = False  # lr and finetune_lr were multiplied by replicas
+
+    @property
+    def global_batch(self) -> int:
+        return self.batch_size * self.replicas
+
+    @property
+    def lr_factor(self) -> int:
+        """What lr and finetune_lr are multiplied by (--scale-lr: the linear scaling rule)."""
+        return self.replicas if self.scale_lr else 1

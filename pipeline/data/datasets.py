@@ -1,5 +1,8 @@
 """Label file -> tf.data pipeline: decode once into memory, augment, batch, prefetch.
 
+Packed shards are read by `stream.py` instead; both paths end in `batches` here (same
+augmentation, same normalization), and both decode with the same loader.
+
 Images are decoded with `images.load_resized` (PIL, bilinear resize of the whole image), the
 same function `predict` uses, so training sees exactly the pixels the exported model will see.
 Labels stay as class indices with -1 for "no label"; the masked loss in `multitask` skips those.
@@ -10,10 +13,11 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.core.heads import Heads
+from pipeline.core.heads import MISSING, Heads
 from pipeline.core.images import load_batch, normalize
 from pipeline.core.tfcompat import tf
 
@@ -76,22 +80,62 @@ def augment(images):
     return t.clip_by_value(x, 0.0, 255.0)
 
 
+@dataclass(frozen=True)
+class Feed:
+    """How one input pipeline reads a split.
+
+    shards/shard: this pipeline's part of the data (one per worker: sample i goes to
+    pipeline i % shards). repeat + drop_remainder: an endless stream of full batches, for
+    distributed training (every replica steps in lockstep; Keras is given steps per epoch).
+    pad_to: append unlabelled blank images up to this many, so every worker evaluates the
+    same number of batches (the masked metrics ignore them)."""
+    batch_size: int
+    training: bool
+    seed: int = 0
+    shards: int = 1
+    shard: int = 0
+    repeat: bool = False
+    drop_remainder: bool = False
+    pad_to: int | None = None
+
+
 def dataset_from_arrays(images: np.ndarray, labels: np.ndarray, config, heads: Heads,
                         batch_size: int, training: bool, seed: int = 0):
     """tf.data of (normalized image, {head name: class index or -1}), batched, prefetched."""
+    return arrays_dataset(images, labels, config, heads, Feed(batch_size, training, seed))
+
+
+def arrays_dataset(images: np.ndarray, labels: np.ndarray, config, heads: Heads, feed: Feed):
+    """The in-memory path: arrays already holding this pipeline's shard."""
     t = tf()
-    targets = {head.name: labels[:, i] for i, head in enumerate(heads)}
-    ds = t.data.Dataset.from_tensor_slices((images, targets))
-    if training:
-        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+    if feed.pad_to is not None and feed.pad_to > len(images):
+        extra = feed.pad_to - len(images)
+        images = np.concatenate([images, np.zeros((extra, *images.shape[1:]), np.uint8)])
+        labels = np.concatenate([labels, np.full((extra, labels.shape[1]), MISSING, np.int32)])
+    ds = t.data.Dataset.from_tensor_slices((images, labels))
+    if feed.training:
+        ds = ds.shuffle(len(images), seed=feed.seed, reshuffle_each_iteration=True)
+    return batches(ds, config, heads, feed)
+
+
+def batches(ds, config, heads: Heads, feed: Feed, decode=None):
+    """(uint8 image, int32 labels [H]) elements -> batches of (normalized float32 image,
+    {head name: labels}): the one place both input paths batch, augment and normalize, so
+    the model sees the same pixels from memory and from packed shards. decode: turns a
+    batch of stored elements into (uint8 images, labels) first."""
+    t = tf()
+    if feed.repeat:
+        ds = ds.repeat()
+    ds = ds.batch(feed.batch_size, drop_remainder=feed.drop_remainder)
 
     @t.autograph.experimental.do_not_convert  # plain graph code; autograph only adds noise
-    def prepare(x, y):
-        x = augment(x) if training else x
-        return normalize(tf().cast(x, tf().float32), config.normalization), y
+    def prepare(*element):
+        x, labels = decode(*element) if decode else element
+        x = augment(x) if feed.training else x
+        targets = {head.name: labels[:, i] for i, head in enumerate(heads)}
+        return normalize(tf().cast(x, tf().float32), config.normalization), targets
 
-    ds = ds.map(prepare, num_parallel_calls=t.data.AUTOTUNE, deterministic=not training)
+    ds = ds.map(prepare, num_parallel_calls=t.data.AUTOTUNE, deterministic=not feed.training)
     return ds.prefetch(t.data.AUTOTUNE)
 
 

@@ -10,6 +10,7 @@ recording the training it was made from.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -122,24 +123,24 @@ def save_qat(out: Path, qat, heads: Heads, history: dict, metrics: dict) -> None
         f"{h.name} {metrics['test'][h.name]['accuracy']:.4f}" for h in heads))
 
 
-def calibration_samples(samples: list, count: int = CALIBRATION_IMAGES, seed: int = 0) -> list:
-    """A fixed, seeded pick of training images: the same calibration on every run."""
-    order = np.random.default_rng(seed).permutation(len(samples))[:count]
-    return [samples[i] for i in sorted(order)]
+def calibration_positions(count: int, pick: int = CALIBRATION_IMAGES, seed: int = 0) -> list:
+    """A fixed, seeded pick of training images (positions in the split): the same
+    calibration on every run, from label files or from a pack."""
+    return sorted(np.random.default_rng(seed).permutation(count)[:pick].tolist())
 
 
-def prepare_data(splits: dict, config, heads: Heads, settings) -> tuple[dict, dict, np.ndarray]:
-    """(tf.data train/val, uint8 arrays of val/test, calibration pixels)."""
-    from pipeline.data.datasets import dataset_from_arrays, load_arrays
+def prepare_data(source, settings) -> tuple[dict, dict, np.ndarray]:
+    """(tf.data train/val, uint8 arrays of val/test, calibration pixels). Fine-tuning reads
+    the training data the way training did (in memory, or streamed from the packs) on one
+    machine: QAT is short, and stays single-machine whatever --distribute trained the run."""
+    from pipeline.data.datasets import Feed
 
-    arrays = {name: load_arrays(samples, config.image_size, heads)
-              for name, samples in splits.items()}
     batch, seed = settings.batch_size, settings.seed
-    datasets = {name: dataset_from_arrays(*arrays[name], config, heads, batch, name == "train",
-                                          seed) for name in ("train", "val")}
-    pick = calibration_samples(splits["train"])
-    calibration, _ = load_arrays(pick, config.image_size, heads)
-    return datasets, {k: arrays[k] for k in ("val", "test")}, calibration
+    datasets = {"train": source.dataset("train", Feed(batch, True, seed)),
+                "val": source.dataset("val", Feed(batch, False))}
+    arrays = {name: source.arrays(name) for name in ("val", "test")}
+    calibration = source.pixels_at("train", calibration_positions(source.count("train")))
+    return datasets, arrays, calibration
 
 
 def run(run: Path, epochs: int = 2, lr: float = 1e-4) -> dict:
@@ -153,13 +154,16 @@ def _run(rd: RunDir, epochs: int, lr: float) -> dict:
     from pipeline.export import stage as export
     from pipeline.export.variants import VARIANTS
 
+    from pipeline.data.sources import open_source
+
     trained = TrainedRun.open(rd.root)
-    splits = trained.splits()  # a broken label file stops us before TF loads
     config, heads = trained.config, trained.heads
+    # Label files and images, or packs (size, heads, checksums): checked before TF loads.
+    source = open_source(trained.data, trained.settings.input, config, trained.schema, heads)
     model = trained.load_keras()
     keras().utils.set_random_seed(trained.settings.seed)
-    datasets, arrays, calibration = prepare_data(splits, config, heads, trained.settings)
-    steps = int(datasets["train"].cardinality())  # batches per epoch, for the lr schedule
+    datasets, arrays, calibration = prepare_data(source, trained.settings)
+    steps = math.ceil(source.count("train") / trained.settings.batch_size)  # lr schedule
     settings = {"epochs": epochs, "lr": lr, "mode": trained.settings.mode,
                 "heads": heads.names, "calibration_images": int(len(calibration))}
     with rd.stage("qat", settings) as qat_stage:

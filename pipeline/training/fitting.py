@@ -5,57 +5,108 @@ kept after every epoch (and how a run resumes) is checkpoints.py.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import sys
 from pathlib import Path
 
-from pipeline.data.datasets import dataset_from_arrays, load_arrays
+import numpy as np
+
 from pipeline.training.model import build_model, load_pretrained
 from pipeline.training.multitask import MultiTask, build_optimizer, head_tensors
 from pipeline.training.checkpoints import EpochKeeper
 from pipeline.core.tfcompat import keras, tf
 
 
-def fit(folder: Path, splits, config, heads, settings, state: dict | None, source):
-    """Train into `folder` (the stage's partial dir); return the best model on validation.
+def fit(folder: Path, source, config, heads, settings, state: dict | None, start, dist,
+        restore_from: Path | None = None):
+    """Train into `folder` (the stage's partial dir; a temporary one on non-chief workers);
+    return the best model on validation (None on non-chief workers).
 
-    source: another run's model.h5 (Path), converted pretrained weights (dict), or None.
+    source: data/sources.py; start: another run's model.h5 (Path), converted pretrained
+    weights (dict), or None; dist: distribute.Distribution; restore_from: the folder whose
+    checkpoints a resumed run reads (the chief's, on every worker).
     """
     k = keras()
     first = state["epoch"] if state else 0
     k.utils.set_random_seed(settings.seed + first)  # a resumed run does not replay epoch 1
-    train_x, train_y = load_arrays(splits["train"], config.image_size, heads)
-    val_x, val_y = load_arrays(splits["val"], config.image_size, heads)
-    bs = settings.batch_size
-    train_ds = dataset_from_arrays(train_x, train_y, config, heads, bs, True, settings.seed)
-    val_ds = dataset_from_arrays(val_x, val_y, config, heads, bs, False)
-    net = initial_model(config, heads, source)
-    trainer = MultiTask(net, heads, settings.mode, settings.loss_weights,
-                        settings.weighting)
-    steps = math.ceil(len(train_x) / bs)
-    trainer.prepare(build_optimizer(settings.lr, steps * settings.epochs,
-                                    steps * settings.freeze_epochs, settings.finetune_lr))
+    train_ds, val_ds, steps, val_steps = feeds(source, settings, dist)
+    factor = settings.lr_factor
+    with dist.strategy.scope():  # model, trainer and optimizer live on every replica
+        net = initial_model(config, heads, start)
+        trainer = MultiTask(net, heads, settings.mode, settings.loss_weights,
+                            settings.weighting)
+        trainer.prepare(build_optimizer(settings.lr * factor, steps * settings.epochs,
+                                        steps * settings.freeze_epochs,
+                                        settings.finetune_lr * factor))
     checkpoint = tf().train.Checkpoint(trainer=trainer, optimizer=trainer.optimizer)
     if state:
-        checkpoint.read(str(folder / "checkpoints" / state["checkpoint"])).assert_consumed()
+        saved = (restore_from or folder) / "checkpoints" / state["checkpoint"]
+        checkpoint.read(str(saved)).assert_consumed()
         print(f"resuming after epoch {first} of {settings.epochs}")
     keeper = EpochKeeper(folder, checkpoint, trainer, settings, state)
     callbacks = [k.callbacks.LambdaCallback(on_epoch_end=keeper.on_epoch_end)]
-    for start, end, frozen in phases(settings.epochs, settings.freeze_epochs):
+    for begin, end, frozen in phases(settings.epochs, settings.freeze_epochs):
         if first >= end:
             continue
-        if frozen or start:
-            print(f"epochs {start + 1}-{end}: "
+        if frozen or begin:
+            print(f"epochs {begin + 1}-{end}: "
                   + ("heads only, trunk frozen" if frozen else
-                     f"whole network, lr {settings.finetune_lr:g}"))
+                     f"whole network, lr {settings.finetune_lr * factor:g}"))
         trainer.freeze_trunk(frozen)
-        trainer.fit(train_ds, validation_data=val_ds, epochs=end, initial_epoch=max(first, start),
-                    callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
+        trainer.fit(train_ds, validation_data=val_ds, epochs=end, initial_epoch=max(first, begin),
+                    steps_per_epoch=steps if dist.distributed else None,
+                    validation_steps=val_steps, callbacks=callbacks,
+                    verbose=1 if sys.stdout.isatty() else 2)
+    if dist.cluster:  # every worker reads the weights: BatchNorm statistics are all-reduced
+        print(f"{dist.describe()}: final weights sha256 {weights_digest(net)}", flush=True)
     best = folder / "checkpoints" / keeper.best_file
     if best.exists():  # absent when a run killed while finishing is resumed
         os.replace(best, folder / "model.h5")
-    return k.models.load_model(folder / "model.h5", compile=False)
+    return k.models.load_model(folder / "model.h5", compile=False) if dist.is_chief else None
+
+
+def feeds(source, settings, dist):
+    """(train, validation, steps per epoch, validation steps) for Keras.
+
+    One device: the split as it is, partial last batch included. Distributed: each worker
+    reads its share (Feed.shards), every replica gets --batch-size images a step, training
+    is an endless stream of full batches with ceil(images / global batch) steps an epoch,
+    and validation is padded with unlabelled images so that every worker runs the same
+    number of batches over its whole share."""
+    from pipeline.data.datasets import Feed
+
+    bs, seed = settings.batch_size, settings.seed
+    steps = math.ceil(source.count("train") / (bs * dist.replicas))
+    if not dist.distributed:
+        return (source.dataset("train", Feed(bs, True, seed)),
+                source.dataset("val", Feed(bs, False)), steps, None)
+    local = dist.replicas // dist.workers  # devices of one worker: one pipeline feeds them
+    share = math.ceil(source.count("val") / dist.workers)
+    val_steps = math.ceil(share / (bs * local))
+
+    def train_fn(context):
+        return source.dataset("train", Feed(
+            bs, True, seed + context.input_pipeline_id, context.num_input_pipelines,
+            context.input_pipeline_id, repeat=True, drop_remainder=True))
+
+    def val_fn(context):
+        return source.dataset("val", Feed(
+            bs, False, 0, context.num_input_pipelines, context.input_pipeline_id,
+            pad_to=val_steps * bs * local))
+
+    strategy = dist.strategy
+    return (strategy.distribute_datasets_from_function(train_fn),
+            strategy.distribute_datasets_from_function(val_fn), steps, val_steps)
+
+
+def weights_digest(net) -> str:
+    """sha256 of every weight's bytes, in layer order: equal digests, equal models."""
+    digest = hashlib.sha256()
+    for array in net.get_weights():
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 def phases(epochs: int, freeze_epochs: int) -> list[tuple[int, int, bool]]:
@@ -106,11 +157,16 @@ def transfer_weights(source: Path, net) -> tuple[int, int]:
     return copied, total
 
 
-def predict(net, samples, config, heads, batch_size: int = 32):
-    """(labels [N, H], {head name: probabilities [N, C]}) of `net` on some samples."""
-    images, labels = load_arrays(samples, config.image_size, heads)
-    ds = dataset_from_arrays(images, labels, config, heads, batch_size, False)
+def predict(net, source, split: str, config, heads, batch_size: int = 32):
+    """(labels [N, H], {head name: probabilities [N, C]}) of `net` on a split, read from the
+    source batch by batch (a packed split is never held in memory whole)."""
+    from pipeline.data.datasets import Feed
+
     model = keras().Model(net.inputs, head_tensors(net, heads))
-    outputs = model.predict(ds.map(lambda x, y: x), verbose=0)
-    outputs = outputs if isinstance(outputs, list) else [outputs]
-    return labels, {h.name: out for h, out in zip(heads, outputs)}
+    labels, outputs = [], []
+    for x, y in source.dataset(split, Feed(batch_size, False)):
+        out = model.predict_on_batch(x)
+        outputs.append(out if isinstance(out, list) else [out])
+        labels.append(np.stack([y[h.name].numpy() for h in heads], axis=1))
+    probs = {h.name: np.concatenate([o[i] for o in outputs]) for i, h in enumerate(heads)}
+    return np.concatenate(labels), probs

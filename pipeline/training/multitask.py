@@ -10,6 +10,13 @@ its tfmot QAT clone whose outputs are renamed `quant_<name>`) and trains it with
 - alternating: step k trains head k mod H. The step runs a sub-model made of the trunk and the
   active head only and applies gradients to its variables only, so the inactive head's weights,
   its BatchNorm statistics and its Adam moments stay exactly as they were.
+
+Under a tf.distribute strategy with several replicas (devices or workers), gradients are
+summed over replicas. Each replica's loss is therefore its own images' cross-entropy divided
+by the number of labelled images in the *global* batch (all-reduced), so the sum is the
+global batch's masked mean, whatever share of labels each replica happens to hold; terms that
+do not depend on the data (the +s/2 of uncertainty weighting) are divided by the number of
+replicas. One replica: exactly the single-device step.
 """
 from __future__ import annotations
 
@@ -40,6 +47,21 @@ def masked_cross_entropy(labels, probs):
     per_image = keras().losses.sparse_categorical_crossentropy(t.maximum(labels, 0), probs)
     per_image = per_image * mask  # zero, and a zero gradient, for unlabelled images
     return t.reduce_sum(per_image) / t.maximum(t.reduce_sum(mask), 1.0), per_image, mask
+
+
+def replica_count(mask):
+    """Labelled images in the global batch: this replica's, summed over every replica."""
+    t = tf()
+    count = t.reduce_sum(mask)
+    context = t.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:
+        count = context.all_reduce(t.distribute.ReduceOp.SUM, count)
+    return count
+
+
+def replicas_in_sync() -> int:
+    context = tf().distribute.get_replica_context()
+    return context.num_replicas_in_sync if context is not None else 1
 
 
 def build_optimizer(lr: float, total_steps: int, frozen_steps: int = 0,
@@ -107,6 +129,7 @@ class _Trainer:
         super(type(self), self).__init__()
         k = keras()
         self.net, self.heads, self.mode, self.weighting = net, heads, mode, weighting
+        self.head_of_step = None  # alternating on several replicas: the head being traced
         weights = loss_weights or {}
         self.fixed = [float(weights.get(h.name, 1.0)) for h in heads]
         outputs = head_tensors(net, heads)
@@ -126,15 +149,18 @@ class _Trainer:
     def call(self, x, training=None):
         return self.joint(x, training=training)
 
-    def weighted(self, i: int, loss, mask):
-        """Head i's contribution to the total loss."""
+    def weighted(self, i: int, part):
+        """Head i's contribution to this replica's share of the total loss (module doc)."""
         t = tf()
+        _, per_image, mask = part
+        count = replica_count(mask)
+        loss = t.reduce_sum(per_image) / t.maximum(count, 1.0)
         if self.weighting == "fixed":
             return self.fixed[i] * loss
         s = self.log_vars[i]
         # A batch with no label for this head must not pull s down through the +s/2 term.
-        present = t.cast(t.reduce_sum(mask) > 0, t.float32)
-        return present * (t.exp(-s) * loss + 0.5 * s)
+        present = t.cast(count > 0, t.float32)
+        return present * (t.exp(-s) * loss + 0.5 * s / replicas_in_sync())
 
     def head_losses(self, y, probs: list):
         return [masked_cross_entropy(y[h.name], p) for h, p in zip(self.heads, probs)]
@@ -154,6 +180,8 @@ class _Trainer:
         x, y = data[0], data[1]
         if self.mode == "joint":
             self._joint_step(x, y)
+        elif self.head_of_step is not None:  # traced for one head (make_train_function)
+            self._branch_step(self.head_of_step, x, y)
         else:
             t = tf()
             active = t.cast(self.optimizer.iterations % len(self.heads), t.int32)
@@ -161,16 +189,45 @@ class _Trainer:
                                    for i in range(len(self.heads))])
         return {m.name: m.result() for m in self.trackers}
 
+    def make_train_function(self, force=False):
+        """Alternating mode under a tf.distribute strategy: one traced step per head, picked
+        in Python before each step from the optimizer's step count.
+
+        The single-device step picks its head with tf.switch_case, but a strategy aggregates
+        gradients with merge_call, which TensorFlow refuses inside a control-flow branch; so
+        each head gets its own train function (same weights, same optimizer), and the step
+        count (a mirrored variable, equal on every worker) chooses one, as the switch did."""
+        # Built under any strategy (even one replica): its merge_call is what branches refuse.
+        under_strategy = self._distribution_strategy is not None
+        if (self.mode == "joint" or not under_strategy
+                or (self.train_function is not None and not force)):
+            return super(type(self), self).make_train_function(force)
+        steps = []
+        for _ in self.heads:  # each call makes (and caches) a new, untraced tf.function
+            steps.append(super(type(self), self).make_train_function(force=True))
+
+        def train_function(iterator):
+            i = int(self.optimizer.iterations.numpy()) % len(self.heads)
+            self.head_of_step = i  # read while steps[i] traces (its first call only)
+            try:
+                return steps[i](iterator)
+            finally:
+                self.head_of_step = None
+
+        self.train_function = train_function
+        return train_function
+
     def _joint_step(self, x, y):
         t = tf()
         with t.GradientTape() as tape:
             probs = self.joint(x, training=True)
             probs = probs if isinstance(probs, (list, tuple)) else [probs]
             parts = self.head_losses(y, probs)
-            total = t.add_n([self.weighted(i, p[0], p[2]) for i, p in enumerate(parts)])
+            total = t.add_n([self.weighted(i, p) for i, p in enumerate(parts)])
         variables = self.joint.trainable_variables + self.extra_vars()
         self.optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
-        self.trackers[0].update_state(total)
+        # Keras averages a metric over replicas; total is one replica's share of the sum.
+        self.trackers[0].update_state(total * replicas_in_sync())
         for i, p in enumerate(parts):
             self.track(i, y, probs[i], p)
 
@@ -180,10 +237,10 @@ class _Trainer:
         with t.GradientTape() as tape:
             probs = branch(x, training=True)
             part = masked_cross_entropy(y[self.heads.heads[i].name], probs)
-            total = self.weighted(i, part[0], part[2])
+            total = self.weighted(i, part)
         variables = branch.trainable_variables + self.extra_vars()
         self.optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
-        self.trackers[0].update_state(total)
+        self.trackers[0].update_state(total * replicas_in_sync())
         self.track(i, y, probs, part)
         return t.constant(0.0)
 
@@ -193,8 +250,10 @@ class _Trainer:
         probs = self.joint(x, training=False)
         probs = probs if isinstance(probs, (list, tuple)) else [probs]
         parts = self.head_losses(y, probs)
-        # Validation loss is the plain sum of head losses, comparable across weightings.
-        self.trackers[0].update_state(t.add_n([p[0] for p in parts]))
+        # Validation loss is the plain sum of head losses, comparable across weightings; a
+        # batch of padding only (distributed evaluation, datasets.Feed.pad_to) does not count.
+        labelled = t.cast(t.add_n([t.reduce_sum(p[2]) for p in parts]) > 0, t.float32)
+        self.trackers[0].update_state(t.add_n([p[0] for p in parts]), sample_weight=labelled)
         for i, p in enumerate(parts):
             self.track(i, y, probs[i], p)
         return {m.name: m.result() for m in self.trackers}

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
-from pipeline.core.config import MODES, WEIGHTINGS, ModelConfig, TrainSettings
+from pipeline.core import cluster as cluster_lib
+from pipeline.core.config import MODES, WEIGHTINGS, Distribute, ModelConfig, TrainSettings
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import Heads, schema_of
+from pipeline.core.heads import Heads
 from pipeline.core.io import read_json, write_json
-from pipeline.core.labels import SPLITS, load_label_file, select_heads
 from pipeline.core.metrics import format_table, head_metrics
 from pipeline.core.runs import RunDir
 from pipeline.core.trained import CONFIG_FILE
+from pipeline.data.sources import data_schema, open_source, resolve_input
 from pipeline.training import backbones, plots
 from pipeline.training.checkpoints import STATE
 
@@ -27,40 +30,103 @@ from pipeline.training.checkpoints import STATE
 # Chosen on the real photos, several seeds (README, "Start from ImageNet").
 FREEZE_EPOCHS = 2
 DEFAULT_LR = {"pretrained": 3e-4, "scratch": 1e-3}
+DISTRIBUTE = tuple(d.value for d in Distribute)
 
 
 def run(data, run, arch="squeezenet1.1", image_size=224, epochs=20, batch_size=32, lr=None,
         mode="joint", loss_weights=None, weighting="fixed", tasks=None, init_from=None,
-        seed=0, resume=False, pretrained=None, freeze_epochs=None, finetune_lr=None) -> dict:
-    """Train, evaluate on val and test, publish `train/`; returns the test metrics."""
-    schema = data_schema(Path(data))
+        seed=0, resume=False, pretrained=None, freeze_epochs=None, finetune_lr=None,
+        distribute="none", input="auto", scale_lr=False, cluster_timeout=None) -> dict:
+    """Train, evaluate on val and test, publish `train/`; returns the test metrics (an empty
+    dict on a non-chief worker, which writes nothing in the run)."""
+    data = Path(data)
+    cluster = check_distribute(distribute)
+    kind = resolve_input(data, input)
+    schema = data_schema(data, kind)
     heads, config, weights = resolve(schema, arch, image_size, mode, loss_weights, weighting,
                                      tasks)
     start = resolve_start(config, heads, pretrained, init_from)
     schedule = resolve_schedule(config, epochs, lr, freeze_epochs, finetune_lr)
-    splits = load_splits(Path(data), schema, heads)
+    source = open_source(data, kind, config, schema, heads)  # every file checked, before TF
     rundir = RunDir(run)
     settings = TrainSettings(
-        data=str(Path(data).resolve()), arch=arch, image_size=image_size, epochs=epochs,
+        data=str(data.resolve()), arch=arch, image_size=image_size, epochs=epochs,
         batch_size=batch_size, mode=mode, loss_weights=weights, weighting=weighting,
         tasks=heads.names, init_from=str(Path(init_from).resolve()) if init_from else None,
-        pretrained=config.pretrained, seed=seed, **schedule)
+        pretrained=config.pretrained, seed=seed, input=kind, distribute=distribute,
+        scale_lr=scale_lr, **schedule)
     if resume and not rundir.root.is_dir():
         resume_state(rundir, settings)  # refused before a run directory is made for nothing
-    with rundir.writing():  # one writer per run, from before the checkpoints are read
-        state = resume_state(rundir, settings) if resume else None
-        source = start if not state else None
-        if not resume and (rundir.partial("train") / STATE).exists():
-            print(f"warning: discarding the checkpoints of an unfinished run in {rundir.root} "
-                  "(use --resume to continue it)", file=sys.stderr)
-        from pipeline.training import fitting  # TensorFlow from here on
+    chief = cluster is None or cluster.is_chief  # the only writer of the run directory
+    with rundir.writing() if chief else nullcontext():  # from before checkpoints are read
+        # The number of replicas is known once TensorFlow has the devices: compared below.
+        state = resume_state(rundir, settings, but=("replicas",)) if resume else None
+        from pipeline.training import distribute as dist_lib  # TensorFlow from here on
 
-        with rundir.stage("train", settings.to_json(), keep_partial=True, fresh=not resume,
-                          on_disk_full=keep_last_checkpoint) as w:
-            write_json(w.dir / "checkpoints" / "settings.json", settings.to_json())
-            net = fitting.fit(w.dir, splits, config, heads, settings, state, source)
-            result = finish(w, rundir, net, splits, config, schema, heads, settings)
+        dist = dist_lib.start(distribute, cluster, cluster_timeout or dist_lib.CLUSTER_TIMEOUT)
+        settings.replicas = dist.replicas
+        if state:
+            resume_state(rundir, settings)
+        dist.compare_settings(settings.to_json())
+        role = train_chief if chief else train_worker
+        try:
+            result = role(rundir, source, config, schema, heads, settings, state,
+                          None if state else start, dist)
+        except dist_lib.LostWorker:
+            raise  # the others are gone: no goodbye
+        except BaseException as exc:
+            dist.leave(failure=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            raise
+        dist.leave()
     return result
+
+
+def train_chief(rundir: RunDir, source, config, schema, heads, settings, state, start, dist):
+    """The chief (or the only process): trains into the run's partial folder, publishes."""
+    from pipeline.training import fitting
+
+    if not state and (rundir.partial("train") / STATE).exists():
+        print(f"warning: discarding the checkpoints of an unfinished run in {rundir.root} "
+              "(use --resume to continue it)", file=sys.stderr)
+    with rundir.stage("train", settings.to_json(), keep_partial=True, fresh=not state,
+                      on_disk_full=keep_last_checkpoint) as w:
+        write_json(w.dir / "checkpoints" / "settings.json", settings.to_json())
+        net = guarded(fitting.fit, dist, w.dir, source, config, heads, settings, state, start,
+                      dist)
+        return finish(w, rundir, net, source, config, schema, heads, settings)
+
+
+def train_worker(rundir: RunDir, source, config, schema, heads, settings, state, start, dist):
+    """A non-chief worker: the same steps, its checkpoints in a temporary folder that goes
+    when it ends (TensorFlow's multi-worker rule: every worker saves, for the collectives
+    saving runs, but only the chief's copy is kept); a resumed run reads the chief's, so the
+    run directory must be on storage every worker sees at the same path."""
+    from pipeline.training import fitting
+
+    with tempfile.TemporaryDirectory(prefix="pipeline-worker-") as tmp:
+        guarded(fitting.fit, dist, Path(tmp), source, config, heads, settings, state, start,
+                dist, restore_from=rundir.partial("train"))
+    return {}
+
+
+def guarded(fit, dist, *args, **kwargs):
+    """A lost peer becomes one line (distribute.lost_worker) instead of a traceback."""
+    from pipeline.training import distribute as dist_lib
+
+    try:
+        return fit(*args, **kwargs)
+    except Exception as exc:
+        lost = dist_lib.lost_worker(exc, dist)
+        if lost is None:
+            raise
+        raise lost from None
+
+
+def check_distribute(kind: str):
+    """The cluster of a multi-worker run (TF_CONFIG checked), before TensorFlow starts."""
+    if kind not in DISTRIBUTE:
+        raise PipelineError(f"unknown --distribute {kind!r}; choose from {', '.join(DISTRIBUTE)}")
+    return cluster_lib.from_environment() if kind == "multi-worker" else None
 
 
 def keep_last_checkpoint(partial: Path) -> str:
@@ -84,12 +150,6 @@ def keep_last_checkpoint(partial: Path) -> str:
     size = sum(p.stat().st_size for p in partial.rglob("*") if p.is_file())
     return (f"kept epoch {state['epoch']}'s checkpoint ({size / 1e6:.1f} MB in {partial}): "
             "free some space and add --resume")
-
-
-def data_schema(data: Path) -> Heads:
-    if not data.is_dir():
-        raise PipelineError(f"{data}: no such data folder (make one with `pipeline data split`)")
-    return schema_of(data / "train.txt")
 
 
 def resolve(schema: Heads, arch, image_size, mode, loss_weights, weighting, tasks):
@@ -125,42 +185,18 @@ def parse_loss_weights(text: str | None, heads: Heads) -> dict:
     return weights
 
 
-def load_splits(data: Path, schema: Heads, heads: Heads) -> dict:
-    """{split: samples narrowed to the model's heads}; a missing, empty or broken split file
-    is a one-line error."""
-    splits = {}
-    for split in SPLITS:
-        path = data / f"{split}.txt"
-        if not path.exists():
-            raise PipelineError(f"{path}: split file not found; run `pipeline data split` first")
-        samples = load_label_file(path, schema)
-        used = select_heads(samples, schema, heads, str(path), drop_unlabelled=True)
-        if not used:
-            raise PipelineError(f"{path}: no image has a label for {', '.join(heads.names)}")
-        warn_gaps(path, used, heads)
-        splits[split] = used
-    return splits
-
-
-def warn_gaps(path: Path, samples, heads: Heads) -> None:
-    for i, head in enumerate(heads):
-        seen = {s.labels[i] for s in samples}
-        absent = [c for k, c in enumerate(head.classes) if k not in seen]
-        if absent:
-            print(f"warning: {path}: no image of {head.name} {', '.join(absent)}",
-                  file=sys.stderr)
-
-
-def resume_state(rundir: RunDir, settings: TrainSettings) -> dict:
+def resume_state(rundir: RunDir, settings: TrainSettings, but: tuple = ()) -> dict:
     path = rundir.partial("train") / STATE
     if not path.exists():
         done = " (its training has finished)" if rundir.has("train") else ""
         raise PipelineError(f"--resume: no checkpoint of an unfinished training in "
                             f"{rundir.root}{done}; start without --resume")
     state = read_json(path)
-    saved = json.loads(json.dumps(state["settings"]))
+    # Keys added since the checkpoint was written take their defaults (the old behaviour).
+    saved = json.loads(json.dumps(TrainSettings.from_json(state["settings"]).to_json()))
     now = json.loads(json.dumps(settings.to_json()))
-    changed = [f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in now if saved.get(k) != now[k]]
+    changed = [f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in now
+               if saved.get(k) != now[k] and k not in but]
     if changed:
         raise PipelineError("--resume with different settings (" + "; ".join(changed) +
                             "); resume with the original options or start a new run")
@@ -214,14 +250,14 @@ def init_source(init_from, config: ModelConfig) -> Path:
     return other.file("train", "model.h5")
 
 
-def finish(w, rundir: RunDir, net, splits, config, schema: Heads, heads: Heads,
+def finish(w, rundir: RunDir, net, source, config, schema: Heads, heads: Heads,
            settings: TrainSettings) -> dict:
     """Score the best model on val and test; write metrics, plots, config; print the table."""
     from pipeline.training.fitting import predict
 
     metrics = {}
     for split in ("test", "val"):
-        labels, probs = predict(net, splits[split], config, heads, settings.batch_size)
+        labels, probs = predict(net, source, split, config, heads, settings.batch_size)
         metrics[split] = head_metrics(heads, labels, probs)
     write_json(w.dir / "metrics.json", metrics)
     history = read_json(w.dir / STATE)["history"]

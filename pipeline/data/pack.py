@@ -1,0 +1,244 @@
+"""`pipeline data pack`: decode and resize every image once into sharded TFRecord files.
+
+Pixels come from `images.load_resized`, the loader `predict` and the in-memory path use, so
+a model trained from a pack sees the same bytes. Each record holds the uint8 image, every
+label column of the file's schema (-1 kept) and the image's position in the label file.
+
+Crash safety, per shard: a shard is written as `.tmp` and renamed when complete, and the
+plan (`.plan.json`: which images go in which shard, and the sha256 of each finished shard)
+is rewritten as shards finish. A re-run with the same label file, size and shard size keeps
+the finished shards whose sha256 still matches and writes the rest; anything else starts
+over. `index.json` is written last: until it exists the folder is not a pack to anyone.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+
+import typer
+
+from pipeline.core import packs
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import Heads, schema_of, write_schema
+from pipeline.core.images import ImageError, load_resized
+from pipeline.core.io import read_json, sha256, write_json
+from pipeline.core.labels import (SPLITS, LabelFileError, Problem, Sample, class_counts,
+                                  read_label_file, write_label_file)
+
+RECORD_OVERHEAD = 64  # bytes of proto and TFRecord framing around each image, roughly
+
+
+def run(labels: Path | str, out: Path | str, size: int, shard_mb: float = 100,
+        workers: int | None = None) -> dict[str, packs.Pack]:
+    """Pack a label file into `out`, or a split folder into out/train, out/val, out/test
+    (with the label files and heads.json beside them: a packed split folder)."""
+    labels, out = Path(labels), Path(out)
+    if size < 32 or shard_mb <= 0:
+        raise PipelineError("need --size >= 32 and --shard-mb > 0")
+    workers = max(1, workers or os.cpu_count() or 1)
+    if not labels.is_dir():
+        return {"": pack_file(labels, out, size, shard_mb, workers)}
+    sources = {name: labels / f"{name}.txt" for name in SPLITS}
+    missing = [str(p) for p in sources.values() if not p.is_file()]
+    if missing:
+        raise PipelineError(f"{missing[0]}: split file not found; `pipeline data pack` takes "
+                            "a label file or a split folder (`pipeline data split`)")
+    if out.exists() and any(out.iterdir()) and not any(
+            (out / name / f).exists() for name in SPLITS for f in (packs.INDEX, packs.PLAN)):
+        raise PipelineError(f"{out} is not empty and holds no pack; choose another --out")
+    samples = {name: _read(path) for name, path in sources.items()}  # every file, first
+    done = {name: pack_file(path, out / name, size, shard_mb, workers, samples[name])
+            for name, path in sources.items()}
+    for name, (split_samples, _) in samples.items():
+        write_label_file(out / f"{name}.txt", split_samples,
+                         f"{name} split of {sources[name]}, packed in {out / name}")
+    write_schema(out, schema_of(sources["train"]))
+    typer.echo(f"wrote {out}: train/, val/, test/ packs, their label files and heads.json; "
+               f"train with `pipeline train --data {out} --image-size {size}`", err=True)
+    return done
+
+
+def _read(path: Path) -> tuple[list[Sample], Heads]:
+    """A label file's samples with its own schema; syntax errors stop everything here (the
+    images are checked while they are packed)."""
+    schema = schema_of(path)
+    samples, problems = read_label_file(path, schema)
+    if any(not p.warning for p in problems):
+        raise LabelFileError(problems)
+    return samples, schema
+
+
+def pack_file(labels: Path, out: Path, size: int, shard_mb: float, workers: int,
+              read: tuple[list[Sample], Heads] | None = None) -> packs.Pack:
+    samples, schema = read or _read(labels)
+    per_shard = max(1, int(shard_mb * 2 ** 20) // (size * size * 3 + RECORD_OVERHEAD))
+    plan = make_plan(labels, samples, schema, size, per_shard)
+    if _complete(out, plan):
+        typer.echo(f"{out}: already packed ({len(samples)} images, shards verified), nothing "
+                   "to do", err=True)
+        return packs.read_pack(out)
+    finished = _prepare(out, plan)
+    todo = [s for s in plan["shards"] if s["file"] not in finished]
+    write_json(out / packs.PLAN, {**plan, "done": finished})
+    if todo:
+        _write_shards(out, plan, samples, todo, finished, workers)
+    shards = [{**s, "bytes": (out / s["file"]).stat().st_size, "sha256": finished[s["file"]]}
+              for s in plan["shards"]]
+    counts = {head: dict(c) for head, c in class_counts(samples, schema).items()}
+    patterns = Counter(",".join(map(str, s.labels)) for s in samples)
+    write_json(out / packs.INDEX, {**plan, "shards": shards, "counts": counts,
+                                   "patterns": dict(patterns), "features": packs.FEATURES,
+                                   "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    (out / packs.PLAN).unlink(missing_ok=True)
+    megabytes = sum(s["bytes"] for s in shards) / 2 ** 20
+    typer.echo(f"{out}: {len(samples)} images at {size} px in {len(shards)} shards "
+               f"({megabytes:.1f} MB)", err=True)
+    return packs.read_pack(out)
+
+
+def make_plan(labels: Path, samples: list[Sample], schema: Heads, size: int,
+              per_shard: int) -> dict:
+    n = max(1, -(-len(samples) // per_shard))
+    shards = [{"file": f"shard-{i:05d}-of-{n:05d}.tfrecord", "first": i * per_shard,
+               "records": len(samples[i * per_shard:(i + 1) * per_shard])} for i in range(n)]
+    return {"format": packs.FORMAT, "version": packs.VERSION, "image_size": size,
+            "count": len(samples), "schema": schema.to_json(),
+            "source": {"file": str(labels.resolve()), "sha256": sha256(labels)},
+            "shards": shards}
+
+
+def _same_plan(old: dict, plan: dict) -> bool:
+    keys = ("format", "version", "image_size", "count", "schema", "source")
+    return all(old.get(k) == plan[k] for k in keys) and [
+        (s.get("file"), s.get("first"), s.get("records")) for s in old.get("shards", [])] == [
+        (s["file"], s["first"], s["records"]) for s in plan["shards"]]
+
+
+def _complete(out: Path, plan: dict) -> bool:
+    """A finished pack of the same plan whose every shard still verifies."""
+    if not packs.is_pack(out):
+        return False
+    try:
+        pack = packs.read_pack(out)
+        packs.verify(pack)
+    except PipelineError:
+        return False
+    return _same_plan(read_json(out / packs.INDEX), plan)
+
+
+def _prepare(out: Path, plan: dict) -> dict[str, str]:
+    """{shard file: sha256} of the shards a re-run can keep; anything else of an earlier
+    pack in `out` is removed (index first, so no reader ever sees a half-replaced pack)."""
+    if out.exists() and not out.is_dir():
+        raise PipelineError(f"{out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    old = next((read_json(out / f) for f in (packs.INDEX, packs.PLAN) if (out / f).is_file()),
+               None)
+    if old is None and any(not _ours(p) for p in out.iterdir()):
+        raise PipelineError(f"{out} is not empty and holds no pack; choose another --out")
+    kept = {}
+    if old is not None and _same_plan(old, plan):
+        recorded = old.get("done") or {s["file"]: s.get("sha256") for s in old["shards"]}
+        kept = {f: h for f, h in recorded.items()
+                if h and (out / f).is_file() and sha256(out / f) == h}
+    (out / packs.INDEX).unlink(missing_ok=True)
+    for path in out.iterdir():
+        if _ours(path) and path.name != packs.PLAN and path.name not in kept:
+            path.unlink()
+    return kept
+
+
+def _ours(path: Path) -> bool:
+    return path.name.startswith(("shard-", ".shard-")) or path.name in (packs.INDEX, packs.PLAN)
+
+
+def _write_shards(out: Path, plan: dict, samples: list[Sample], todo: list[dict],
+                  finished: dict, workers: int) -> None:
+    """Shards in parallel threads (PIL releases the GIL while it decodes and resizes), one
+    progress bar over images; the plan records each shard's sha256 as it finishes."""
+    progress, stop = _Counter(), threading.Event()
+    problems: list[Problem] = []
+    source = plan["source"]["file"]
+    with ThreadPoolExecutor(min(workers, len(todo))) as pool, typer.progressbar(
+            length=sum(s["records"] for s in todo), label=f"packing {out}",
+            file=sys.stderr) as bar:
+        jobs = {pool.submit(_write_shard, out, shard, samples, plan["image_size"], source,
+                            progress, stop): shard for shard in todo}
+        try:
+            while jobs:
+                done, _ = wait(jobs, timeout=0.25, return_when=FIRST_COMPLETED)
+                bar.update(progress.take())
+                for job in done:
+                    shard = jobs.pop(job)
+                    result = job.result()
+                    if isinstance(result, list):
+                        problems += result
+                        continue
+                    finished[shard["file"]] = result
+                    write_json(out / packs.PLAN, {**plan, "done": finished})
+        except BaseException:
+            stop.set()  # threads stop at their next image and remove their .tmp
+            raise
+    if problems:
+        raise LabelFileError(sorted(problems, key=lambda p: p.line))
+
+
+def _write_shard(out: Path, shard: dict, samples: list[Sample], size: int, source: str,
+                 progress: "_Counter", stop: threading.Event) -> str | list[Problem]:
+    """Write one shard; its sha256, or the problems of images that could not be decoded."""
+    from pipeline.core.tfcompat import tf
+
+    t = tf()
+    final = out / shard["file"]
+    tmp = out / f".{shard['file']}.tmp"
+    problems = []
+    first = shard["first"]
+    try:
+        with t.io.TFRecordWriter(str(tmp)) as writer:
+            for index in range(first, first + shard["records"]):
+                if stop.is_set():
+                    raise InterruptedError
+                sample = samples[index]
+                try:
+                    pixels = load_resized(sample.path, size)
+                except ImageError as exc:
+                    problems.append(Problem(source, sample.line, f"{sample.path}: {exc}"))
+                    continue
+                writer.write(example(t, pixels, sample.labels, index))
+                progress.add()
+        if problems:
+            return problems
+        os.replace(tmp, final)
+        return sha256(final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def example(t, pixels, labels, index: int) -> bytes:
+    feature = t.train.Feature
+    return t.train.Example(features=t.train.Features(feature={
+        "image": feature(bytes_list=t.train.BytesList(value=[pixels.tobytes()])),
+        "labels": feature(int64_list=t.train.Int64List(value=list(labels))),
+        "index": feature(int64_list=t.train.Int64List(value=[index])),
+    })).SerializeToString()
+
+
+class _Counter:
+    """Images packed since the progress bar last looked (threads add, the main thread takes)."""
+
+    def __init__(self):
+        self.lock, self.value = threading.Lock(), 0
+
+    def add(self) -> None:
+        with self.lock:
+            self.value += 1
+
+    def take(self) -> int:
+        with self.lock:
+            value, self.value = self.value, 0
+        return value
