@@ -17,7 +17,8 @@ import numpy as np
 
 from pipeline.bench import report as bench_report
 from pipeline.bench.driver import Job, latency_stats, measure_all
-from pipeline.bench.variants import ORDER, Context, Skip, Variant, arithmetic, make
+from pipeline.bench.variants import (ORDER, Context, Skip, Variant, arithmetic, make,
+                                     tflite_job)
 from pipeline.core.config import ModelConfig
 from pipeline.core.errors import PipelineError
 from pipeline.core.images import load_batch
@@ -150,8 +151,9 @@ def _jobs(ctx: Context, variants: list[Variant], tmp: Path, threads: list[int]) 
     peaks = peak_models(tmp / "peak")
     jobs = [Job(v.name, t, v.spec) for v in variants for t in threads]
     for kind, (path, _) in peaks.items():
-        spec = {"kind": "tflite", "models": [str(path)], "pixels": str(tmp / f"peak_{kind}.npy")}
-        np.save(spec["pixels"], _peak_input(path))
+        pixels = tmp / f"peak_{kind}.npy"
+        np.save(pixels, _peak_input(path))
+        spec = tflite_job([path], pixels)
         jobs += [Job(f"peak_{kind}", t, spec) for t in threads]
     ctx.peak_macs = {kind: macs for kind, (_, macs) in peaks.items()}
     return jobs

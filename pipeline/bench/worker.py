@@ -3,8 +3,9 @@
 Run as `python -m pipeline.bench.worker JOB_JSON`. A fresh process per variant and thread count
 gives each its own memory figures: VmHWM (the kernel's high-water mark of this process alone;
 ru_maxrss would include what a forked child inherits) and the RSS that loading adds.
-A TFLite job imports only numpy and ai_edge_litert (through pipeline.deploy.runtime): importing
-TensorFlow would add ~500 MB and hide what the phone-side runtime costs.
+A TFLite job imports only numpy and ai_edge_litert: importing TensorFlow (~500 MB) or the
+pipeline's metadata readers (~20 MB of flatbuffer schemas) would hide what the phone-side
+runtime costs.
 
 Protocol, one JSON object a line: the worker prints {"ready": ...} after loading and the first
 inference, then answers each {"warmup": W, "runs": N} on stdin with {"times_ms": [...]} and
@@ -36,21 +37,23 @@ def _rss() -> float:
 
 
 class TFLiteRunner:
-    """One or more .tflite files run one after the other on the same image (the pair case)."""
+    """One or more .tflite files run one after the other on the same image (the pair case).
+    The parent prepared each model's input (normalized, quantized, as the app does per frame):
+    this process holds LiteRT and the models, nothing of the pipeline's metadata readers."""
 
     @staticmethod
     def setup(job: dict) -> None:
-        import pipeline.deploy.runtime  # noqa: F401 -- ai_edge_litert; imported apart from the load
+        from ai_edge_litert import interpreter  # noqa: F401 -- imported apart from the load
 
     def __init__(self, job: dict, pixels: np.ndarray):
-        from pipeline.deploy.runtime import TFLiteModel
+        from ai_edge_litert.interpreter import Interpreter
 
         self.calls = []
-        for path in job["models"]:
-            model = TFLiteModel(path, threads=job["threads"])
-            x = model.prepare(pixels)  # normalize + quantize once: the app does it per frame
-            # The signature runner itself: run_prepared() also dequantizes, not the model's time.
-            self.calls.append((model.runner, {model.input_name: x}))
+        for model in job["models"]:
+            interpreter = Interpreter(model_path=model["path"], num_threads=job["threads"])
+            # The signature runner itself: no dequantizing, not the model's time.
+            runner = interpreter.get_signature_runner(model["signature"])
+            self.calls.append((runner, {model["input"]: np.load(model["feed"])}))
 
     def __call__(self) -> None:
         for runner, feed in self.calls:
