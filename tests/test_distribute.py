@@ -150,8 +150,6 @@ def check_one_model(results, run, tmp_path, epochs):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("PIPELINE_SLOW_TESTS") != "1",
-                    reason="40-60 s on 2 cores: PIPELINE_SLOW_TESTS=1 to run it")
 def test_two_workers_lose_one_resume_and_train_one_model(packed, tmp_path):
     """Worker 1 is killed after the first checkpoint: the chief stops with one line and
     keeps its checkpoints; both restarted with --resume finish with identical weights."""
