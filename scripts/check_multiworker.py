@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from pipeline.core.cluster import localhost_addresses
 
 SIZE = 32
 # Float32 sums in another order, nothing else: losses to 1e-5 (relative); weights to 1e-4
@@ -146,20 +147,10 @@ def worker_role(args) -> None:
     Path(f"{args.out}.json").write_text(json.dumps(results))
 
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def two_workers(args) -> dict:
     """Two worker processes and one single-device process of this script; their results."""
     tmp = Path(tempfile.mkdtemp(prefix="check-multiworker-"))
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
+    cluster = {"worker": localhost_addresses(2)}
     base = [sys.executable, __file__, "--role", "worker", "--steps", str(args.steps),
             "--batch", str(args.batch)]
     procs = []

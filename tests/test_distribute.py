@@ -3,7 +3,6 @@ end with byte-identical models, and the distributed step equal to the one-device
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -81,20 +80,10 @@ def test_malformed_tf_config_leaves_the_run_alone(packed, tmp_path, monkeypatch)
 
 # ---- real processes ---------------------------------------------------------------------------
 
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def start_workers(count, args, tmp_path, workers=None):
     """`pipeline train` processes, one per worker of a localhost cluster of `count`."""
     tmp_path.mkdir(exist_ok=True)
-    addresses = [f"127.0.0.1:{p}" for p in free_ports(count)]
+    addresses = cluster.localhost_addresses(count)
     procs = []
     for index in workers if workers is not None else range(count):
         scratch = tmp_path / f"tmp{index}"  # where a non-chief keeps its checkpoints
@@ -173,7 +162,7 @@ def test_two_workers_lose_one_resume_and_train_one_model(packed, tmp_path):
 
 
 def test_workers_with_different_command_lines_stop(packed, tmp_path):
-    addresses = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    addresses = cluster.localhost_addresses(2)
     procs = []
     for index, epochs in ((0, 2), (1, 3)):
         env = {**os.environ, "TF_CONFIG": config(addresses, index), "PYTHONPATH": str(ROOT)}

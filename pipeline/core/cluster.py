@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from dataclasses import dataclass
 
 from pipeline.core.errors import PipelineError
@@ -120,3 +121,16 @@ def _check_address(address, job: str) -> None:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise PipelineError(f"TF_CONFIG: cluster.{job} address {address!r} is not "
                             "\"host:port\"")
+
+
+def localhost_addresses(count: int) -> list[str]:
+    """`count` free 127.0.0.1 ports as TF_CONFIG addresses: a cluster on one machine (tests,
+    scripts/check_multiworker.py). Free when asked; another process may take one before
+    TensorFlow binds it, which is rare enough for a test."""
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    addresses = [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]
+    for s in sockets:
+        s.close()
+    return addresses
