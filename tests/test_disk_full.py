@@ -130,6 +130,31 @@ def test_full_disk_during_training_keeps_only_the_last_checkpoint(tmp_path, monk
     assert "resuming after epoch 1 of 3" in result.output and RunDir(tmp_path / "run").has("train")
 
 
+def test_full_disk_after_the_last_epoch_keeps_the_trained_model(tmp_path, monkeypatch):
+    """Training ended (the best epoch's file already moved to model.h5), then the disk filled
+    while the scores were written: --resume must find the model, not lose it."""
+    from pipeline.training import train as train_module
+
+    data = write_tiny_dataset(tmp_path / "data")
+    args = ["train", "--data", str(data), "--run", str(tmp_path / "run"), "--image-size", "32",
+            "--epochs", "2", "--batch-size", "12", "--pretrained", "none"]
+    real = train_module.write_json
+
+    def metrics_fail(path, value):
+        if Path(path).name == "metrics.json":
+            raise full(path)
+        return real(path, value)
+
+    monkeypatch.setattr(train_module, "write_json", metrics_fail)
+    one_line(runner.invoke(app, args), "no space left on device while writing", "metrics.json",
+             "kept epoch 2's checkpoint", "--resume")
+    assert (tmp_path / "run" / ".train.partial" / "model.h5").is_file()
+    monkeypatch.setattr(train_module, "write_json", real)
+    result = runner.invoke(app, args + ["--resume"])
+    assert result.exit_code == 0, result.output
+    assert RunDir(tmp_path / "run").has("train")
+
+
 def test_other_write_errors_are_one_line_too(tmp_path):
     """Not a full disk: a folder that cannot be made (a file is in the way)."""
     from helpers_runs import draw_flower

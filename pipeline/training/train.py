@@ -136,7 +136,9 @@ def keep_last_checkpoint(partial: Path) -> str:
 
     try:
         state = json.loads((partial / STATE).read_text(encoding="utf-8"))
-        keep = {STATE, "checkpoints/settings.json", f"checkpoints/{state['best_file']}"}
+        # model.h5: once training ended the best epoch's file was moved there (fitting.fit)
+        keep = {STATE, "checkpoints/settings.json", f"checkpoints/{state['best_file']}",
+                "model.h5"}
         prefix = f"checkpoints/{state['checkpoint']}."
     except (OSError, ValueError, KeyError, TypeError):
         shutil.rmtree(partial, ignore_errors=True)  # nothing resumable: all of it goes
