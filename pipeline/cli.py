@@ -73,6 +73,14 @@ def _csv(text: Optional[str]) -> Optional[List[str]]:
     return [t.strip() for t in text.split(",") if t.strip()] if text else None
 
 
+def _thread_counts(text: str) -> List[int]:
+    try:
+        return [int(t) for t in _csv(text) or ["1"]]
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: thread counts as whole numbers, e.g. 1,2",
+                                 param_hint="--threads") from None
+
+
 # ---- data -------------------------------------------------------------------------------
 
 @data_app.command("synth")
@@ -237,7 +245,7 @@ def benchmark(run: Path = typer.Option(..., help="Run directory with an export."
               quick: bool = typer.Option(False, "--quick", help="Few runs: a fast look.")):
     """Latency, memory, size and accuracy of every variant on CPU, side by side."""
     from pipeline.bench import stage
-    stage.run(run=run, threads=[int(t) for t in _csv(threads) or ["1"]], runs=runs,
+    stage.run(run=run, threads=_thread_counts(threads), runs=runs,
               warmup=warmup, quick=quick)
 
 

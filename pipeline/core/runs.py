@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from pipeline.core.errors import PipelineError, disk_full, write_failure
-from pipeline.core.heads import Heads
+from pipeline.core.heads import Heads, parse_schema
 from pipeline.core.io import read_json, sha256, write_json
 from pipeline.core.manifest import (DOWNSTREAM, HOW_TO_MAKE, STACK, STAGES,  # noqa: F401
                                     UPSTREAM, VERSION_DIR, check_manifest, package_versions)
@@ -163,12 +163,10 @@ class RunDir:
             return self.file("train", "labels.json")
         return self.root / "labels.json"
 
-    def heads(self) -> Heads:
-        path = self.labels_path()
-        try:
-            return Heads.from_json(read_json(path))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise PipelineError(f"{path}: not a heads file ({exc!r})") from None
+    def heads(self, path: Path | None = None) -> Heads:
+        """The heads in `path` (default: labels_path()); one line naming the file if broken."""
+        path = path or self.labels_path()
+        return parse_schema(read_json(path), str(path))
 
     # ---- writing ------------------------------------------------------------------------
 

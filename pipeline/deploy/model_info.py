@@ -36,14 +36,16 @@ class ModelInfo:
     model_json: dict | None = None  # the packed model.json, when present
 
 
-def read(path: Path | str) -> ModelInfo:
-    """Any .tflite; `has_metadata` tells whether it carries TFLITE_METADATA (checked if so)."""
+def read(path: Path | str, verified: bool = False) -> ModelInfo:
+    """Any .tflite; `has_metadata` tells whether it carries TFLITE_METADATA (checked if so).
+    verified: the caller has already loaded this file in LiteRT (which verifies it)."""
     path = Path(path)
     try:
         content = path.read_bytes()
     except OSError as exc:
         raise PipelineError(f"{path}: cannot read ({exc.strerror})") from None
-    _verify(content, path)
+    if not verified:
+        _verify(content, path)
     model = tflite_file.load(content, str(path))
     sigs = tflite_file.signatures(model)
     if not sigs:

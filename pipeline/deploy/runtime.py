@@ -17,15 +17,16 @@ from pipeline.core.runs import VERSION_DIR, RunDir, read_json
 SPEC_FILE = "model.json"
 
 
-def load_spec(tflite: Path) -> tuple[dict, str, dict]:
+def load_spec(tflite: Path, verified: bool = False) -> tuple[dict, str, dict]:
     """(model.json, variant key, variant entry) of a .tflite.
 
     The file's own metadata first (it travels with the model and cannot go stale); a file
     without metadata (an older export, another tool) needs its model.json beside it.
+    verified: already loaded in LiteRT, whose verifier guards the metadata reader.
     """
     from pipeline.deploy import model_info
 
-    info = model_info.read(tflite)
+    info = model_info.read(tflite, verified)
     if info.has_metadata:
         spec = model_info.spec(info)
         return spec, spec["default"], spec["variants"][spec["default"]]
@@ -126,9 +127,12 @@ class TFLiteModel:
         from ai_edge_litert.interpreter import Interpreter
 
         self.path = Path(path)
-        self.spec, self.variant, self.entry = load_spec(self.path)
-        try:
+        try:  # first: LiteRT verifies the flatbuffer before the metadata reader touches it
             interpreter = Interpreter(model_path=str(self.path), num_threads=threads)
+        except (ValueError, RuntimeError) as exc:
+            raise PipelineError(f"{self.path}: cannot load as a TFLite model ({exc})") from None
+        self.spec, self.variant, self.entry = load_spec(self.path, verified=True)
+        try:
             self.runner = interpreter.get_signature_runner(self.entry.get("signature",
                                                                           "serving_default"))
         except (ValueError, RuntimeError) as exc:

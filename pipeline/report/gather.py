@@ -50,7 +50,7 @@ def gather(run: Path) -> dict:
     done = report["stages"]
     labels = rd.labels_path() if done["train"]["done"] else rd.root / "labels.json"
     if labels.is_file():
-        report["heads"] = read_heads(labels)
+        report["heads"] = rd.heads(labels)
     if done["train"]["done"]:
         read_train(rd, report)
     if done["qat"]["done"]:
@@ -89,13 +89,6 @@ def stage_status(rd: RunDir, report: dict) -> dict:
             continue
         status[stage]["done"] = True
     return status
-
-
-def read_heads(path: Path) -> Heads:
-    try:
-        return Heads.from_json(read_json(path))
-    except (KeyError, TypeError) as exc:
-        raise PipelineError(f"{path}: not a heads file (missing {exc})") from None
 
 
 def read_train(rd: RunDir, report: dict) -> None:
