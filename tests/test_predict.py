@@ -27,6 +27,7 @@ def photos(tmp_path):
     draw_flower("daisy", "white", size=75).resize((90, 60)).save(folder / "b_daisy.jpg")
     (folder / "c_broken.jpg").write_bytes(b"\xff\xd8 definitely not a jpeg")
     (folder / "notes.txt").write_text("not an image, not an input")
+    (folder / "._a_rose.png").write_bytes(b"macOS resource fork, not a photo")  # skipped
     return folder
 
 

@@ -26,6 +26,17 @@ class ImageError(Exception):
     """The file is not an image we can use (missing, empty, truncated, not an image, too large)."""
 
 
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+def is_image_file(path: Path, below: Path | None = None) -> bool:
+    """An image by its suffix, not hidden (no part of its path below `below`, or its own name,
+    starts with '.': macOS's ._x.jpg companions are not photos)."""
+    parts = path.relative_to(below).parts if below is not None else (path.name,)
+    hidden = any(part.startswith(".") for part in parts)
+    return path.is_file() and not hidden and path.suffix.lower() in IMAGE_SUFFIXES
+
+
 def open_rgb(path: Path | str) -> Image.Image:
     """Decode `path` fully and return it as 8-bit RGB; raise ImageError with a short reason."""
     path = Path(path)

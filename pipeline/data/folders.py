@@ -18,23 +18,16 @@ import typer
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import FLOWER_HEADS, MISSING, Heads, parse_schema, write_schema
+from pipeline.core.images import is_image_file
 from pipeline.core.labels import Sample, write_label_file
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-
 
 def _visible_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _is_image(path: Path, folder: Path) -> bool:
-    hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
-    return path.is_file() and not hidden and path.suffix.lower() in IMAGE_SUFFIXES
-
-
 def _images(folder: Path, recursive: bool = True) -> list[Path]:
     found = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in found if _is_image(p, folder))
+    return sorted(p for p in found if is_image_file(p, folder))
 
 
 def scan(root: Path, two_levels: bool) -> list[tuple[Path, tuple[str, ...]]]:

@@ -31,8 +31,6 @@ def find_assets(start: Path | None = None) -> Path:
 
 def _checked(tflite: Path) -> model_info.ModelInfo:
     """The app needs the packed model.json: refuse a file without it before touching assets."""
-    if not tflite.is_file():
-        raise PipelineError(f"{tflite}: listed in {SPEC_FILE} but missing; re-run the export")
     info = model_info.read(tflite)
     if not info.has_metadata or info.model_json is None:
         raise PipelineError(f"{tflite}: no TFLite metadata with a packed {SPEC_FILE}; the app "

@@ -14,11 +14,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from pipeline.core.images import ImageError, load_resized
+from pipeline.core.images import ImageError, is_image_file, load_resized
 from pipeline.deploy.runtime import TFLiteModel, resolve_model
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-
 
 class InputError(Exception):
     """A command-line input that yields no image (missing path, empty folder)."""
@@ -28,8 +25,7 @@ def expand(inputs: Iterable[Path]) -> Iterator[tuple[Path, InputError | None]]:
     """Each file as given; each folder's image files (by suffix, sorted, not recursive)."""
     for item in map(Path, inputs):
         if item.is_dir():
-            images = sorted(p for p in item.iterdir()
-                            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            images = sorted(p for p in item.iterdir() if is_image_file(p))
             if not images:
                 yield item, InputError("folder has no image files")
             yield from ((p, None) for p in images)

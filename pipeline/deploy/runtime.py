@@ -191,8 +191,3 @@ class TFLiteModel:
 
     def __call__(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
         return self.run_prepared(self.prepare(pixels))
-
-    def predict_file(self, image: Path | str) -> dict[str, np.ndarray]:
-        from pipeline.core.images import load_resized
-
-        return self(load_resized(image, self.image_size))
