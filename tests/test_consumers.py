@@ -129,6 +129,22 @@ def test_broken_model_json_in_a_run_is_one_line(exported, text, fragment):
     assert fragment.replace("'", "&#x27;") in (run.root / "report" / "index.html").read_text()
 
 
+@pytest.mark.parametrize("change,fragment", [
+    (lambda config: [config], "not a JSON object"),
+    (lambda config: {**config, "image_size": "big"}, "'big' is not a whole number"),
+    (lambda config: {**config, "image_size": 8}, "too small"),
+])
+def test_broken_model_config_in_a_run_is_one_line(exported, change, fragment):
+    """The trained run's model_config.json, hand-edited: the stages that read the trained
+    model say which file, not a traceback."""
+    run = exported
+    config = run.path("train") / "model_config.json"
+    config.write_text(json.dumps(change(json.loads(config.read_text()))))
+    restamp(run, "train")
+    one_line(runner.invoke(app, ["quantize", "--run", str(run.root), "--epochs", "0"]),
+             "model_config.json", fragment)
+
+
 def test_broken_manifest_is_one_line_for_every_command(exported):
     run = exported
     every = [*commands(run, run.root).values(), ["quantize", "--run", str(run.root)],

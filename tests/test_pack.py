@@ -172,6 +172,16 @@ def test_pack_of_another_size_or_schema(copy_of_pack, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_malformed_shard_list_in_the_index(copy_of_pack, tmp_path):
+    index = copy_of_pack / "train" / packs.INDEX
+    doc = json.loads(index.read_text())
+    doc["shards"][0]["records"] = "many"
+    index.write_text(json.dumps(doc))
+    result = _train(copy_of_pack, tmp_path / "run")
+    assert result.exit_code == 1 and "malformed pack index" in result.output
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+
+
 def test_unfinished_pack_is_not_read(copy_of_pack, tmp_path):
     index = copy_of_pack / "train" / packs.INDEX
     (copy_of_pack / "train" / packs.PLAN).write_text(index.read_text())

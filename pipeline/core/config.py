@@ -68,6 +68,8 @@ class ModelConfig(_JsonRecord):
     pretrained: str = "none"  # what the weights started from: imagenet, none, or a file
 
     def __post_init__(self):
+        if not isinstance(self.image_size, int) or isinstance(self.image_size, bool):
+            raise ValueError(f"image size {self.image_size!r} is not a whole number")
         if self.image_size < MIN_IMAGE_SIZE:
             raise ValueError(f"image size {self.image_size} is too small "
                              f"(at least {MIN_IMAGE_SIZE})")

@@ -82,10 +82,11 @@ def read_pack(folder: Path | str) -> Pack:
         pack = Pack(folder, int(data["image_size"]), int(data["count"]),
                     parse_schema(data["schema"], where), shards, dict(data["patterns"]),
                     dict(data["source"]))
-    except (KeyError, TypeError, ValueError) as exc:
+        adds_up = sum(int(s["records"]) for s in shards) == pack.count and not any(
+            os.sep in s["file"] or s["file"].startswith(".") for s in shards)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PipelineError(f"{where}: malformed pack index ({exc!r})") from None
-    if sum(s["records"] for s in shards) != pack.count or any(
-            os.sep in s["file"] or s["file"].startswith(".") for s in shards):
+    if not adds_up:
         raise PipelineError(f"{where}: malformed pack index (shard list does not add up)")
     return pack
 

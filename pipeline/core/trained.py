@@ -36,12 +36,15 @@ class TrainedRun:
         config_file = run.file("train", CONFIG_FILE)
         saved = read_json(config_file)
         settings = TrainSettings.from_json(run.stage_entry("train").get("settings", {}))
-        schema = _recorded_schema(saved, settings, config_file)
-        try:
+        try:  # a hand-edited or damaged file: one line naming it, not a traceback
+            if not isinstance(saved, dict):
+                raise ValueError("not a JSON object")
+            schema = _recorded_schema(saved, settings, config_file)
             heads = schema.select(saved.get("heads"))
-        except ValueError as exc:
+            config = ModelConfig.from_json(saved)
+        except (ValueError, TypeError) as exc:
             raise PipelineError(f"{config_file}: {exc}") from None
-        return cls(run, ModelConfig.from_json(saved), settings, schema, heads, saved)
+        return cls(run, config, settings, schema, heads, saved)
 
     @property
     def model_path(self) -> Path:
