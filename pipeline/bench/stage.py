@@ -19,12 +19,14 @@ from pipeline.bench import report as bench_report
 from pipeline.bench.driver import Job, latency_stats, measure_all
 from pipeline.bench.variants import (ORDER, Context, Skip, Variant, arithmetic, make,
                                      tflite_job)
+from pipeline.core import packs
 from pipeline.core.config import ModelConfig
 from pipeline.core.errors import PipelineError
-from pipeline.core.images import load_batch
 from pipeline.core.io import read_json
 from pipeline.core.runs import RunDir
 from pipeline.core.trained import TrainedRun
+from pipeline.data.sources import open_source
+from pipeline.export.quantize import calibration_positions
 from pipeline.export.variants import VARIANTS
 
 QUICK = {"runs": 20, "warmup": 3, "rounds": 2, "calibration": 16}
@@ -104,22 +106,19 @@ def _context(rd: RunDir, spec: dict, calibration: int) -> Context:
         return ctx
     trained = TrainedRun.open(rd.root)
     ctx = Context(rd, spec, trained.heads, trained.config, None, None)
-    if not (trained.data / "test.txt").is_file():
-        ctx.notes.append(f"training data {trained.data} is gone: accuracy not measured, "
+    data = trained.data
+    if not (data / "test.txt").is_file() and not (data / "test" / packs.INDEX).is_file():
+        ctx.notes.append(f"training data {data} is gone: accuracy not measured, "
                          "single-task pair not built")
         return ctx
-    # Validated as `pipeline data check` does, images decoded too: one validation path.
-    ctx.test = _pixels_and_labels(trained.split("test"), trained, None)
-    ctx.train_pixels = _pixels_and_labels(trained.split("train"), trained, calibration)[0]
+    # The data as quantize reads it (label files validated as `data check` does, or packs),
+    # and the first of its calibration images: the single-task pair is calibrated alike.
+    source = open_source(data, trained.settings.input, trained.config, trained.schema,
+                         trained.heads)
+    ctx.test = source.arrays("test")
+    ctx.train_pixels = source.pixels_at(
+        "train", calibration_positions(source.count("train"), calibration))
     return ctx
-
-
-def _pixels_and_labels(samples: list, trained: TrainedRun, limit: int | None):
-    if limit is not None:  # an even spread over the file, not just its first classes
-        step = max(1, len(samples) // limit)
-        samples = samples[::step][:limit]
-    pixels = load_batch([s.path for s in samples], trained.config.image_size)
-    return pixels, np.array([s.labels for s in samples], dtype=np.int64)
 
 
 def _timing_image(ctx: Context) -> np.ndarray:

@@ -1,7 +1,7 @@
 """`TrainedRun`: everything a later stage needs from a finished train stage, read once.
 
 quantize, export, benchmark, evaluate and report read the model's architecture, input size,
-normalization, heads, the data's schema and the split files from here, never from a repeated
+normalization, heads, the data's schema and the data folder from here, never from a repeated
 command-line flag or from the training code (no TensorFlow until `load_keras`).
 """
 from __future__ import annotations
@@ -13,7 +13,6 @@ from pipeline.core.config import ModelConfig, TrainSettings
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import FLOWER_HEADS, Heads, parse_schema, schema_of
 from pipeline.core.io import read_json
-from pipeline.core.labels import SPLITS, Sample, load_label_file, select_heads
 from pipeline.core.runs import RunDir
 
 CONFIG_FILE = "model_config.json"
@@ -55,20 +54,6 @@ class TrainedRun:
         if not self.settings.data:
             raise PipelineError(f"{self.run.root}: the train stage recorded no data folder")
         return Path(self.settings.data)
-
-    def split(self, name: str, images: bool = True, drop_unlabelled: bool = True
-              ) -> list[Sample]:
-        """A split file of the training data, read with the recorded schema and validated,
-        narrowed to the model's heads."""
-        path = self.data / f"{name}.txt"
-        if not path.is_file():
-            raise PipelineError(f"{path}: split file not found (the run was trained on "
-                                f"{self.data}); it must stay where it was")
-        samples = load_label_file(path, self.schema, images=images)
-        return select_heads(samples, self.schema, self.heads, str(path), drop_unlabelled)
-
-    def splits(self, names=SPLITS) -> dict[str, list[Sample]]:
-        return {name: self.split(name) for name in names}
 
     def load_keras(self):
         from pipeline.core.tfcompat import keras
