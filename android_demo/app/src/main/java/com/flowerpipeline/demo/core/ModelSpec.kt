@@ -72,12 +72,12 @@ data class ModelSpec(
             val norm = input.field("normalization").asObject("normalization")
             return VariantSpec(
                 key = key,
-                file = v.field("file") as String,
+                file = v.field("file").asString("variants.$key.file"),
                 signature = v["signature"] as? String ?: "serving_default",
                 input = InputSpec(
-                    name = input.field("name") as String,
-                    dtype = DType.of(input.field("dtype") as String),
-                    shape = input.field("shape").asList("shape").map { (it as Double).toInt() },
+                    name = input.field("name").asString("input.name"),
+                    dtype = DType.of(input.field("dtype").asString("input.dtype")),
+                    shape = input.field("shape").asList("shape").map { it.asNumber("input.shape").toInt() },
                     mean = floats(norm.field("mean")),
                     std = floats(norm.field("std")),
                     quantization = quantization(input["quantization"]),
@@ -90,15 +90,17 @@ data class ModelSpec(
         /** Accepts {"scale": s, "zero_point": z} or [s, z] (the LiteRT Python tuple). */
         private fun quantization(value: Any?): Quantization? = when (value) {
             null -> null
-            is Map<*, *> -> Quantization((value["scale"] as Double).toFloat(), (value["zero_point"] as Double).toInt())
-            is List<*> -> Quantization((value[0] as Double).toFloat(), (value[1] as Double).toInt())
+            is Map<*, *> -> Quantization(value["scale"].asNumber("quantization.scale").toFloat(),
+                value["zero_point"].asNumber("quantization.zero_point").toInt())
+            is List<*> -> Quantization(value.getOrNull(0).asNumber("quantization[0]").toFloat(),
+                value.getOrNull(1).asNumber("quantization[1]").toInt())
             else -> throw JsonException("input.quantization: expected an object or a list")
         }
 
         private fun floats(value: Any?): FloatArray {
             val list = value.asList("normalization")
             if (list.size != 3) throw JsonException("normalization needs 3 values, got ${list.size}")
-            return FloatArray(3) { (list[it] as Double).toFloat() }
+            return FloatArray(3) { list[it].asNumber("normalization").toFloat() }
         }
     }
 }
@@ -112,3 +114,11 @@ internal fun Any?.asList(what: String): List<Any?> =
 
 internal fun Map<String, Any?>.field(key: String): Any? =
     if (containsKey(key)) get(key) else throw JsonException("missing key '$key'")
+
+/** Typed reads of parsed JSON: a value of the wrong type is a JsonException naming it, never a
+ *  ClassCastException (which the app would not catch: a damaged model file would crash it). */
+internal fun Any?.asString(what: String): String =
+    this as? String ?: throw JsonException("$what: expected a string")
+
+internal fun Any?.asNumber(what: String): Double =
+    this as? Double ?: throw JsonException("$what: expected a number")

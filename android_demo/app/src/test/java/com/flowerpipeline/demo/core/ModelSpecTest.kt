@@ -46,4 +46,19 @@ class ModelSpecTest {
     fun refusesAnUnsupportedDtype() {
         assertThrows(JsonException::class.java) { ModelSpec.parse(text.replace("\"uint8\"", "\"int16\"")) }
     }
+
+    @Test
+    fun wrongTypesAreJsonErrorsNotCrashes() {
+        val cases = mapOf(
+            "\"file\": \"model_int8.tflite\"" to "\"file\": 7",
+            "\"shape\": [1, 64, 64, 3]," to "\"shape\": [1, \"64\", 64, 3],",
+            "\"zero_point\": 128" to "\"zero_point\": \"128\"",
+            "\"mean\": [120.5, 121, 122]" to "\"mean\": [120.5, null, 122]",
+        )
+        for ((from, to) in cases) {
+            val broken = text.replaceFirst(from, to)
+            check(broken != text) { "the test's replacement did not apply: $from" }
+            assertThrows(JsonException::class.java) { ModelSpec.parse(broken) }
+        }
+    }
 }
