@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.core.heads import Heads
-from pipeline.core.images import normalize
 from pipeline.training.model import ModelConfig, build_model
 from pipeline.core.tfcompat import keras, tf
 
@@ -120,18 +119,3 @@ def peak_models(folder: Path) -> dict[str, tuple[Path, int]]:
         found[kind] = (write_model(folder / kind, f"peak_{kind}", content, heads,
                                    PEAK_NORMALIZATION), count_macs(model))
     return found
-
-
-def tflite_scores(path: Path, pixels: np.ndarray, threads: int) -> dict[str, np.ndarray]:
-    """{head: [N, C] probabilities} of a .tflite on uint8 images (pipeline.deploy.runtime)."""
-    from pipeline.deploy.runtime import TFLiteModel
-
-    model = TFLiteModel(path, threads=threads)
-    rows = [model(image) for image in pixels]
-    return {name: np.stack([r[name] for r in rows]) for name in model.labels}
-
-
-def keras_scores(model, pixels: np.ndarray, norm: dict) -> dict[str, np.ndarray]:
-    x = normalize(pixels, norm)
-    out = model.predict(x, batch_size=32, verbose=0)
-    return {name: np.asarray(value) for name, value in out.items()}

@@ -82,6 +82,14 @@ def _accuracy(ctx: Context, probs: dict) -> dict | None:
     return accuracy
 
 
+def tflite_probs(path: Path, pixels: np.ndarray) -> dict[str, np.ndarray]:
+    """{head: [N, C] probabilities} of a .tflite on uint8 images, as `evaluate` scores them."""
+    from pipeline.deploy.evaluate import predict
+    from pipeline.deploy.runtime import TFLiteModel
+
+    return predict(TFLiteModel(path, threads=2), pixels)
+
+
 def tflite_job(paths: list[Path], pixels_file: Path) -> dict:
     """A worker job for .tflite files: each model's input prepared here (normalized, quantized),
     so the worker needs only LiteRT and numpy. Reading a model's metadata takes the Python
@@ -101,8 +109,6 @@ def tflite_job(paths: list[Path], pixels_file: Path) -> dict:
 
 
 def _exported(name: str, ctx: Context) -> Variant:
-    from pipeline.bench.models import tflite_scores
-
     exported = BY_BENCH_KEY[name]
     entry = ctx.spec.get("variants", {}).get(exported.key)
     if entry is None:
@@ -110,12 +116,12 @@ def _exported(name: str, ctx: Context) -> Variant:
     path = ctx.run.file("export", entry["file"])  # checked against the manifest
     accuracy = None
     if ctx.test is not None:
-        accuracy = _accuracy(ctx, tflite_scores(path, ctx.test[0], threads=2))
+        accuracy = _accuracy(ctx, tflite_probs(path, ctx.test[0]))
     return Variant(name, tflite_job([path], ctx.pixels_file), path.stat().st_size, _two_head_macs(ctx), accuracy)
 
 
 def _keras(ctx: Context) -> Variant:
-    from pipeline.bench.models import keras_scores
+    from pipeline.export.stage import keras_probs
 
     if not ctx.run.has("train"):
         raise Skip("no current train stage (no trained Keras model in this run)")
@@ -125,7 +131,8 @@ def _keras(ctx: Context) -> Variant:
         from pipeline.core.trained import TrainedRun
 
         model = TrainedRun.open(ctx.run.root).load_keras()
-        accuracy = _accuracy(ctx, keras_scores(model, ctx.test[0], ctx.config.normalization))
+        accuracy = _accuracy(ctx, keras_probs(model, ctx.heads, ctx.test[0],
+                                              ctx.config.normalization))
     job = {"kind": "keras", "run": str(ctx.run.root), "pixels": str(ctx.pixels_file),
            "normalization": ctx.config.normalization}
     variant = Variant(KERAS, job, h5.stat().st_size, _two_head_macs(ctx), accuracy)
@@ -134,7 +141,7 @@ def _keras(ctx: Context) -> Variant:
 
 
 def _pair(ctx: Context, tmp: Path) -> Variant:
-    from pipeline.bench.models import single_task_models, tflite_scores
+    from pipeline.bench.models import single_task_models
 
     if ctx.train_pixels is None or not len(ctx.train_pixels):
         raise Skip("no training images to calibrate the single-task int8 models on")
@@ -152,7 +159,7 @@ def _pair(ctx: Context, tmp: Path) -> Variant:
     if trained and ctx.test is not None:
         probs = {}
         for path in paths:
-            probs.update(tflite_scores(path, ctx.test[0], threads=2))
+            probs.update(tflite_probs(path, ctx.test[0]))
         accuracy = _accuracy(ctx, probs)
     variant = Variant(PAIR, job, sum(p.stat().st_size for p in paths), macs,
                       accuracy)
