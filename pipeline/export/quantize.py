@@ -96,7 +96,10 @@ def fine_tune(qat, heads: Heads, settings, datasets: dict, epochs: int, lr: floa
     trainer.prepare(build_optimizer(lr, max(epochs, 1) * steps))
     if epochs == 0:
         for x, _ in datasets["train"]:
-            qat(x, training=True)  # moves the fake-quant ranges; no weight changes
+            # Training mode is what sets the weight quantizers' ranges (tfmot's LastValue
+            # quantizers update only then); it also nudges the activation ranges (moving
+            # average) and BatchNorm statistics, if any. No weight is changed.
+            qat(x, training=True)
         return {}
     history = trainer.fit(datasets["train"], validation_data=datasets["val"], epochs=epochs,
                           verbose=2)
