@@ -5,10 +5,10 @@ from pathlib import Path
 
 from pipeline.bench.driver import latency_stats
 from pipeline.core.io import write_json
-from pipeline.export.variants import BY_KEY, DEFAULT, REFERENCE
+from pipeline.export.variants import BENCH_KERAS as KERAS, BENCH_PAIR as PAIR, BY_KEY, \
+    DEFAULT, REFERENCE
 
 QAT, F32 = BY_KEY[DEFAULT].bench_key, BY_KEY[REFERENCE].bench_key
-KERAS, PAIR = "keras_float", "two_single_task_int8"
 # CPU features that decide int8 vs float kernel speed (x86 and ARM names), shown with figures.
 KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8",
                 "asimd", "asimddp", "i8mm")

@@ -13,9 +13,9 @@ import numpy as np
 from pipeline.core.config import ModelConfig
 from pipeline.core.heads import Heads
 from pipeline.core.runs import RunDir
-from pipeline.export.variants import BY_BENCH_KEY, VARIANTS
+from pipeline.export.variants import BENCH_KERAS, BENCH_PAIR, BY_BENCH_KEY, VARIANTS
 
-KERAS, PAIR = "keras_float", "two_single_task_int8"
+KERAS, PAIR = BENCH_KERAS, BENCH_PAIR
 ORDER = (KERAS, *(v.bench_key for v in VARIANTS), PAIR)  # results.json keys, in table order
 PAIR_NOTE = ("untrained weights (latency, memory and size do not depend on them); "
              "accuracy not meaningful without single-task training runs")

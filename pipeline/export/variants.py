@@ -43,3 +43,6 @@ BY_KEY = {v.key: v for v in VARIANTS}
 BY_BENCH_KEY = {v.bench_key: v for v in VARIANTS}
 DEFAULT = "int8"  # what predict, evaluate and android use unless told otherwise
 REFERENCE = "float32"  # the variant held to Keras float: others' agreement is measured on it
+# benchmark/results.json keys of the two rows that are not exported variants (the benchmark
+# writes them, the report reads them): the Keras model, and two single-task int8 models.
+BENCH_KERAS, BENCH_PAIR = "keras_float", "two_single_task_int8"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pipeline.report import plots
 from pipeline.report.gather import problem
 from pipeline.report.html import esc, fmt, img, missing, section, table
-from pipeline.export.variants import BY_KEY, DEFAULT, REFERENCE
+from pipeline.export.variants import BENCH_PAIR as PAIR, BY_KEY, DEFAULT
 
-QAT, PAIR = BY_KEY[DEFAULT].bench_key, "two_single_task_int8"
+QAT = BY_KEY[DEFAULT].bench_key
 # CPU features that decide how fast int8 and float kernels can be (x86 and ARM names).
 CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni",
              "avx_vnni", "avx512_bf16", "amx_int8", "asimd", "asimddp", "i8mm", "sve")

@@ -16,10 +16,9 @@ from pipeline.core.heads import MISSING, Heads, parse_schema, schema_of
 from pipeline.core.labels import SPLITS, load_label_file
 from pipeline.core.runs import HOW_TO_MAKE, RunDir
 from pipeline.core.io import read_json
-from pipeline.export.variants import VARIANTS as EXPORT_VARIANTS
+from pipeline.export.variants import BENCH_KERAS as KERAS, VARIANTS as EXPORT_VARIANTS
 
 STAGES = ("train", "qat", "export", "benchmark")
-KERAS = "keras_float"
 # Report variant key -> (title, benchmark results.json key): Keras, then the export registry;
 # an exported variant not listed there is still shown, under its own key.
 VARIANTS = {KERAS: ("Keras float", KERAS),

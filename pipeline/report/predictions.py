@@ -18,11 +18,11 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.heads import MISSING
 from pipeline.core.images import ImageError, open_rgb, resize
 from pipeline.core.metrics import head_metrics
+from pipeline.export.variants import REFERENCE
 from pipeline.report.gather import problem, variant_keys
 
 GALLERY = 48  # images shown at most
 THUMB = 128  # thumbnail side, pixels
-REFERENCE = "float32"  # the exported float model: equal to Keras float within export's gate
 
 
 def run(report: dict, root: Path, gallery: int = GALLERY) -> dict | None:
