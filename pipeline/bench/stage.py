@@ -19,7 +19,7 @@ from pipeline.bench import report as bench_report
 from pipeline.bench.driver import Job, latency_stats, measure_all
 from pipeline.bench.variants import (ORDER, Context, Skip, Variant, arithmetic, make,
                                      tflite_job)
-from pipeline.core import packs
+from pipeline.core import machine, packs
 from pipeline.core.config import ModelConfig
 from pipeline.core.errors import PipelineError
 from pipeline.core.io import read_json
@@ -183,18 +183,7 @@ def _results(ctx: Context, variants: list[Variant], jobs: list[Job], settings: d
 def _machine(load_before) -> dict:
     from importlib import metadata
 
-    cpu, flags = "unknown", []
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            lines = info.read().splitlines()
-    except OSError:
-        lines = []
-    for line in lines:  # the first CPU's: int8 speed depends on flags such as avx512_vnni
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and cpu == "unknown":
-            cpu = value.strip()
-        if key.strip() in ("flags", "Features") and not flags:
-            flags = value.split()
+    cpu, flags = machine.cpu()
     return {"cpu": cpu, "flags": flags, "cores": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version(),
             "ai_edge_litert": metadata.version("ai-edge-litert"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pipeline.report import plots
 from pipeline.report.gather import problem
 from pipeline.report.html import esc, fmt, img, missing, section, table
+from pipeline.core.machine import cpu
 from pipeline.export.variants import BENCH_PAIR as PAIR, BY_KEY, DEFAULT
 
 QAT = BY_KEY[DEFAULT].bench_key
@@ -33,16 +34,8 @@ def cpu_flags(machine: dict) -> tuple[list[str] | None, str]:
     /proc/cpuinfo, and only when its CPU model is the one the benchmark recorded."""
     if machine.get("flags"):
         return list(machine["flags"]), "benchmark/results.json"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            lines = info.read().splitlines()
-    except OSError:
-        return None, "not recorded"
-    model = next((l.split(":", 1)[1].strip() for l in lines
-                  if l.startswith(("model name", "Model"))), None)
-    flags = next((l.split(":", 1)[1].split() for l in lines
-                  if l.startswith(("flags", "Features"))), None)
-    if flags is None or model != machine.get("cpu"):
+    model, flags = cpu()
+    if not flags or model != machine.get("cpu"):
         return None, "not recorded in results.json (and this machine's CPU is another model)"
     return flags, "not in results.json: read from /proc/cpuinfo of the machine writing this report, whose CPU model is the same"
 

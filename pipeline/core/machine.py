@@ -1,0 +1,20 @@
+"""The CPU a figure was measured on: int8 speed depends on flags such as avx512_vnni."""
+from __future__ import annotations
+
+
+def cpu() -> tuple[str, list[str]]:
+    """(model name, feature flags) of the first CPU in /proc/cpuinfo (x86 and ARM field
+    names); ("unknown", []) where there is no such file."""
+    model, flags = "unknown", []
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            lines = info.read().splitlines()
+    except OSError:
+        return model, flags
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key.strip() in ("model name", "Model") and model == "unknown":
+            model = value.strip()
+        if key.strip() in ("flags", "Features") and not flags:
+            flags = value.split()
+    return model, flags
