@@ -19,7 +19,7 @@ from helpers_runs import make_tiny_exported_run, restamp  # noqa: E402
 from pipeline.bench import models as bench_models  # noqa: E402
 from pipeline.bench.driver import Job, latency_stats  # noqa: E402
 from pipeline.bench.report import ratios  # noqa: E402
-from pipeline.bench.variants import tflite_job  # noqa: E402
+from pipeline.bench.variants import load_tflite, tflite_job  # noqa: E402
 from pipeline.bench.worker import proc_status_mb, serve  # noqa: E402
 from pipeline.cli import app  # noqa: E402
 from pipeline.core.runs import RunDir  # noqa: E402
@@ -135,7 +135,8 @@ def test_worker_protocol_and_memory_figures(tiny_run, tmp_path):
     """The measuring loop in-process: ready line, one round of timings, peak RSS."""
     pixels = tmp_path / "pixels.npy"
     np.save(pixels, np.full((32, 32, 3), 128, dtype=np.uint8))
-    job = {**tflite_job([tiny_run / "export" / "model_int8.tflite"], pixels), "threads": 1}
+    model = tiny_run / "export" / "model_int8.tflite"
+    job = {**tflite_job(load_tflite([model]), pixels), "threads": 1}
     stdout = io.StringIO()
     serve(job, stdin=io.StringIO('{"warmup": 1, "runs": 3}\n{"quit": true}\n'), stdout=stdout)
     ready, timed = [json.loads(line) for line in stdout.getvalue().splitlines()]
@@ -174,7 +175,8 @@ def test_tflite_worker_imports_only_the_runtime(tiny_run, tmp_path):
 
     pixels = tmp_path / "pixels.npy"
     np.save(pixels, np.full((32, 32, 3), 128, dtype=np.uint8))
-    job = {**tflite_job([tiny_run / "export" / "model_float32.tflite"], pixels), "threads": 1}
+    job = {**tflite_job(load_tflite([tiny_run / "export" / "model_float32.tflite"]),
+                               pixels), "threads": 1}
     heavy = ["tensorflow", "tf_keras", "ai_edge_litert.schema_py_generated", "flatbuffers",
              "pipeline.core.model_metadata", "pipeline.deploy.runtime"]
     code = ("import io, json, sys; from pipeline.bench.worker import serve; out = io.StringIO(); "

@@ -17,8 +17,8 @@ import numpy as np
 
 from pipeline.bench import report as bench_report
 from pipeline.bench.driver import Job, latency_stats, measure_all
-from pipeline.bench.variants import (ORDER, Context, Skip, Variant, arithmetic, make,
-                                     tflite_job)
+from pipeline.bench.variants import (ORDER, Context, Skip, Variant, arithmetic, load_tflite,
+                                     make, tflite_job)
 from pipeline.core import machine, packs
 from pipeline.core.config import ModelConfig
 from pipeline.core.errors import PipelineError
@@ -152,7 +152,7 @@ def _jobs(ctx: Context, variants: list[Variant], tmp: Path, threads: list[int]) 
     for kind, (path, _) in peaks.items():
         pixels = tmp / f"peak_{kind}.npy"
         np.save(pixels, _peak_input(path))
-        spec = tflite_job([path], pixels)
+        spec = tflite_job(load_tflite([path]), pixels)
         jobs += [Job(f"peak_{kind}", t, spec) for t in threads]
     ctx.peak_macs = {kind: macs for kind, (_, macs) in peaks.items()}
     return jobs

@@ -13,9 +13,9 @@ import numpy as np
 from pipeline.core.config import ModelConfig
 from pipeline.core.heads import Heads
 from pipeline.core.runs import RunDir
-from pipeline.export.variants import BENCH_KERAS, BENCH_PAIR, BY_BENCH_KEY, VARIANTS
+from pipeline.export.variants import BENCH_KERAS as KERAS, BENCH_PAIR as PAIR, BY_BENCH_KEY, \
+    VARIANTS
 
-KERAS, PAIR = BENCH_KERAS, BENCH_PAIR
 ORDER = (KERAS, *(v.bench_key for v in VARIANTS), PAIR)  # results.json keys, in table order
 PAIR_NOTE = ("untrained weights (latency, memory and size do not depend on them); "
              "accuracy not meaningful without single-task training runs")
@@ -82,30 +82,36 @@ def _accuracy(ctx: Context, probs: dict) -> dict | None:
     return accuracy
 
 
-def tflite_probs(path: Path, pixels: np.ndarray) -> dict[str, np.ndarray]:
-    """{head: [N, C] probabilities} of a .tflite on uint8 images, as `evaluate` scores them."""
+def load_tflite(paths: list[Path]) -> list:
+    """Each .tflite loaded once, for both its scores and its worker job."""
+    from pipeline.deploy.runtime import TFLiteModel
+
+    return [TFLiteModel(path, threads=2) for path in paths]
+
+
+def tflite_probs(models: list, pixels: np.ndarray) -> dict[str, np.ndarray]:
+    """{head: [N, C] probabilities} of loaded .tflite models (each its own heads) on uint8
+    images, as `evaluate` scores them."""
     from pipeline.deploy.evaluate import predict
-    from pipeline.deploy.runtime import TFLiteModel
 
-    return predict(TFLiteModel(path, threads=2), pixels)
+    probs = {}
+    for model in models:
+        probs.update(predict(model, pixels))
+    return probs
 
 
-def tflite_job(paths: list[Path], pixels_file: Path) -> dict:
-    """A worker job for .tflite files: each model's input prepared here (normalized, quantized),
-    so the worker needs only LiteRT and numpy. Reading a model's metadata takes the Python
-    flatbuffer schemas (~20 MB of RSS) that an app's own reader does not cost: measured in
-    the worker, it would hide the model's memory behind the parser's."""
-    from pipeline.deploy.runtime import TFLiteModel
-
-    pixels, models = np.load(pixels_file), []
-    for path in paths:
-        model = TFLiteModel(path)
-        feed = Path(pixels_file).with_name(f"{Path(path).stem}.{len(models)}.input.npy")
+def tflite_job(models: list, pixels_file: Path) -> dict:
+    """A worker job for loaded .tflite models: each one's input prepared here (normalized,
+    quantized), so the worker needs only LiteRT and numpy. Reading a model's metadata takes the
+    Python flatbuffer schemas (~20 MB of RSS) that an app's own reader does not cost: measured
+    in the worker, it would hide the model's memory behind the parser's."""
+    pixels, jobs = np.load(pixels_file), []
+    for model in models:
+        feed = Path(pixels_file).with_name(f"{model.path.stem}.{len(jobs)}.input.npy")
         np.save(feed, model.prepare(pixels))
-        models.append({"path": str(path), "signature": model.entry.get("signature",
-                                                                       "serving_default"),
-                       "input": model.input_name, "feed": str(feed)})
-    return {"kind": "tflite", "models": models, "pixels": str(pixels_file)}
+        jobs.append({"path": str(model.path), "input": model.input_name, "feed": str(feed),
+                     "signature": model.entry.get("signature", "serving_default")})
+    return {"kind": "tflite", "models": jobs, "pixels": str(pixels_file)}
 
 
 def _exported(name: str, ctx: Context) -> Variant:
@@ -114,10 +120,12 @@ def _exported(name: str, ctx: Context) -> Variant:
     if entry is None:
         raise Skip(f"export/model.json has no {exported.key!r} variant")
     path = ctx.run.file("export", entry["file"])  # checked against the manifest
+    models = load_tflite([path])
     accuracy = None
     if ctx.test is not None:
-        accuracy = _accuracy(ctx, tflite_probs(path, ctx.test[0]))
-    return Variant(name, tflite_job([path], ctx.pixels_file), path.stat().st_size, _two_head_macs(ctx), accuracy)
+        accuracy = _accuracy(ctx, tflite_probs(models, ctx.test[0]))
+    return Variant(name, tflite_job(models, ctx.pixels_file), path.stat().st_size,
+                   _two_head_macs(ctx), accuracy)
 
 
 def _keras(ctx: Context) -> Variant:
@@ -154,13 +162,11 @@ def _pair(ctx: Context, tmp: Path) -> Variant:
           f"calibrated on {len(ctx.train_pixels)} training images")
     paths, macs = single_task_models(ctx.config, ctx.heads, ctx.train_pixels, tmp / "single",
                                      trained)
-    job = tflite_job(paths, ctx.pixels_file)
+    models = load_tflite(paths)
+    job = tflite_job(models, ctx.pixels_file)
     accuracy = {name: None for name in ctx.heads.names}
     if trained and ctx.test is not None:
-        probs = {}
-        for path in paths:
-            probs.update(tflite_probs(path, ctx.test[0]))
-        accuracy = _accuracy(ctx, probs)
+        accuracy = _accuracy(ctx, tflite_probs(models, ctx.test[0]))
     variant = Variant(PAIR, job, sum(p.stat().st_size for p in paths), macs,
                       accuracy)
     variant.notes.append(f"weights from single-task runs {', '.join(map(str, trained.values()))}"
