@@ -74,8 +74,8 @@ class Heads:
                           for h in self.heads]}
 
     @classmethod
-    def from_json(cls, data: dict, source: str = "heads") -> "Heads":
-        return parse_schema(data, source)
+    def from_json(cls, data: dict) -> "Heads":
+        return parse_schema(data, "heads")
 
     def labels_by_name(self) -> dict[str, list[str]]:
         return {h.name: list(h.classes) for h in self.heads}
