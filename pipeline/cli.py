@@ -120,10 +120,16 @@ def data_split(labels: Path = typer.Argument(..., help="Label file with every im
                out: Path = typer.Option(..., help="Folder for train.txt, val.txt, test.txt."),
                ratios: str = typer.Option("0.6,0.25,0.15", help="train,val,test fractions."),
                seed: int = typer.Option(0, help="Shuffle seed."),
-               force: bool = typer.Option(False, "--force", help="Overwrite existing split files.")):
+               force: bool = typer.Option(False, "--force", help="Overwrite existing split files."),
+               negatives: Path = typer.Option(None, help="`path, kind` file of photos that are "
+                                              "no class of any head (teach \"not sure\"); "
+                                              "split the same way into negatives_<split>.txt."),
+               none: str = typer.Option(None, help="Heads whose -1 means \"none of these "
+                                        "classes\" (not \"unknown\"), e.g. color; recorded "
+                                        "in heads.json.")):
     """Split a label file 60/25/15, stratified over (type, colour)."""
     from pipeline.data import prepare
-    prepare.split(labels, out, ratios, seed, force)
+    prepare.split(labels, out, ratios, seed, force, negatives, _csv(none))
 
 
 @data_app.command("pack")
@@ -218,10 +224,17 @@ def train(data: Path = typer.Option(..., help="Folder with train.txt, val.txt, t
 @friendly
 def quantize(run: Path = typer.Option(..., help="Run directory with a finished train stage."),
              epochs: int = typer.Option(2, min=0, help="QAT fine-tuning epochs."),
-             lr: float = typer.Option(1e-4, help="QAT learning rate.")):
+             lr: float = typer.Option(1e-4, help="QAT learning rate."),
+             threshold: Optional[str] = typer.Option(
+                 None, help="Not-sure thresholds of your own, e.g. type=0.8,color=0.6 (each "
+                            "head answers only when a class reaches it); other heads: chosen "
+                            "on the validation split (--coverage)."),
+             coverage: Optional[float] = typer.Option(
+                 None, help="Share of the labelled validation photos each head's chosen "
+                            "threshold still answers. Default 0.95.")):
     """Quantization-aware fine-tuning, then TFLite export of every variant."""
     from pipeline.export import quantize as stage
-    stage.run(run=run, epochs=epochs, lr=lr)
+    stage.run(run=run, epochs=epochs, lr=lr, threshold=threshold, coverage=coverage)
 
 
 @app.command()
@@ -230,10 +243,14 @@ def evaluate(model: Path = typer.Option(..., help="A run directory or a .tflite 
              labels: Path = typer.Option(..., help="Label file to score on (read with the "
                                                    "heads.json beside it, else flower heads)."),
              out: Optional[Path] = typer.Option(None, help="Also write the metrics to this "
-                                                           "JSON file.")):
-    """Per-head accuracy, precision, recall and confusion of a model on a label file."""
+                                                           "JSON file."),
+             negatives: Optional[Path] = typer.Option(
+                 None, help="A `path, kind` file of photos that are no class of any head: "
+                            "also report how often each head says \"not sure\" per kind.")):
+    """Per-head accuracy, precision, recall, confusion, calibration (ECE) and not-sure
+    figures (coverage, selective accuracy) of a model on a label file."""
     from pipeline.deploy import evaluate as stage
-    stage.run(model=model, labels=labels, out=out)
+    stage.run(model=model, labels=labels, out=out, negatives_file=negatives)
 
 
 @app.command()

@@ -75,9 +75,11 @@ def test_json_has_one_object_per_image_with_its_keys(run_dir, photos):
         assert list(obj["predictions"]) == FLOWER_HEADS.names
         for head in FLOWER_HEADS:
             pred = obj["predictions"][head.name]
-            assert set(pred) == {"label", "probability", "probabilities"}
+            assert set(pred) == {"label", "probability", "threshold", "probabilities"}
             assert list(pred["probabilities"]) == list(head.classes)
-            assert pred["label"] == max(pred["probabilities"], key=pred["probabilities"].get)
+            top = max(pred["probabilities"], key=pred["probabilities"].get)
+            sure = pred["probabilities"][top] >= pred["threshold"]  # the not-sure rule
+            assert pred["label"] == (top if sure else None)
             assert sum(pred["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
 
 

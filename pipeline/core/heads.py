@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.io import write_json
 
 MISSING = -1  # a label file's "no label for this task"
+# In memory only (never written to a label file): "looked at, and none of this head's
+# classes". A -1 cell becomes NONE for a head whose heads.json says `"minus_one": "none"`,
+# and every head of a negative photo is NONE. Its loss teaches the head to abstain.
+NONE = -2
+MINUS_ONE = ("unknown", "none")  # what a -1 cell may mean, declared per head
 SCHEMA_FILE = "heads.json"
 MAX_HEADS = 16
 # Head names become Keras layer names, signature output keys and file names: keep them plain.
@@ -31,6 +36,7 @@ class Head:
     name: str  # Keras output layer name, signature output key, model.json key
     short: str  # what the user types: --tasks type,color
     classes: tuple[str, ...]
+    none: bool = False  # -1 in this head's column means "none of these classes"
 
     @property
     def num_classes(self) -> int:
@@ -70,8 +76,13 @@ class Heads:
         return Heads(tuple(h for h in self.heads if h.name in wanted))
 
     def to_json(self) -> dict:
-        return {"heads": [{"name": h.name, "short": h.short, "classes": list(h.classes)}
-                          for h in self.heads]}
+        return {"heads": [{"name": h.name, "short": h.short, "classes": list(h.classes),
+                           **({"minus_one": "none"} if h.none else {})} for h in self.heads]}
+
+    def declare_none(self, names: list[str]) -> "Heads":
+        """These heads (short or full names) with -1 meaning "none of these classes"."""
+        wanted = {self.get(n).name for n in names}
+        return Heads(tuple(replace(h, none=h.none or h.name in wanted) for h in self.heads))
 
     @classmethod
     def from_json(cls, data: dict) -> "Heads":
@@ -126,7 +137,11 @@ def _parse_head(entry, i: int, source: str) -> Head:
                        for c in classes) or len(set(classes)) != len(classes)):
         raise PipelineError(f"{where} ({name}): classes must be 2 or more distinct, non-empty "
                             "names without commas")
-    return Head(name, short, tuple(classes))
+    minus_one = entry.get("minus_one", "unknown")
+    if minus_one not in MINUS_ONE:
+        raise PipelineError(f"{where} ({name}): minus_one {minus_one!r} must be one of "
+                            f"{', '.join(MINUS_ONE)} (what a -1 cell means)")
+    return Head(name, short, tuple(classes), minus_one == "none")
 
 
 def load_schema(folder: Path | str) -> Heads:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.io import atomic_write_text
-from pipeline.core.heads import MISSING, Heads, schema_of
+from pipeline.core.heads import MISSING, NONE, Heads, schema_of
 
 
 @dataclass(frozen=True)
@@ -81,16 +81,16 @@ def parse_text(text: str, source: Path, heads: Heads) -> tuple[list[Sample], lis
             problems.append(Problem(name, number, parsed))
             continue
         path, labels = parsed
-        if all(v == MISSING for v in labels):
+        if all(v == MISSING and not h.none for v, h in zip(labels, heads)):
             problems.append(Problem(name, number, "no label for any task; the image is unused",
                                     warning=True))
-        samples.append(Sample(_resolve(base, path), labels, number))
+        samples.append(Sample(resolve_path(base, path), labels, number))
     if not samples and not any(not p.warning for p in problems):
         problems.append(Problem(name, 0, "label file has no images"))
     return samples, problems
 
 
-def _resolve(base: Path, path: str) -> Path:
+def resolve_path(base: Path, path: str) -> Path:
     candidate = Path(path).expanduser()
     return candidate if candidate.is_absolute() else (base / candidate)
 
@@ -165,10 +165,14 @@ def load_label_file(path: Path | str, heads: Heads | None = None,
 def select_heads(samples: list[Sample], schema: Heads, heads: Heads, source: str,
                  drop_unlabelled: bool = False) -> list[Sample]:
     """Samples read with the file's `schema`, narrowed to the model's `heads` (in their order):
-    every stage after reading works on the model's columns only. drop_unlabelled: leave out
-    images with no label for any of `heads` (they teach nothing)."""
+    every stage after reading works on the model's columns only. A -1 in a column the schema
+    declares "none of these" becomes NONE (what -1 means is the data's, not the model's).
+    drop_unlabelled: leave out images with no label for any of `heads` (they teach nothing)."""
     columns = schema.columns(heads, source)
-    narrowed = [Sample(s.path, tuple(s.labels[c] for c in columns), s.line) for s in samples]
+    none = [schema.heads[c].none for c in columns]
+    narrowed = [Sample(s.path, tuple(NONE if v == MISSING and n else v
+                                     for v, n in zip((s.labels[c] for c in columns), none)),
+                       s.line) for s in samples]
     if drop_unlabelled:
         narrowed = [s for s in narrowed if any(v != MISSING for v in s.labels)]
     return narrowed
@@ -182,7 +186,9 @@ def format_line(sample: Sample, base: Path) -> str:
     if "," in shown:
         raise PipelineError(f"{sample.path}: a comma in an image path cannot be written "
                             "to a label file")
-    return ", ".join([shown.replace(os.sep, "/")] + [str(v) for v in sample.labels])
+    # NONE is written back as the -1 it was read from (its head declares what -1 means).
+    return ", ".join([shown.replace(os.sep, "/")] +
+                     [str(MISSING if v == NONE else v) for v in sample.labels])
 
 
 def write_label_file(path: Path | str, samples: list[Sample], header: str = "") -> None:
@@ -237,6 +243,6 @@ def class_counts(samples: list[Sample], heads: Heads) -> dict[str, Counter]:
     counts = {}
     for i, head in enumerate(heads):
         names = list(head.classes)
-        counts[head.name] = Counter(names[s.labels[i]] if s.labels[i] != MISSING else "none"
+        counts[head.name] = Counter(names[s.labels[i]] if s.labels[i] >= 0 else "none"
                                     for s in samples)
     return counts

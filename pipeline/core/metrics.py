@@ -2,13 +2,15 @@
 
 Train, QAT, evaluate and benchmark all score models through `head_metrics`, so every
 figure in every metrics.json means the same thing. A label of -1 (MISSING) leaves that
-image out of that head's figures; joint accuracy only counts images labelled for every head.
+image out of that head's figures; NONE ("none of these") leaves it out of accuracy and counts
+in the not-sure figures; joint accuracy only counts images labelled with a class by every head.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from pipeline.core.heads import MISSING, Heads
+from pipeline.core import notsure
+from pipeline.core.heads import Heads
 
 
 def predictions(scores) -> np.ndarray:
@@ -33,13 +35,19 @@ def _ratio(num: float, den: float) -> float | None:
     return float(num) / float(den) if den else None
 
 
-def single_head(classes, truth, scores) -> dict:
-    """Metrics of one head over the images labelled for it (truth != -1)."""
+def single_head(classes, truth, scores, threshold: float | None = None) -> dict:
+    """Metrics of one head over the images labelled with a class (truth >= 0); with scores,
+    also calibration (ECE) and the not-sure figures at `threshold` (notsure.selective)."""
     truth = np.asarray(truth, dtype=np.int64)
     pred = predictions(scores)
     if len(pred) != len(truth):
         raise ValueError(f"{len(truth)} labels but {len(pred)} predictions")
-    keep = truth != MISSING
+    extra = {}
+    if np.asarray(scores).ndim == 2:
+        extra = {"ece": notsure.ece(scores, truth),
+                 "risk_coverage": notsure.risk_coverage(scores, truth),
+                 **notsure.selective(scores, truth, threshold)}
+    keep = truth >= 0
     truth, pred = truth[keep], pred[keep]
     matrix = confusion(truth, pred, len(classes))
     per_class, recalls = {}, []
@@ -53,11 +61,12 @@ def single_head(classes, truth, scores) -> dict:
             recalls.append(recall)
     return {"accuracy": _ratio(int(np.trace(matrix)), len(truth)), "n": int(len(truth)),
             "confusion": matrix.tolist(), "per_class": per_class,
-            "mean_recall": float(np.mean(recalls)) if recalls else None}
+            "mean_recall": float(np.mean(recalls)) if recalls else None, **extra}
 
 
-def head_metrics(heads: Heads, labels, probs: dict) -> dict:
-    """labels: [N, H] ints (-1 = no label), columns in `heads` order; probs: {head name: [N, C]}.
+def head_metrics(heads: Heads, labels, probs: dict, thresholds: dict | None = None) -> dict:
+    """labels: [N, H] ints (-1 = no label, NONE = none of these), columns in `heads` order;
+    probs: {head name: [N, C]}; thresholds: {head name: threshold or None}.
 
     Returns {head name: {...}, "joint_accuracy": float|None, "joint_n": int}.
     """
@@ -67,9 +76,10 @@ def head_metrics(heads: Heads, labels, probs: dict) -> dict:
     for i, head in enumerate(heads):
         if head.name not in probs:
             raise KeyError(f"no predictions for head {head.name!r}")
-        out[head.name] = single_head(head.classes, labels[:, i], probs[head.name])
+        out[head.name] = single_head(head.classes, labels[:, i], probs[head.name],
+                                     (thresholds or {}).get(head.name))
         correct &= predictions(probs[head.name]) == labels[:, i]
-    complete = (labels != MISSING).all(axis=1)
+    complete = (labels >= 0).all(axis=1)
     out["joint_accuracy"] = _ratio(int((correct & complete).sum()), int(complete.sum()))
     out["joint_n"] = int(complete.sum())
     return out
@@ -89,7 +99,13 @@ def format_table(metrics: dict, heads: Heads, title: str = "") -> str:
             lines.append(f"{head.name:<14}{name:<10}{c['n']:>6}{_fmt(c['precision']):>11}"
                          f"{_fmt(c['recall']):>8}")
         lines.append(f"{head.name:<14}{'ALL':<10}{m['n']:>6}   accuracy {_fmt(m['accuracy'])}"
-                     f"   mean recall {_fmt(m['mean_recall'])}")
+                     f"   mean recall {_fmt(m['mean_recall'])}   ECE {_fmt(m.get('ece'))}")
+        if m.get("threshold") is not None:
+            lines.append(f"{head.name:<14}{'not sure':<10}threshold {m['threshold']:.4f}: "
+                         f"answers {_fmt(m['coverage'])} of labelled, selective accuracy "
+                         f"{_fmt(m['selective_accuracy'])}" +
+                         (f"; not sure on {_fmt(m['not_sure_on_none'])} of {m['n_none']} "
+                          "'none of these'" if m["n_none"] else ""))
     if len(heads) > 1:
         lines.append(f"joint accuracy (all heads right) {_fmt(metrics['joint_accuracy'])}"
                      f" on {metrics['joint_n']} images")

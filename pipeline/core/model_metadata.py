@@ -108,6 +108,15 @@ def normalization(tensor_metadata) -> dict | None:
     return None
 
 
+def score_threshold(tensor_metadata) -> float | None:
+    """The head's not-sure threshold (ScoreThresholdingOptions), or None when absent (a model
+    exported before thresholds existed). Checked by `check`: a number in (0, 1)."""
+    for unit in tensor_metadata.processUnits or []:
+        if unit.optionsType == fb.ProcessUnitOptions.ScoreThresholdingOptions:
+            return float(unit.options.globalScoreThreshold)
+    return None
+
+
 def output_names(model, signature: tflite_file.Signature) -> list[str]:
     """The signature name of each subgraph output, in subgraph order."""
     by_tensor = {index: key for key, index in signature.outputs.items()}
@@ -159,6 +168,10 @@ def _check_outputs(model, sig, graph, files: dict[str, bytes], name: str) -> Non
             raise MetadataError(f"{name}: output metadata {position} is {head!r} but output "
                                 f"tensor {position} is {expected!r} in the signature: order "
                                 "does not match the tensors")
+        threshold = score_threshold(meta)
+        if threshold is not None and not 0 < threshold < 1:  # NaN fails too
+            raise MetadataError(f"{name}: output {head!r}: ScoreThresholdingOptions threshold "
+                                f"{threshold} is not between 0 and 1")
         label_files = files_named(meta, fb.AssociatedFileType.TENSOR_AXIS_LABELS)
         if len(label_files) != 1:
             raise MetadataError(f"{name}: output {head!r} has {len(label_files)} label files, "

@@ -12,8 +12,42 @@ import typer
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads, schema_of, write_schema
+from pipeline.core import negatives as negatives_lib
+from pipeline.core.heads import MISSING
 from pipeline.core.labels import (SPLITS, LabelFileError, Sample, class_counts, split_samples,
                                   validate_label_file, write_label_file)
+from pipeline.core.negatives import FILE as NEGATIVES
+
+
+def declare_none(heads: Heads, names: list[str], source) -> Heads:
+    try:
+        return heads.declare_none(names)
+    except KeyError as exc:
+        raise PipelineError(f"--none: {source} has no head {exc.args[0]!r} (its heads: "
+                            f"{', '.join(h.short for h in heads)})") from None
+
+
+def check_none_rows(heads: Heads, samples: list[Sample], source) -> None:
+    """A head whose -1 means "none of these" must have -1 rows: else the declaration is a
+    mistake (nothing would teach that head to abstain)."""
+    for i, head in enumerate(heads):
+        if head.none and not any(s.labels[i] == MISSING for s in samples):
+            raise PipelineError(f"{source}: {head.name} is declared \"-1 = none of these\" "
+                                "but no line has -1 in its column")
+
+
+def split_negatives(path, heads: Heads, fractions, seed: int) -> dict:
+    """{split: (samples, kinds)}: stratified by kind, like the labelled photos."""
+    samples, kinds = negatives_lib.read(path, heads)
+    names = sorted(set(kinds))
+    keyed = [Sample(s.path, (names.index(k),), s.line) for s, k in zip(samples, kinds)]
+    original = {s.path: s for s in samples}
+    return {split: ([original[s.path] for s in part], [names[s.labels[0]] for s in part])
+            for split, part in split_samples(keyed, fractions, seed).items()}
+
+
+def _kind_counts(kinds: list[str]) -> str:
+    return ", ".join(f"{k} {kinds.count(k)}" for k in sorted(set(kinds)))
 
 def counts_table(groups: dict[str, list[Sample]], heads: Heads) -> str:
     """One row per group: its images, then the count of each class of each head (and 'none')."""
@@ -64,28 +98,45 @@ def parse_ratios(text: str) -> tuple[float, float, float]:
 
 
 def split(labels: Path | str, out: Path | str, ratios: str = "0.6,0.25,0.15", seed: int = 0,
-          force: bool = False) -> dict[str, list[Sample]]:
-    """Write train.txt, val.txt and test.txt into `out`, stratified and deterministic."""
+          force: bool = False, negatives: Path | str | None = None,
+          none: list[str] | None = None) -> dict[str, list[Sample]]:
+    """Write train.txt, val.txt and test.txt into `out`, stratified and deterministic.
+
+    negatives: a `path, kind` file of photos that are no class of any head, split the same
+    way (by kind) into negatives_<split>.txt. none: heads whose -1 means "none of these"
+    (recorded in heads.json)."""
     fractions, out = parse_ratios(ratios), Path(out)
     targets = {name: out / f"{name}.txt" for name in SPLITS}
-    existing = [str(path) for path in targets.values() if path.exists()]
+    old_negatives = [out / NEGATIVES.format(split=n) for n in SPLITS]
+    if negatives:
+        targets.update({f"negatives_{n}": p for n, p in zip(SPLITS, old_negatives)})
+    existing = [str(path) for path in [*targets.values(), *old_negatives] if path.exists()]
     if existing and not force:
         raise PipelineError(f"{existing[0]} already exists; pass --force to overwrite the "
                             "split files")
     if out.exists() and not out.is_dir():
         raise PipelineError(f"{out} exists and is not a folder")
-    heads = schema_of(labels)
+    heads = declare_none(schema_of(labels), none or [], labels)
     samples, problems = validate_label_file(labels, heads)  # all valid, before writing
     if any(not p.warning for p in problems):
         raise LabelFileError(problems)
+    check_none_rows(heads, samples, labels)
+    negative_parts = split_negatives(negatives, heads, fractions, seed) if negatives else {}
     for problem in problems:  # e.g. a repeated line, dropped: no image in two splits
         typer.echo(str(problem), err=True)
     parts = split_samples(samples, fractions, seed)
     strata = ", ".join(h.short for h in heads)
-    for name, path in targets.items():
-        write_label_file(path, parts[name], f"{name} split of {labels} (ratios {ratios}, "
-                                             f"seed {seed}), stratified over ({strata})")
+    for name in SPLITS:
+        write_label_file(targets[name], parts[name], f"{name} split of {labels} (ratios "
+                                                     f"{ratios}, seed {seed}), stratified "
+                                                     f"over ({strata})")
+    for name, (chosen, kinds) in negative_parts.items():
+        negatives_lib.write(targets[f"negatives_{name}"], chosen, kinds)
+    for path in old_negatives if not negatives else []:  # a split without them: none stale
+        path.unlink(missing_ok=True)
     write_schema(out, heads)
     typer.echo(counts_table({**parts, "total": samples}, heads))
+    for name, (chosen, kinds) in negative_parts.items():
+        typer.echo(f"negatives {name}: {len(chosen)} ({_kind_counts(kinds)})")
     typer.echo(f"wrote {', '.join(str(p) for p in targets.values())} and heads.json")
     return parts

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core import packs
+from pipeline.core import negatives, packs
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads, schema_of
 from pipeline.core.labels import SPLITS, load_label_file, select_heads
@@ -48,14 +48,19 @@ def open_source(data: Path | str, kind: str, config, schema: Heads, heads: Heads
                 checksums: bool = True):
     data = Path(data)
     if kind == STREAM:
+        if any((data / negatives.FILE.format(split=n)).is_file() for n in SPLITS):
+            print(f"warning: {data}: negatives_<split>.txt files are not packed and not read "
+                  "when streaming packs (yet): train from the label files to use them",
+                  file=sys.stderr)
         found = packs.open_split_packs(data, config.image_size, schema, checksums)
         return StreamSource(found, config, schema, heads)
     return MemorySource(load_splits(data, schema, heads), config, heads)
 
 
 def load_splits(data: Path, schema: Heads, heads: Heads) -> dict:
-    """{split: samples narrowed to the model's heads}; a missing, empty or broken split file
-    is a one-line error."""
+    """{split: samples narrowed to the model's heads, then the split's negatives (every head
+    NONE), if the folder has them}; a missing, empty or broken split file is a one-line
+    error."""
     splits = {}
     for split in SPLITS:
         path = data / f"{split}.txt"
@@ -66,8 +71,13 @@ def load_splits(data: Path, schema: Heads, heads: Heads) -> dict:
         if not used:
             raise PipelineError(f"{path}: no image has a label for {', '.join(heads.names)}")
         warn_gaps(path, [{s.labels[i] for s in used} for i in range(len(heads))], heads)
-        splits[split] = used
+        splits[split] = used + load_negatives(data, split, heads)
     return splits
+
+
+def load_negatives(data: Path, split: str, heads: Heads) -> list:
+    path = data / negatives.FILE.format(split=split)
+    return negatives.read(path, heads)[0] if path.is_file() else []
 
 
 def warn_gaps(where, seen: list[set], heads: Heads) -> None:

@@ -12,7 +12,7 @@ shares differ by at most one image whatever the number of files.
 """
 from __future__ import annotations
 
-from pipeline.core.heads import MISSING, Heads
+from pipeline.core.heads import MISSING, NONE, Heads
 from pipeline.core.packs import Pack
 from pipeline.core.tfcompat import tf
 from pipeline.data.datasets import Feed, batches
@@ -60,10 +60,15 @@ def parser(pack: Pack, columns: list[int]):
     spec = {"image": t.io.FixedLenFeature([], t.string),
             "labels": t.io.FixedLenFeature([len(pack.schema)], t.int64)}
 
+    # -1 in a column the schema declares "none of these" is NONE (labels.select_heads).
+    # Padding records (blank_record) are -1 too: in such a column they count as "none".
+    none = t.constant([pack.schema.heads[c].none for c in columns])
+
     def parse(serialized):
         example = t.io.parse_example(serialized, spec)
         images = t.reshape(t.io.decode_raw(example["image"], t.uint8), [-1, size, size, 3])
-        return images, t.cast(t.gather(example["labels"], columns, axis=1), t.int32)
+        labels = t.cast(t.gather(example["labels"], columns, axis=1), t.int32)
+        return images, t.where(none & t.equal(labels, MISSING), NONE, labels)
 
     return parse
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.core import negatives, notsure
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Head, Heads, schema_of
 from pipeline.core.images import load_batch
@@ -58,21 +59,53 @@ def open_model(model: Path) -> TFLiteModel:
 
 def score(model: TFLiteModel, samples: list[Sample], heads: Heads) -> dict:
     probs = predict(model, load_batch([s.path for s in samples], model.image_size))
-    return head_metrics(heads, labels_array(samples, heads), probs)
+    return head_metrics(heads, labels_array(samples, heads), probs, model.thresholds)
 
 
-def run(model: Path, labels: Path, out: Path | None = None) -> dict:
+def score_negatives(model: TFLiteModel, path: Path, heads: Heads) -> dict:
+    """{head: {kind: {"n", "not_sure"}, ..., "all": {...}}}: how often each head says "not
+    sure" on photos that are none of its classes, per kind of photo."""
+    samples, kinds = negatives.read(path, heads)
+    probs = predict(model, load_batch([s.path for s in samples], model.image_size))
+    out = {}
+    for head in heads:
+        unsure = notsure.answers(probs[head.name], model.thresholds[head.name]) \
+            == notsure.NOT_SURE
+        groups = {kind: [i for i, k in enumerate(kinds) if k == kind] for kind in sorted(set(kinds))}
+        groups["all"] = list(range(len(kinds)))
+        out[head.name] = {kind: {"n": len(rows), "not_sure": float(unsure[rows].mean())}
+                          for kind, rows in groups.items()}
+    return out
+
+
+def format_negatives(found: dict) -> str:
+    lines = ["not sure on the negatives (photos of none of the classes), by kind:"]
+    for head, kinds in found.items():
+        lines.append(f"  {head}: " + ", ".join(f"{kind} {v['not_sure']:.1%} of {v['n']}"
+                                               for kind, v in kinds.items()))
+    return "\n".join(lines)
+
+
+def run(model: Path, labels: Path, out: Path | None = None,
+        negatives_file: Path | None = None) -> dict:
     """Score the model's heads on a label file read with its own schema (heads.json beside
-    it, else the flower heads): a file may hold more columns than the model has heads."""
+    it, else the flower heads): a file may hold more columns than the model has heads. With
+    a negatives file (`path, kind`), also the share of "not sure" per kind."""
     tflite = open_model(model)
     heads = spec_heads(tflite.spec)
     schema = schema_of(labels)
     samples = select_heads(load_label_file(labels, schema), schema, heads, str(labels))
+    if negatives_file is not None:
+        negatives.read(negatives_file, heads)  # every line and image checked before scoring
     metrics = score(tflite, samples, heads)
     result = {"model": str(tflite.path), "variant": tflite.variant, "labels": str(Path(labels)),
               "n": len(samples), "metrics": metrics}
     print(format_table(metrics, heads, title=f"{tflite.path} ({tflite.variant}) on {labels}: "
                                              f"{len(samples)} images"))
+    if negatives_file is not None:
+        result["negatives"] = score_negatives(tflite, Path(negatives_file), heads)
+        result["negatives_file"] = str(negatives_file)
+        print(format_negatives(result["negatives"]))
     if out is not None:
         write_json(out, result)
     return result

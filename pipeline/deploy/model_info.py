@@ -34,6 +34,7 @@ class ModelInfo:
     labels: dict[str, list[str]] = field(default_factory=dict)  # head -> classes, head order
     files: dict[str, int] = field(default_factory=dict)  # associated file -> size in bytes
     model_json: dict | None = None  # the packed model.json, when present
+    thresholds: dict[str, float | None] = field(default_factory=dict)  # head -> not-sure
 
 
 def read(path: Path | str, verified: bool = False) -> ModelInfo:
@@ -92,6 +93,7 @@ def _fill(info: ModelInfo, model, metadata: fb.ModelMetadataT, files: dict) -> N
     for meta in graph.outputTensorMetadata:
         (label_file,) = md.files_named(meta, fb.AssociatedFileType.TENSOR_AXIS_LABELS)
         labels[md.text(meta.name)] = md.labels(files, label_file, name)
+        info.thresholds[md.text(meta.name)] = md.score_threshold(meta)
     info.files = {k: len(v) for k, v in files.items()}
     if md.MODEL_JSON in files:
         try:
@@ -123,7 +125,9 @@ def variant_entry(info: ModelInfo) -> tuple[str, dict]:
                        "shape": info.input.shape, "quantization": info.input.quantization,
                        "normalization": info.normalization},
              "outputs": {h: {"dtype": info.outputs[h].dtype, "shape": info.outputs[h].shape,
-                             "quantization": info.outputs[h].quantization, "labels": labels}
+                             "quantization": info.outputs[h].quantization, "labels": labels,
+                             **({"threshold": info.thresholds[h]}
+                                if info.thresholds.get(h) is not None else {})}
                          for h, labels in info.labels.items()}}
     return key, entry
 

@@ -15,6 +15,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from pipeline.core.images import ImageError, is_image_file, load_resized
+from pipeline.core.notsure import answer
 from pipeline.deploy.runtime import TFLiteModel, resolve_model
 
 class InputError(Exception):
@@ -50,20 +51,25 @@ def classify(model: TFLiteModel, image: Path) -> dict:
     predictions = {}
     for head, classes in model.labels.items():
         p = [float(v) for v in probs[head]]
-        best = int(np.argmax(p))
-        predictions[head] = {"label": classes[best], "probability": round(p[best], 6),
+        best = answer(probs[head], model.thresholds[head])  # None: not sure
+        predictions[head] = {"label": None if best is None else classes[best],
+                             "probability": None if best is None else round(p[best], 6),
+                             "threshold": model.thresholds[head],
                              "probabilities": {c: round(v, 6) for c, v in zip(classes, p)}}
     return {"file": str(image), "variant": model.variant,
             "inference_ms": round(elapsed_ms, 3), "predictions": predictions}
 
 
 def format_text(result: dict) -> str:
-    """`a.jpg  flower_type: rose 93.1% (daisy 6.9%)  flower_color: red ...  [int8, 0.6 ms]`."""
+    """`a.jpg  flower_type: rose 93.1% (daisy 6.9%)  flower_color: not sure (red 41.0%, ...)
+    [int8, 0.6 ms]`."""
     parts = [result["file"]]
     for head, pred in result["predictions"].items():
-        others = ", ".join(f"{c} {p:.1%}" for c, p in pred["probabilities"].items()
-                           if c != pred["label"])
-        parts.append(f"{head}: {pred['label']} {pred['probability']:.1%} ({others})")
+        ranked = sorted(pred["probabilities"].items(), key=lambda item: -item[1])
+        others = ", ".join(f"{c} {p:.1%}" for c, p in ranked if c != pred["label"])
+        said = "not sure" if pred["label"] is None else \
+            f"{pred['label']} {pred['probability']:.1%}"
+        parts.append(f"{head}: {said} ({others})")
     parts.append(f"[{result['variant']}, {result['inference_ms']:.1f} ms]")
     return "  ".join(parts)
 

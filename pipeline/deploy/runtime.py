@@ -150,6 +150,22 @@ class TFLiteModel:
             raise PipelineError(f"{self.path}: signature lacks output(s) {sorted(missing)}; "
                                 f"has {sorted(self.outputs)}")
         self._check_class_counts()
+        self.thresholds = self._read_thresholds()
+
+    def _read_thresholds(self) -> dict[str, float | None]:
+        """Each head's not-sure threshold from the file (metadata, or model.json for a file
+        without metadata); None = a model from before thresholds existed: it always answers."""
+        from pipeline.core.notsure import check_threshold
+
+        out = {}
+        for name in self.labels:
+            value = (self.entry.get("outputs", {}).get(name) or {}).get("threshold")
+            try:
+                out[name] = None if value is None else check_threshold(
+                    value, f"{self.path}: output {name!r}")
+            except ValueError as exc:
+                raise PipelineError(str(exc)) from None
+        return out
 
     def _check_class_counts(self) -> None:
         """Each head's class list must be as long as its output: a shorter list would drop a

@@ -93,11 +93,21 @@ def input_metadata(name: str, tensor: tflite_file.Tensor,
     return meta
 
 
-def output_metadata(head) -> fb.TensorMetadataT:
+def output_metadata(head, threshold: float | None = None) -> fb.TensorMetadataT:
+    """A head's output: its labels file, and its not-sure threshold as the standard
+    ScoreThresholdingOptions (MediaPipe Tasks drops classes scoring below it by itself)."""
     meta = fb.TensorMetadataT()
     meta.name = head.name
     meta.description = (f"{head.name}: softmax probabilities of {head.num_classes} classes "
-                        f"({', '.join(head.classes)})")
+                        f"({', '.join(head.classes)})"
+                        + (f"; not sure when no class reaches {threshold:g}"
+                           if threshold is not None else ""))
+    if threshold is not None:
+        options = fb.ScoreThresholdingOptionsT()
+        options.globalScoreThreshold = float(threshold)
+        unit = fb.ProcessUnitT()
+        unit.optionsType, unit.options = fb.ProcessUnitOptions.ScoreThresholdingOptions, options
+        meta.processUnits = [unit]
     meta.content = fb.ContentT()
     meta.content.contentPropertiesType = fb.ContentProperties.FeatureProperties
     meta.content.contentProperties = fb.FeaturePropertiesT()
@@ -108,7 +118,8 @@ def output_metadata(head) -> fb.TensorMetadataT:
 
 
 def build(content: bytes, heads: Heads, normalization: dict, model_json: dict | None = None,
-          about: About | None = None, name: str = "model") -> tuple[fb.ModelMetadataT, dict]:
+          about: About | None = None, name: str = "model", thresholds: dict | None = None
+          ) -> tuple[fb.ModelMetadataT, dict]:
     """(metadata, associated files) for `content`, output metadata in subgraph output order."""
     model = tflite_file.load(content, name)
     sig = tflite_file.signatures(model)[0]
@@ -122,7 +133,7 @@ def build(content: bytes, heads: Heads, normalization: dict, model_json: dict | 
     graph = fb.SubGraphMetadataT()
     graph.inputTensorMetadata = [input_metadata(
         input_name, tflite_file.tensor(model, input_index, sig.subgraph), normalization)]
-    graph.outputTensorMetadata = [output_metadata(heads.get(n))
+    graph.outputTensorMetadata = [output_metadata(heads.get(n), (thresholds or {}).get(n))
                                   for n in md.output_names(model, sig)]
     about = about or default_about(heads)
     meta = fb.ModelMetadataT()
@@ -151,17 +162,19 @@ def populate(content: bytes, metadata: fb.ModelMetadataT, files: dict[str, bytes
 
 
 def embed(content: bytes, heads: Heads, normalization: dict, model_json: dict | None = None,
-          about: About | None = None, name: str = "model") -> bytes:
-    metadata, files = build(content, heads, normalization, model_json, about, name)
+          about: About | None = None, name: str = "model", thresholds: dict | None = None
+          ) -> bytes:
+    metadata, files = build(content, heads, normalization, model_json, about, name, thresholds)
     return populate(content, metadata, files, name)
 
 
 def embed_variant(key: str, content: bytes, model_json: dict, heads: Heads, normalization: dict,
-                  name: str) -> bytes:
+                  name: str, thresholds: dict | None = None) -> bytes:
     """One exported variant with its metadata and its own model.json packed in."""
     entry = model_json["variants"][key]["input"]
     if entry["dtype"] == "uint8" and not entry.get("raw_pixels"):
         # MediaPipe Tasks feed a uint8 input the image bytes as they are, whatever the metadata.
         print(f"warning: {name}: its uint8 input is not the raw pixels; MediaPipe Tasks would "
               "feed it unnormalized bytes")
-    return embed(content, heads, normalization, model_json, default_about(heads, key), name)
+    return embed(content, heads, normalization, model_json, default_about(heads, key), name,
+                 thresholds)

@@ -146,14 +146,26 @@ def prepare_data(source, settings) -> tuple[dict, dict, np.ndarray]:
     return datasets, arrays, calibration
 
 
-def run(run: Path, epochs: int = 2, lr: float = 1e-4) -> dict:
+def run(run: Path, epochs: int = 2, lr: float = 1e-4, threshold: str | None = None,
+        coverage: float | None = None) -> dict:
+    """QAT, then the export. threshold: 'type=0.8,...' sets those heads' not-sure thresholds;
+    coverage: the share of labelled validation photos the chosen thresholds answer."""
     rd = RunDir(run)
     rd.require("train")
     with rd.writing():  # held from before train/ is read: a retrain cannot slip in between
-        return _run(rd, epochs, lr)
+        return _run(rd, epochs, lr, threshold, coverage)
 
 
-def _run(rd: RunDir, epochs: int, lr: float) -> dict:
+def not_sure_options(heads: Heads, threshold: str | None, coverage: float | None) -> dict:
+    from pipeline.export import thresholds
+
+    return {"overrides": thresholds.parse_overrides(threshold, heads),
+            "coverage": thresholds.check_coverage(
+                thresholds.DEFAULT_COVERAGE if coverage is None else coverage)}
+
+
+def _run(rd: RunDir, epochs: int, lr: float, threshold: str | None,
+         coverage: float | None) -> dict:
     from pipeline.export import stage as export
     from pipeline.export.variants import VARIANTS
 
@@ -161,6 +173,7 @@ def _run(rd: RunDir, epochs: int, lr: float) -> dict:
 
     trained = TrainedRun.open(rd.root)
     config, heads = trained.config, trained.heads
+    not_sure = not_sure_options(heads, threshold, coverage)  # a typo stops us before QAT
     # Label files and images, or packs (size, heads, checksums): checked before TF loads.
     source = open_source(trained.data, trained.settings.input, config, trained.schema, heads)
     model = trained.load_keras()
@@ -176,9 +189,11 @@ def _run(rd: RunDir, epochs: int, lr: float) -> dict:
         metrics = keras_metrics(qat, heads, arrays, config.normalization)
         save_qat(qat_stage.dir, qat, heads, history, metrics)
         qat_stage.metrics = {"test": _accuracies(metrics["test"], heads)}
-        with rd.stage("export", {"variants": [v.key for v in VARIANTS]}) as export_stage:
+        with rd.stage("export", {"variants": [v.key for v in VARIANTS], **not_sure}) \
+                as export_stage:
             results = export.export(export_stage.dir, model, qat, heads, config.image_size,
-                                    config.normalization, calibration, arrays["test"])
+                                    config.normalization, calibration, arrays["test"],
+                                    arrays["val"], **not_sure)
             export_stage.metrics = {k: r["accuracy"] for k, r in results["variants"].items()}
     return results
 

@@ -77,8 +77,10 @@ def check_signature(content: bytes, heads: Heads, image_size: int, input_dtype: 
         raise ExportError(f"{name}: signature check failed: {'; '.join(problems)}")
 
 
-def describe(content: bytes, file: str, heads: Heads, normalization: dict) -> dict:
-    """The model.json entry of one variant, read back from the converted file."""
+def describe(content: bytes, file: str, heads: Heads, normalization: dict,
+             thresholds: dict | None = None) -> dict:
+    """The model.json entry of one variant, read back from the converted file; each output
+    carries its head's not-sure threshold when there is one."""
     _, inputs, outputs = signature_details(content)
     detail = inputs[INPUT_NAME]
     entry_input = {"name": INPUT_NAME, "dtype": np.dtype(detail["dtype"]).name,
@@ -89,7 +91,9 @@ def describe(content: bytes, file: str, heads: Heads, normalization: dict) -> di
             "outputs": {h.name: {"dtype": np.dtype(outputs[h.name]["dtype"]).name,
                                  "shape": [int(v) for v in outputs[h.name]["shape"]],
                                  "quantization": _quantization(outputs[h.name]),
-                                 "labels": list(h.classes)} for h in heads}}
+                                 "labels": list(h.classes),
+                                 **({"threshold": thresholds[h.name]} if thresholds else {})}
+                        for h in heads}}
 
 
 def model_spec(heads: Heads, image_size: int, variants: dict) -> dict:

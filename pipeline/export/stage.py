@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.core import notsure
 from pipeline.core.heads import Heads
 from pipeline.core.images import normalize
 from pipeline.core.io import atomic_write_bytes, write_json
 from pipeline.export import metadata
+from pipeline.export import thresholds as thresholds_lib
 from pipeline.export.convert import convert_all
 from pipeline.export.spec import ExportError, check_signature, describe, model_spec
 from pipeline.export.variants import BY_KEY, DEFAULT, REFERENCE
@@ -23,17 +25,19 @@ MIN_GATED_IMAGES = 50
 
 
 def write_variants(out_dir: Path, contents: dict[str, bytes], heads: Heads, image_size: int,
-                   normalization: dict) -> dict:
-    """Check each signature, embed the metadata, write the .tflite files and model.json."""
+                   normalization: dict, thresholds: dict[str, float] | None = None) -> dict:
+    """Check each signature, embed the metadata (thresholds included), write the .tflite
+    files and model.json."""
     out_dir = Path(out_dir)
     variants = {}
     for key, content in contents.items():
         variant = BY_KEY[key]
         check_signature(content, heads, image_size, variant.input_dtype, name=variant.file)
-        entry = describe(content, variant.file, heads, normalization)
+        entry = describe(content, variant.file, heads, normalization, thresholds)
         # The packed model.json lists this variant only, and no size: a file cannot hold its own.
         own = {**model_spec(heads, image_size, {key: entry}), "default": key}
-        content = metadata.embed_variant(key, content, own, heads, normalization, variant.file)
+        content = metadata.embed_variant(key, content, own, heads, normalization, variant.file,
+                                         thresholds)
         atomic_write_bytes(out_dir / variant.file, content)
         variants[key] = {**entry, "size_bytes": len(content)}
     spec = model_spec(heads, image_size, variants)
@@ -57,19 +61,26 @@ def compare(heads: Heads, probs: dict, reference: dict) -> dict:
 
 def score_variants(out_dir: Path, spec: dict, heads: Heads, pixels: np.ndarray,
                    labels: np.ndarray, references: dict) -> dict:
-    """Each variant run through LiteRT on the test images, as every consumer will run it."""
+    """Each variant run through LiteRT on the test images, as every consumer will run it,
+    with the thresholds its own file carries."""
     from pipeline.deploy.evaluate import predict
     from pipeline.core.metrics import head_metrics
     from pipeline.deploy.runtime import TFLiteModel
 
-    results = {}
+    results, said = {}, {}
     for key, entry in spec["variants"].items():
-        probs = predict(TFLiteModel(Path(out_dir) / entry["file"]), pixels)
-        test = head_metrics(heads, labels, probs)
+        model = TFLiteModel(Path(out_dir) / entry["file"])
+        probs = predict(model, pixels)
+        test = head_metrics(heads, labels, probs, model.thresholds)
+        said[key] = {n: notsure.answers(probs[n], model.thresholds[n]) != notsure.NOT_SURE
+                     for n in heads.names}
         results[key] = {"accuracy": {n: test[n]["accuracy"] for n in heads.names},
                         "joint_accuracy": test["joint_accuracy"], "source": BY_KEY[key].source,
                         **compare(heads, probs, references[BY_KEY[key].source]),
                         "size_bytes": entry["size_bytes"], "test": test}
+    for key in results:  # answered / not sure, the same photos as the float32 file?
+        results[key]["answered_agreement"] = {
+            n: float(np.mean(said[key][n] == said[REFERENCE][n])) for n in heads.names}
     return results
 
 
@@ -92,6 +103,33 @@ def gate(results: dict, heads: Heads, n_images: int) -> tuple[list[str], list[st
     return failures, warnings
 
 
+def choose_thresholds(content: bytes, heads: Heads, image_size: int, normalization: dict,
+                      val: tuple, coverage: float, overrides: dict) -> dict:
+    """Thresholds per head from the default variant's scores on the validation photos."""
+    entry = describe(content, BY_KEY[DEFAULT].file, heads, normalization)
+    spec = model_spec(heads, image_size, {DEFAULT: entry})
+    pixels, labels = val
+    scores = thresholds_lib.variant_scores(entry, content, spec, pixels)
+    return thresholds_lib.choose(heads, scores, labels, coverage, overrides)
+
+
+def format_not_sure(results: dict, chosen: dict, heads: Heads) -> str:
+    """Per head: the threshold and how it chose, then per variant on test: answered share of
+    labelled photos, selective accuracy, not sure on "none of these", ECE."""
+    lines = []
+    for head in heads:
+        c = chosen[head.name]
+        lines.append(f"{head.name}: not sure below {c['threshold']:.4f} ({c['rule']})")
+        for key, r in results.items():
+            m = r["test"][head.name]
+            none = (f", not sure on {_pct(m['not_sure_on_none']).strip()}% of {m['n_none']} "
+                    "'none of these'" if m["n_none"] else "")
+            lines.append(f"  {key:<9} test: answers {_pct(m['coverage']).strip()}%, selective "
+                         f"accuracy {_pct(m['selective_accuracy']).strip()}%{none}, ECE "
+                         f"{m['ece'] if m['ece'] is None else round(m['ece'], 3)}")
+    return "\n".join(lines)
+
+
 def _pct(value) -> str:
     return "   -  " if value is None else f"{100 * value:6.2f}"
 
@@ -108,23 +146,32 @@ def format_table(results: dict, heads: Heads) -> str:
 
 
 def export(out_dir: Path, float_model, qat_model, heads: Heads, image_size: int,
-           normalization: dict, calibration: np.ndarray, test: tuple) -> dict:
-    """Convert, check, score and write export/ (model.json, metrics.json, four .tflite).
+           normalization: dict, calibration: np.ndarray, test: tuple, val: tuple,
+           coverage: float = thresholds_lib.DEFAULT_COVERAGE,
+           overrides: dict | None = None) -> dict:
+    """Convert, check, choose the not-sure thresholds on val, score and write export/
+    (model.json, metrics.json, the .tflite files).
 
-    test: (uint8 pixels [N, S, S, 3], labels [N, H]). Raises ExportError if a check fails.
+    test, val: (uint8 pixels [N, S, S, 3], labels [N, H]). Raises ExportError if a check fails.
     """
     contents = convert_all({"float": float_model, "qat": qat_model}, heads, image_size,
                            calibration, normalization)
-    spec = write_variants(out_dir, contents, heads, image_size, normalization)
+    default = BY_KEY[DEFAULT]  # its scores choose the thresholds: held to the contract first
+    check_signature(contents[DEFAULT], heads, image_size, default.input_dtype, default.file)
+    chosen = choose_thresholds(contents[DEFAULT], heads, image_size, normalization, val,
+                               coverage, overrides or {})
+    spec = write_variants(out_dir, contents, heads, image_size, normalization,
+                          {n: c["threshold"] for n, c in chosen.items()})
     pixels, labels = test
     references = {"float": keras_probs(float_model, heads, pixels, normalization),
                   "qat": keras_probs(qat_model, heads, pixels, normalization)}
     results = score_variants(out_dir, spec, heads, pixels, labels, references)
     sizes = {k: r["size_bytes"] for k, r in results.items()}
-    metrics = {"variants": results, "n_test": int(len(labels)),
+    metrics = {"variants": results, "n_test": int(len(labels)), "thresholds": chosen,
                "size_ratio_int8_to_float32": sizes[DEFAULT] / sizes[REFERENCE]}
     write_json(Path(out_dir) / "metrics.json", metrics)
     print(format_table(results, heads))
+    print(format_not_sure(results, chosen, heads))
     print(f"{BY_KEY[DEFAULT].file} is {metrics['size_ratio_int8_to_float32']:.3f}x the size of "
           f"{BY_KEY[REFERENCE].file}")
     failures, warnings = gate(results, heads, len(labels))

@@ -23,8 +23,12 @@ from __future__ import annotations
 import functools
 
 from pipeline.core.config import MODES, WEIGHTINGS
-from pipeline.core.heads import Heads
+from pipeline.core.heads import NONE, Heads
 from pipeline.core.tfcompat import keras, tf
+
+# Weight of the "none of these" term against the cross-entropy of labelled images (the outlier
+# exposure paper's 0.5 for classification).
+NONE_WEIGHT = 0.5
 
 
 
@@ -40,12 +44,22 @@ def head_tensors(net, heads: Heads) -> list:
 
 
 def masked_cross_entropy(labels, probs):
-    """(mean CE over labelled images, per-image CE, mask); labels < 0 contribute exactly 0."""
+    """(mean loss over the images that count, per-image loss, mask of those images).
+
+    A class label: cross-entropy. NONE ("none of these classes"): outlier exposure
+    (Hendrycks et al. 2019), the KL divergence from the uniform distribution to the head's
+    probabilities, weighted NONE_WEIGHT: the head learns to spread its scores, so its top score
+    falls below the threshold. MISSING (-1): exactly 0, and a zero gradient."""
     t = tf()
     labels = t.cast(t.reshape(labels, [-1]), t.int32)
-    mask = t.cast(labels >= 0, t.float32)
-    per_image = keras().losses.sparse_categorical_crossentropy(t.maximum(labels, 0), probs)
-    per_image = per_image * mask  # zero, and a zero gradient, for unlabelled images
+    known = t.cast(labels >= 0, t.float32)
+    none = t.cast(t.equal(labels, NONE), t.float32)
+    ce = keras().losses.sparse_categorical_crossentropy(t.maximum(labels, 0), probs)
+    classes = t.cast(t.shape(probs)[-1], t.float32)
+    log_p = t.math.log(t.clip_by_value(probs, 1e-7, 1.0))
+    to_uniform = -t.reduce_mean(log_p, axis=-1) - t.math.log(classes)  # KL(uniform || p)
+    per_image = ce * known + NONE_WEIGHT * to_uniform * none
+    mask = known + none
     return t.reduce_sum(per_image) / t.maximum(t.reduce_sum(mask), 1.0), per_image, mask
 
 
@@ -171,7 +185,9 @@ class _Trainer:
         labels = t.cast(t.reshape(y[self.heads.heads[i].name], [-1]), t.int64)
         correct = t.cast(t.equal(t.argmax(probs, axis=-1), labels), t.float32)
         self.trackers[1 + 2 * i].update_state(per_image, sample_weight=mask)
-        self.trackers[2 + 2 * i].update_state(correct, sample_weight=mask)
+        # accuracy over class labels only (a NONE image has no right class)
+        self.trackers[2 + 2 * i].update_state(correct, sample_weight=t.cast(labels >= 0,
+                                                                            t.float32))
 
     def extra_vars(self) -> list:
         return [self.log_vars] if self.weighting == "uncertainty" else []

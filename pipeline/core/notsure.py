@@ -1,0 +1,138 @@
+""""Not sure": the one rule every reader applies, and the numbers behind it (pure numpy).
+
+A classification head answers its top class when that class's score reaches the head's
+threshold, and "not sure" otherwise. The threshold is part of the exported model
+(ScoreThresholdingOptions in the head's output metadata, and model.json); predict, evaluate,
+the report, the Android app, MediaPipe Tasks and the phone page all apply this same rule.
+Scores are compared as float32, as every runtime holds them.
+
+Calibration is temperature scaling (Guo et al. 2017): one temperature per head, fitted on the
+validation split by minimising the negative log-likelihood, folded into the head's last conv.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+ECE_BINS = 15
+NOT_SURE = -1  # an answer index meaning "not sure"
+
+
+def answers(scores, threshold: float | None) -> np.ndarray:
+    """[N, C] scores -> [N] class indices, NOT_SURE where the top score is below threshold."""
+    scores = np.asarray(scores, dtype=np.float32)
+    best = scores.argmax(axis=1)
+    if threshold is None:  # a model exported before thresholds existed: always answers
+        return best
+    top = scores[np.arange(len(scores)), best]
+    return np.where(top >= np.float32(threshold), best, NOT_SURE)
+
+
+def answer(scores, threshold: float | None) -> int | None:
+    """One image's scores -> its class index, or None for not sure."""
+    found = int(answers(np.asarray(scores, dtype=np.float32)[None], threshold)[0])
+    return None if found == NOT_SURE else found
+
+
+def check_threshold(value, where: str) -> float:
+    """A threshold read from a file or typed by a user: a number strictly between 0 and 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or not 0 < value < 1:
+        raise ValueError(f"{where}: threshold {value!r} must be a number between 0 and 1 "
+                         "(exclusive)")
+    return float(value)
+
+
+def ece(scores, truth, bins: int = ECE_BINS) -> float | None:
+    """Expected calibration error of the top score (equal-width bins), over labelled rows."""
+    scores, truth = np.asarray(scores, dtype=np.float64), np.asarray(truth)
+    keep = truth >= 0
+    if not keep.any():
+        return None
+    scores, truth = scores[keep], truth[keep]
+    top, correct = scores.max(axis=1), scores.argmax(axis=1) == truth
+    which = np.minimum((top * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            total += inside.sum() * abs(top[inside].mean() - correct[inside].mean())
+    return float(total / len(top))
+
+
+def fit_temperature(scores, truth) -> float:
+    """The temperature T minimising the NLL of softmax(log(scores) / T) on labelled rows
+    (log-probabilities are logits up to a per-row constant, which softmax ignores)."""
+    scores, truth = np.asarray(scores, dtype=np.float64), np.asarray(truth)
+    keep = truth >= 0
+    if keep.sum() < 2:
+        return 1.0
+    logits = np.log(np.clip(scores[keep], 1e-12, 1.0))
+    rows = np.arange(keep.sum())
+
+    def nll(t: float) -> float:
+        z = logits / t
+        z = z - z.max(axis=1, keepdims=True)
+        return float(-(z[rows, truth[keep]] - np.log(np.exp(z).sum(axis=1))).mean())
+
+    grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 161))  # 0.25 .. 8, 2.2% steps
+    return float(grid[int(np.argmin([nll(t) for t in grid]))])
+
+
+def tempered(scores, temperature: float) -> np.ndarray:
+    """softmax(log(scores) / T): what folding T into the head's last conv gives."""
+    z = np.log(np.clip(np.asarray(scores, dtype=np.float64), 1e-12, 1.0)) / temperature
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def choose_threshold(top_scores, coverage: float, classes: int) -> float:
+    """The highest threshold that still answers `coverage` of these (labelled, in-class)
+    photos' top scores, put halfway to the next lower score seen (so float rounding in another
+    runtime cannot flip a photo at the edge), kept above chance (1 / classes) and rounded to
+    4 decimals."""
+    top = np.sort(np.asarray(top_scores, dtype=np.float64))[::-1]
+    if not len(top):
+        raise ValueError("no labelled photo to choose a threshold on")
+    k = max(1, math.ceil(coverage * len(top) - 1e-9))
+    edge = top[k - 1]
+    lower = top[top < edge]
+    below = lower[0] if len(lower) else edge - 0.01
+    value = (edge + below) / 2
+    value = min(max(value, 1.0 / classes + 0.01), 0.99)
+    return round(value, 4)
+
+
+def selective(scores, truth, threshold: float | None) -> dict:
+    """Coverage and selective accuracy on labelled rows; not-sure share on NONE rows (< -1)."""
+    scores, truth = np.asarray(scores, dtype=np.float32), np.asarray(truth)
+    said = answers(scores, threshold)
+    known, none = truth >= 0, truth < -1
+    answered = known & (said != NOT_SURE)
+    out = {"threshold": threshold,
+           "coverage": _share(answered.sum(), known.sum()),
+           "selective_accuracy": _share((said == truth)[answered].sum(), answered.sum()),
+           "not_sure_on_none": _share((said[none] == NOT_SURE).sum(), none.sum()),
+           "n_none": int(none.sum())}
+    return out
+
+
+def risk_coverage(scores, truth, points: int = 20) -> list[list[float]]:
+    """[[coverage, selective accuracy]] answering the most confident first, at `points`
+    evenly spaced coverages: the curve a threshold moves along."""
+    scores, truth = np.asarray(scores, dtype=np.float64), np.asarray(truth)
+    keep = truth >= 0
+    if not keep.any():
+        return []
+    order = np.argsort(-scores[keep].max(axis=1), kind="stable")
+    correct = (scores[keep].argmax(axis=1) == truth[keep])[order]
+    curve = []
+    for i in range(1, points + 1):
+        n = max(1, round(i * len(order) / points))
+        curve.append([round(n / len(order), 4), round(float(correct[:n].mean()), 4)])
+    return curve
+
+
+def _share(num, den) -> float | None:
+    return float(num) / float(den) if den else None

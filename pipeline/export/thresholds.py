@@ -1,0 +1,85 @@
+"""Each head's "not sure" threshold, chosen when a model is exported (or set by the user).
+
+Rule (documented in docs/not-sure.md): run the default variant (int8 QAT) through LiteRT on
+the validation split, as a phone would, and take per head the highest threshold that still
+answers `coverage` of the validation photos labelled with one of its classes
+(notsure.choose_threshold). Every variant of the export gets the same number, so they agree
+on what they answer. A user's `--threshold type=0.8` replaces the chosen value for that head.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.core import notsure
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import Heads
+from pipeline.core.io import write_json
+
+DEFAULT_COVERAGE = 0.95
+
+
+def parse_overrides(text: str | None, heads: Heads) -> dict[str, float]:
+    """'type=0.8,color=0.6' -> {'flower_type': 0.8, 'flower_color': 0.6}; one line if wrong."""
+    out = {}
+    for item in filter(None, (p.strip() for p in (text or "").split(","))):
+        key, sep, value = item.partition("=")
+        try:
+            name = heads.get(key.strip()).name
+        except KeyError:
+            raise PipelineError(f"--threshold {item!r}: no head {key.strip()!r} (heads: "
+                                f"{', '.join(h.short for h in heads)})") from None
+        try:
+            out[name] = notsure.check_threshold(float(value) if sep else None,
+                                                f"--threshold {item!r}")
+        except (TypeError, ValueError) as exc:
+            raise PipelineError(str(exc) if sep and _is_number(value) else
+                                f"--threshold {item!r}: expected e.g. "
+                                f"{heads.heads[0].short}=0.8") from None
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def check_coverage(coverage: float) -> float:
+    if not 0 < coverage <= 1:
+        raise PipelineError(f"--coverage {coverage} must be in (0, 1]")
+    return coverage
+
+
+def variant_scores(entry: dict, content: bytes, spec: dict, pixels: np.ndarray) -> dict:
+    """{head: [N, C]} of one converted (metadata-less) file through the one runtime path."""
+    from pipeline.deploy.evaluate import predict
+    from pipeline.deploy.runtime import TFLiteModel
+
+    with tempfile.TemporaryDirectory(prefix="pipeline-thresholds-") as tmp:
+        (Path(tmp) / entry["file"]).write_bytes(content)
+        write_json(Path(tmp) / "model.json", spec)
+        return predict(TFLiteModel(Path(tmp) / entry["file"]), pixels)
+
+
+def choose(heads: Heads, scores: dict, labels: np.ndarray, coverage: float,
+           overrides: dict[str, float]) -> dict:
+    """{head: {"threshold", "rule", "val": notsure.selective figures}}."""
+    out = {}
+    for i, head in enumerate(heads):
+        probs, truth = scores[head.name], labels[:, i]
+        if head.name in overrides:
+            value, rule = overrides[head.name], "set with --threshold"
+        else:
+            known = truth >= 0
+            value = notsure.choose_threshold(probs[known].max(axis=1), coverage,
+                                             head.num_classes)
+            rule = (f"answers {coverage:.0%} of the {int(known.sum())} validation photos "
+                    "labelled with a class (int8 model)")
+        out[head.name] = {"threshold": value, "rule": rule,
+                          "val": notsure.selective(probs, truth, value)}
+    return out
