@@ -26,14 +26,18 @@ demo: $(STAMP)
 
 # The real photographs in ../shared/flowers-real, from ImageNet weights; REAL_SIZE was chosen
 # from scripts/image_size_sweep.py (README, "Start from ImageNet").
+# Colour -1 in flowers-real means "another colour" (its README): declared "none of these", and
+# ../shared/negatives (no rose, no daisy) teach both heads to say "not sure".
 REAL_LABELS ?= ../shared/flowers-real/labels.txt
+REAL_NEGATIVES ?= ../shared/negatives/labels.txt
 REAL_RUN := artifacts/real
 REAL_SIZE ?= 224
 real: $(STAMP)
-	$(BIN)/pipeline data split $(REAL_LABELS) --out data/real --force
+	$(BIN)/pipeline data split $(REAL_LABELS) --out data/real --force --negatives $(REAL_NEGATIVES) --none color
 	$(BIN)/pipeline train --data data/real --run $(REAL_RUN) --image-size $(REAL_SIZE) --epochs 30
 	$(BIN)/pipeline quantize --run $(REAL_RUN)
 	$(BIN)/pipeline benchmark --run $(REAL_RUN) --quick
+	$(BIN)/pipeline evaluate --model $(REAL_RUN) --labels data/real/test.txt --negatives data/real/negatives_test.txt --out $(REAL_RUN)/evaluate_test.json
 	$(BIN)/pipeline report --run $(REAL_RUN)
 
 test: $(STAMP)

@@ -5,7 +5,6 @@ No TensorFlow import here: each command imports its stage module when it runs, s
 """
 from __future__ import annotations
 
-import functools
 import sys
 from enum import Enum
 from pathlib import Path
@@ -15,7 +14,8 @@ import typer
 
 from pipeline import __version__
 from pipeline.core.config import Distribute, Input, Mode, Weighting
-from pipeline.core.errors import PipelineError
+from pipeline.cli_common import _csv, friendly
+from pipeline.cli_data import data_app
 from pipeline.export.variants import DEFAULT as DEFAULT_VARIANT, VARIANTS
 from pipeline.training.backbones import BACKBONES, DEFAULT_ARCH
 
@@ -25,36 +25,7 @@ ExportKey = Enum("ExportKey", [(v.key, v.key) for v in VARIANTS], type=str)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Flower photos -> multi-task SqueezeNet -> TFLite on a phone.")
-data_app = typer.Typer(no_args_is_help=True, help="Make, check and split label files.")
 app.add_typer(data_app, name="data")
-
-
-def fail(message: str, code: int = 1) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def friendly(func):
-    """Turn the project's own errors into one line and a non-zero exit, not a traceback."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except PipelineError as exc:
-            fail(str(exc))
-        except KeyboardInterrupt as exc:  # says so when a publish completed first
-            fail(str(exc) or "interrupted", 130)
-        except OSError as exc:  # a full disk, a read-only folder: one line, not a traceback
-            fail(os_error(exc))
-    return wrapper
-
-
-def os_error(exc: OSError) -> str:
-    from pipeline.core.errors import disk_full, write_failure
-
-    if disk_full(exc):
-        return write_failure(exc, "a file")
-    return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
 
 
 def _version(value: bool) -> None:
@@ -69,10 +40,6 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
     """Flower photos -> multi-task SqueezeNet -> TFLite on a phone."""
 
 
-def _csv(text: Optional[str]) -> Optional[List[str]]:
-    return [t.strip() for t in text.split(",") if t.strip()] if text else None
-
-
 def _thread_counts(text: str) -> List[int]:
     try:
         return [int(t) for t in _csv(text) or ["1"]]
@@ -80,87 +47,6 @@ def _thread_counts(text: str) -> List[int]:
         raise typer.BadParameter(f"{text!r}: thread counts as whole numbers, e.g. 1,2",
                                  param_hint="--threads") from None
 
-
-# ---- data -------------------------------------------------------------------------------
-
-@data_app.command("synth")
-@friendly
-def data_synth(out: Path = typer.Option(..., help="Output folder for images/ and all.txt."),
-               count: int = typer.Option(3200, min=6, help="Number of images."),
-               size: int = typer.Option(224, min=32, help="Image side in pixels."),
-               seed: int = typer.Option(0, help="Random seed (same seed, same bytes)."),
-               workers: Optional[int] = typer.Option(None, min=1, help="Processes (default: all cores)."),
-               with_background: bool = typer.Option(
-                   False, "--with-background",
-                   help="Add a third head: the background each flower was drawn on "
-                        "(foliage, soil, sky, garden).")):
-    """Make procedural rose/daisy images in red, pink and white, with a label file."""
-    from pipeline.data import synth
-    synth.run(out=out, count=count, size=size, seed=seed, workers=workers,
-              with_background=with_background)
-
-
-@data_app.command("from-folders")
-@friendly
-def data_from_folders(root: Path = typer.Argument(..., help="Folder of <a>_<b>/, <a>/<b>/ or <a>/ "
-                                                                "class folders."),
-                      out: Path = typer.Option(..., help="Label file to write (heads.json "
-                                                         "goes beside it)."),
-                      heads: Optional[str] = typer.Option(
-                          None, help="Your own one or two head names, e.g. kind,make: classes "
-                                     "come from the folder names. Default: the flower heads.")):
-    """Turn photos sorted into folders named after their classes into a label file."""
-    from pipeline.data import folders
-    folders.from_folders(root, out, _csv(heads))
-
-
-@data_app.command("split")
-@friendly
-def data_split(labels: Path = typer.Argument(..., help="Label file with every image."),
-               out: Path = typer.Option(..., help="Folder for train.txt, val.txt, test.txt."),
-               ratios: str = typer.Option("0.6,0.25,0.15", help="train,val,test fractions."),
-               seed: int = typer.Option(0, help="Shuffle seed."),
-               force: bool = typer.Option(False, "--force", help="Overwrite existing split files."),
-               negatives: Path = typer.Option(None, help="`path, kind` file of photos that are "
-                                              "no class of any head (teach \"not sure\"); "
-                                              "split the same way into negatives_<split>.txt."),
-               none: str = typer.Option(None, help="Heads whose -1 means \"none of these "
-                                        "classes\" (not \"unknown\"), e.g. color; recorded "
-                                        "in heads.json.")):
-    """Split a label file 60/25/15, stratified over (type, colour)."""
-    from pipeline.data import prepare
-    prepare.split(labels, out, ratios, seed, force, negatives, _csv(none))
-
-
-@data_app.command("pack")
-@friendly
-def data_pack(labels: Path = typer.Argument(..., help="A split folder (train.txt, val.txt, "
-                                                       "test.txt) or one label file."),
-              out: Path = typer.Option(..., help="Output folder. A split folder becomes "
-                                                 "OUT/train, OUT/val, OUT/test plus the label "
-                                                 "files: give OUT to `pipeline train --data`."),
-              size: int = typer.Option(..., min=32, help="Image side in pixels: the "
-                                                         "--image-size you will train at."),
-              shard_mb: float = typer.Option(100, help="Approximate size of one shard file "
-                                                       "(MB)."),
-              workers: Optional[int] = typer.Option(None, min=1,
-                                                    help="Threads (default: all cores).")):
-    """Decode and resize every image once into sharded TFRecords, for training on data
-    larger than memory. Resumable: a re-run keeps the finished shards."""
-    from pipeline.data import pack
-    pack.run(labels=labels, out=out, size=size, shard_mb=shard_mb, workers=workers)
-
-
-@data_app.command("check")
-@friendly
-def data_check(labels: Path = typer.Argument(..., help="Label file to validate.")):
-    """Validate a label file and every image in it; change nothing."""
-    from pipeline.data import prepare
-    if not prepare.check(labels):
-        raise typer.Exit(1)
-
-
-# ---- model stages -------------------------------------------------------------------------
 
 @app.command()
 @friendly
@@ -239,6 +125,19 @@ def quantize(run: Path = typer.Option(..., help="Run directory with a finished t
 
 @app.command()
 @friendly
+def export(run: Path = typer.Option(..., help="Run directory with a finished quantize stage."),
+           threshold: Optional[str] = typer.Option(
+               None, help="Not-sure thresholds of your own, e.g. type=0.8,color=0.6."),
+           coverage: Optional[float] = typer.Option(
+               None, help="Share of labelled validation photos the chosen thresholds answer "
+                          "(default 0.95).")):
+    """Export every variant again from the trained and QAT models, without training."""
+    from pipeline.export import reexport
+    reexport.run(run=run, threshold=threshold, coverage=coverage)
+
+
+@app.command()
+@friendly
 def evaluate(model: Path = typer.Option(..., help="A run directory or a .tflite file."),
              labels: Path = typer.Option(..., help="Label file to score on (read with the "
                                                    "heads.json beside it, else flower heads)."),
@@ -247,8 +146,7 @@ def evaluate(model: Path = typer.Option(..., help="A run directory or a .tflite 
              negatives: Optional[Path] = typer.Option(
                  None, help="A `path, kind` file of photos that are no class of any head: "
                             "also report how often each head says \"not sure\" per kind.")):
-    """Per-head accuracy, precision, recall, confusion, calibration (ECE) and not-sure
-    figures (coverage, selective accuracy) of a model on a label file."""
+    """Per-head accuracy, confusion, calibration (ECE) and not-sure figures on a label file."""
     from pipeline.deploy import evaluate as stage
     stage.run(model=model, labels=labels, out=out, negatives_file=negatives)
 

@@ -51,10 +51,15 @@ def keras_probs(model, heads: Heads, pixels: np.ndarray, normalization: dict) ->
     return {name: np.asarray(out[name], dtype=np.float32) for name in heads.names}
 
 
-def compare(heads: Heads, probs: dict, reference: dict) -> dict:
-    """Arg-max agreement per head and the largest probability difference."""
-    agreement = {n: float(np.mean(probs[n].argmax(1) == reference[n].argmax(1)))
-                 for n in heads.names}
+def compare(heads: Heads, probs: dict, reference: dict, labels: np.ndarray) -> dict:
+    """Arg-max agreement per head, over the photos labelled with one of its classes (on a
+    "none of these" photo the classes' scores are all low and their order means nothing),
+    and the largest probability difference over all photos."""
+    agreement = {}
+    for i, n in enumerate(heads.names):
+        known = labels[:, i] >= 0
+        same = probs[n].argmax(1) == reference[n].argmax(1)
+        agreement[n] = float(np.mean(same[known])) if known.any() else 1.0
     diff = max(float(np.max(np.abs(probs[n] - reference[n]))) for n in heads.names)
     return {"agreement": agreement, "max_abs_diff": diff}
 
@@ -76,7 +81,7 @@ def score_variants(out_dir: Path, spec: dict, heads: Heads, pixels: np.ndarray,
                      for n in heads.names}
         results[key] = {"accuracy": {n: test[n]["accuracy"] for n in heads.names},
                         "joint_accuracy": test["joint_accuracy"], "source": BY_KEY[key].source,
-                        **compare(heads, probs, references[BY_KEY[key].source]),
+                        **compare(heads, probs, references[BY_KEY[key].source], labels),
                         "size_bytes": entry["size_bytes"], "test": test}
     for key in results:  # answered / not sure, the same photos as the float32 file?
         results[key]["answered_agreement"] = {

@@ -12,8 +12,9 @@ from collections import Counter
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import MISSING, Heads, parse_schema, schema_of
-from pipeline.core.labels import SPLITS, load_label_file
+from pipeline.core import negatives
+from pipeline.core.heads import MISSING, NONE, Heads, parse_schema, schema_of
+from pipeline.core.labels import SPLITS, load_label_file, select_heads
 from pipeline.core.runs import HOW_TO_MAKE, RunDir
 from pipeline.core.io import read_json
 from pipeline.export.variants import BENCH_KERAS as KERAS, VARIANTS as EXPORT_VARIANTS
@@ -175,23 +176,38 @@ def read_data(report: dict) -> None:
         except PipelineError as exc:
             problem(report, "error", f"{exc} (the data the run was trained on)")
             continue
-        # normpath: a split file's "../../photos/x.jpg" is shown as the file it names
-        rows = [(Path(os.path.normpath(s.path)), tuple(s.labels[c] for c in columns))
-                for s in samples]
+        # normpath: a split file's "../../photos/x.jpg" is shown as the file it names; -1 in a
+        # "none of these" column is NONE, and the split's negatives follow (every head NONE)
+        samples = select_heads(samples, schema, heads, str(folder)) + \
+            split_negatives(folder, split, heads, report)
+        rows = [(Path(os.path.normpath(s.path)), s.labels) for s in samples]
         data["splits"][split] = rows
         data["counts"][split] = count_classes(rows, heads)
     report["data"] = data
     flag_small_classes(report)
 
 
+def split_negatives(folder: Path, split: str, heads: Heads, report: dict) -> list:
+    path = folder / negatives.FILE.format(split=split)
+    if not path.is_file():
+        return []
+    try:
+        return negatives.read(path, heads, images=False)[0]
+    except PipelineError as exc:
+        problem(report, "error", f"{exc} (the data the run was trained on)")
+        return []
+
+
 def count_classes(rows: list, heads: Heads) -> dict:
-    """{head: {class: n, ..., "none": n}} (class order kept; "none" only when there are any)."""
+    """{head: {class: n, ..., "none": n, "none of these": n}} (class order kept; the last two
+    only when there are any: no label, and "looked at: none of these classes")."""
     out = {}
     for i, head in enumerate(heads):
         seen = Counter(labels[i] for _, labels in rows)
         out[head.name] = {name: seen.get(c, 0) for c, name in enumerate(head.classes)}
-        if seen.get(MISSING):
-            out[head.name]["none"] = seen[MISSING]
+        for value, name in ((MISSING, "none"), (NONE, "none of these")):
+            if seen.get(value):
+                out[head.name][name] = seen[value]
     return out
 
 

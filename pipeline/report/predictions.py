@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import MISSING
+from pipeline.core.heads import MISSING, NONE
+from pipeline.core.notsure import answer
 from pipeline.core.images import ImageError, open_rgb, resize
 from pipeline.core.metrics import head_metrics
 from pipeline.export.variants import REFERENCE
@@ -43,14 +44,18 @@ def run(report: dict, root: Path, gallery: int = GALLERY) -> dict | None:
     if not rows:
         return None
     probs = {key: predict(model, pixels[model.image_size]) for key, model in models.items()}
+    thresholds = {key: model.thresholds for key, model in models.items()}
     labels = np.array([labels for _, labels in rows], dtype=np.int64)
-    out = {"probs": probs, "labels": labels, "rows": rows,
-           "metrics": {k: head_metrics(report["heads"], labels, p) for k, p in probs.items()},
+    out = {"probs": probs, "labels": labels, "rows": rows, "thresholds": thresholds,
+           "metrics": {k: head_metrics(report["heads"], labels, p, thresholds[k])
+                       for k, p in probs.items()},
            "agreement": agreement(probs), "reference": REFERENCE}
     cross_check(report, out)
     default = report["spec"].get("default")
     key = default if default in probs else list(probs)[-1]
-    out["gallery"] = select(report["heads"], rows, labels, probs[key], gallery)
+    out["default"] = key
+    out["gallery"] = select(report["heads"], rows, labels, probs[key], gallery,
+                            thresholds[key])
     out["gallery"]["variant"] = key
     return out
 
@@ -112,27 +117,37 @@ def cross_check(report: dict, out: dict) -> None:
                                          "the export")
 
 
-def select(heads, rows: list, labels: np.ndarray, probs: dict, limit: int) -> dict:
-    """Mistakes (any labelled head wrong), most confident first; then correct ones, least
-    confident first. Confidence of an image: its lowest top probability over the heads."""
+def select(heads, rows: list, labels: np.ndarray, probs: dict, limit: int,
+           thresholds: dict | None = None) -> dict:
+    """Mistakes (a head answered a wrong class, or a class for a photo that is none of its
+    classes), most confident first; then photos a head was not sure about; then correct
+    ones, least confident first. Confidence of an image: its lowest top probability."""
     items = []
     for i, (path, _) in enumerate(rows):
-        per_head = []
-        for j, head in enumerate(heads):
-            p = probs[head.name][i]
-            pred, truth = int(p.argmax()), int(labels[i, j])
-            per_head.append({"head": head.name, "pred": head.classes[pred],
-                             "prob": float(p[pred]),
-                             "truth": None if truth == MISSING else head.classes[truth],
-                             "wrong": truth != MISSING and pred != truth})
+        per_head = [judge(head, probs[head.name][i], int(labels[i, j]),
+                          (thresholds or {}).get(head.name)) for j, head in enumerate(heads)]
         items.append({"path": str(path), "heads": per_head,
                       "wrong": any(h["wrong"] for h in per_head),
+                      "unsure": any(h["pred"] is None for h in per_head),
                       "confidence": min(h["prob"] for h in per_head)})
     mistakes = sorted((it for it in items if it["wrong"]), key=lambda it: -max(
         h["prob"] for h in it["heads"] if h["wrong"]))
-    correct = sorted((it for it in items if not it["wrong"]), key=lambda it: it["confidence"])
-    shown = (mistakes + correct)[:limit]
-    return {"items": shown, "mistakes": len(mistakes), "total": len(items)}
+    unsure = [it for it in items if it["unsure"] and not it["wrong"]]
+    correct = sorted((it for it in items if not it["wrong"] and not it["unsure"]),
+                     key=lambda it: it["confidence"])
+    shown = (mistakes + unsure + correct)[:limit]
+    return {"items": shown, "mistakes": len(mistakes), "unsure": len(unsure),
+            "total": len(items)}
+
+
+def judge(head, p: np.ndarray, truth: int, threshold: float | None) -> dict:
+    """One head on one photo: its answer (None: not sure), the truth, and whether it erred."""
+    said = answer(p, threshold)
+    truth_name = (head.classes[truth] if truth >= 0 else
+                  "none of these" if truth == NONE else None)
+    wrong = said is not None and truth != MISSING and said != truth
+    return {"head": head.name, "pred": None if said is None else head.classes[said],
+            "prob": float(p.max()), "truth": truth_name, "wrong": wrong}
 
 
 def thumbnail(path: str) -> str | None:

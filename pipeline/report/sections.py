@@ -213,8 +213,9 @@ def tile(item: dict, folder: str | None) -> str:
     for h in item["heads"]:
         truth = esc(h["truth"]) if h["truth"] is not None else "<i>no label</i>"
         verdict = "bad" if h["wrong"] else "good"
+        said = "<i>not sure</i>" if h["pred"] is None else esc(h["pred"])
         rows.append([f'<code>{esc(h["head"])}</code>',
-                     f'<span class="{verdict}">{esc(h["pred"])}</span> {h["prob"]:.2f}', truth])
+                     f'<span class="{verdict}">{said}</span> {h["prob"]:.2f}', truth])
     cls = "tile wrong" if item["wrong"] else "tile"
     return (f'<div class="{cls}" title="{esc(item["path"])}">{picture}'
             f'{table(["head", "predicted", "true"], rows, "mini")}'
@@ -228,12 +229,12 @@ def gallery_section(report: dict, preds: dict | None) -> tuple[str, str, str]:
                "no gallery: the test split or the exported models could not be read (see problems)")
         return "gallery", "gallery", section("Gallery of test images", missing(why, how), "gallery")
     g = preds["gallery"]
-    correct = len(g["items"]) - min(g["mistakes"], len(g["items"]))
     intro = (f"<p>{esc(title(g['variant']))} (<code>{esc(g['variant'])}</code>, the variant the "
              f"app ships) on the {g['total']} test images, run by LiteRT: {g['mistakes']} with a "
-             f"wrong head. Showing {min(g['mistakes'], len(g['items']))} of those mistakes (most "
-             f"confident first), then {correct} correct image(s), least confident first. "
-             "Number: the probability of the predicted class.</p>")
+             f"wrong head (a wrong class answered), {g.get('unsure', 0)} more with a head not "
+             f"sure. Showing the mistakes (most confident first), then the not-sure photos, then "
+             f"correct ones (least confident first): {len(g['items'])} in all. Number: the top "
+             "class's probability.</p>")
     folder = (report["data"] or {}).get("folder")
     tiles = "".join(tile(item, folder) for item in g["items"])
     return "gallery", "gallery", section("Gallery of test images",

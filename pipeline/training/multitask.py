@@ -26,9 +26,7 @@ from pipeline.core.config import MODES, WEIGHTINGS
 from pipeline.core.heads import NONE, Heads
 from pipeline.core.tfcompat import keras, tf
 
-# Weight of the "none of these" term against the cross-entropy of labelled images (the outlier
-# exposure paper's 0.5 for classification).
-NONE_WEIGHT = 0.5
+EPSILON = 1e-7  # as Keras clips probabilities before its log
 
 
 
@@ -46,19 +44,18 @@ def head_tensors(net, heads: Heads) -> list:
 def masked_cross_entropy(labels, probs):
     """(mean loss over the images that count, per-image loss, mask of those images).
 
-    A class label: cross-entropy. NONE ("none of these classes"): outlier exposure
-    (Hendrycks et al. 2019), the KL divergence from the uniform distribution to the head's
-    probabilities, weighted NONE_WEIGHT: the head learns to spread its scores, so its top score
-    falls below the threshold. MISSING (-1): exactly 0, and a zero gradient."""
+    `probs` are the head's classes' probabilities, which leave room for "none of these"
+    (head_output.py): a class label costs -log p(class), NONE costs -log(1 - sum of p), the
+    cross-entropy of the head's full softmax either way. MISSING (-1) costs exactly 0, with a
+    zero gradient. (Keras' own cross-entropy would renormalize p to sum to 1.)"""
     t = tf()
     labels = t.cast(t.reshape(labels, [-1]), t.int32)
     known = t.cast(labels >= 0, t.float32)
     none = t.cast(t.equal(labels, NONE), t.float32)
-    ce = keras().losses.sparse_categorical_crossentropy(t.maximum(labels, 0), probs)
-    classes = t.cast(t.shape(probs)[-1], t.float32)
-    log_p = t.math.log(t.clip_by_value(probs, 1e-7, 1.0))
-    to_uniform = -t.reduce_mean(log_p, axis=-1) - t.math.log(classes)  # KL(uniform || p)
-    per_image = ce * known + NONE_WEIGHT * to_uniform * none
+    picked = t.gather(probs, t.maximum(labels, 0), axis=1, batch_dims=1)
+    rest = 1.0 - t.reduce_sum(probs, axis=-1)
+    likelihood = known * picked + none * rest + (1.0 - known - none)  # log(1) = 0 when unused
+    per_image = -t.math.log(t.clip_by_value(likelihood, EPSILON, 1.0))
     mask = known + none
     return t.reduce_sum(per_image) / t.maximum(t.reduce_sum(mask), 1.0), per_image, mask
 

@@ -13,6 +13,7 @@ inputs (32 px in tests) still have a feature map for the heads.
 from __future__ import annotations
 
 from pipeline.core.tfcompat import keras
+from pipeline.training.head_output import class_scores
 from pathlib import Path
 
 from pipeline.training.backbones.base import Backbone, PretrainedSource
@@ -68,13 +69,15 @@ def _pool_padding(arch: str) -> str:
 
 
 def head(x, name: str, num_classes: int, dropout: float, batchnorm: bool):
-    """The article's task head: its own fire9, dropout, 1x1 conv to the classes, average pool."""
+    """The article's task head: its own fire9, dropout, 1x1 conv to the classes, average pool,
+    softmax; then the head's own classes' probabilities (head_output.class_scores)."""
     k = keras()
     x = fire(x, f"{name}_fire9", batchnorm, FIRES[9])
     x = k.layers.Dropout(dropout, name=f"{name}_dropout")(x)
-    x = k.layers.Conv2D(num_classes, 1, kernel_initializer="he_normal", name=f"{name}_conv10")(x)
+    x = k.layers.Conv2D(num_classes + 1, 1, kernel_initializer="he_normal",
+                        name=f"{name}_conv10")(x)
     x = k.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
-    return k.layers.Softmax(name=name)(x)
+    return class_scores(x, name, num_classes)
 
 
 # ---- pretrained weights: the ImageNet network's layer names -> this model's ----------------

@@ -1,0 +1,49 @@
+"""`pipeline export`: the export stage again, from the run's trained and QAT models, without
+training: new not-sure thresholds (`--threshold type=0.8`, `--coverage`), or a re-export after
+a change of the exporter. Writes export/ as `pipeline quantize` does, through the same checks.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.core.runs import RunDir
+from pipeline.core.trained import TrainedRun
+
+
+def load_qat(path: Path):
+    """The QAT Keras model saved by `pipeline quantize` (.h5 loads inside quantize_scope)."""
+    import tensorflow_model_optimization as tfmot
+
+    from pipeline.core.tfcompat import keras
+
+    with tfmot.quantization.keras.quantize_scope():
+        return keras().models.load_model(path, compile=False)
+
+
+def run(run: Path, threshold: str | None = None, coverage: float | None = None) -> dict:
+    rd = RunDir(run)
+    rd.require("qat")
+    with rd.writing():
+        return _run(rd, threshold, coverage)
+
+
+def _run(rd: RunDir, threshold: str | None, coverage: float | None) -> dict:
+    from pipeline.data.sources import open_source
+    from pipeline.export import stage as export
+    from pipeline.export.quantize import calibration_positions, not_sure_options
+    from pipeline.export.variants import VARIANTS
+
+    trained = TrainedRun.open(rd.root)
+    config, heads = trained.config, trained.heads
+    not_sure = not_sure_options(heads, threshold, coverage)
+    source = open_source(trained.data, trained.settings.input, config, trained.schema, heads)
+    qat_file = rd.snapshot().file("qat", "model.h5")  # checked against its sha256
+    model, qat = trained.load_keras(), load_qat(qat_file)
+    arrays = {name: source.arrays(name) for name in ("val", "test")}
+    calibration = source.pixels_at("train", calibration_positions(source.count("train")))
+    with rd.stage("export", {"variants": [v.key for v in VARIANTS], **not_sure}) as stage:
+        results = export.export(stage.dir, model, qat, heads, config.image_size,
+                                config.normalization, calibration, arrays["test"],
+                                arrays["val"], **not_sure)
+        stage.metrics = {k: r["accuracy"] for k, r in results["variants"].items()}
+    return results

@@ -1,0 +1,130 @@
+"""The not-sure rule, calibration and threshold choice (pure numpy), and their inputs."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.core import negatives, notsure
+from pipeline.core.errors import PipelineError
+from pipeline.core.heads import FLOWER_HEADS, NONE, parse_schema
+from pipeline.core.labels import LabelFileError, select_heads, read_label_file
+from pipeline.core.metrics import head_metrics
+from pipeline.export.thresholds import choose, parse_overrides
+
+
+def test_rule_answers_at_or_above_threshold_and_not_below():
+    scores = np.array([[0.7, 0.3], [0.69, 0.31], [0.5, 0.5]], np.float32)
+    assert notsure.answers(scores, 0.7).tolist() == [0, notsure.NOT_SURE, notsure.NOT_SURE]
+    assert notsure.answers(scores, None).tolist() == [0, 0, 0]  # an old file: always answers
+    assert notsure.answer(scores[0], 0.7) == 0 and notsure.answer(scores[1], 0.7) is None
+
+
+@pytest.mark.parametrize("bad", [0, 1, 1.5, -0.1, float("nan"), True, "0.5", None])
+def test_threshold_must_be_a_number_strictly_between_0_and_1(bad):
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        notsure.check_threshold(bad, "x")
+
+
+def overconfident(n=2000, seed=0):
+    """Scores of a model right 70% of the time that says 95-99%: ECE about 0.27."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 3, n)
+    pred = np.where(rng.random(n) < 0.7, truth, (truth + rng.integers(1, 3, n)) % 3)
+    top = rng.uniform(0.95, 0.99, n)
+    scores = np.full((n, 3), 0.0)
+    scores[:] = ((1 - top) / 2)[:, None]
+    scores[np.arange(n), pred] = top
+    return scores.astype(np.float32), truth
+
+
+def test_temperature_scaling_lowers_ece_of_an_overconfident_model():
+    val, val_truth = overconfident(seed=0)
+    test, test_truth = overconfident(seed=1)
+    before = notsure.ece(test, test_truth)
+    t = notsure.fit_temperature(val, val_truth)
+    after = notsure.ece(notsure.tempered(test, t), test_truth)
+    assert before > 0.2 and t > 1.5 and after < 0.05, (before, t, after)
+
+
+def test_ece_of_a_calibrated_model_is_small_and_skips_unlabelled_rows():
+    rng = np.random.default_rng(2)
+    p = rng.uniform(0.34, 1.0, 5000)
+    truth = (rng.random(5000) >= p).astype(int)  # class 0 right with probability p
+    scores = np.stack([p, 1 - p], 1)
+    assert notsure.ece(scores, truth) < 0.03
+    assert notsure.ece(scores, np.full(5000, -1)) is None
+
+
+def test_chosen_threshold_answers_the_asked_coverage_and_sits_between_scores():
+    top = np.array([0.99, 0.95, 0.9, 0.8, 0.7, 0.6, 0.55, 0.52, 0.51, 0.505])
+    t = notsure.choose_threshold(top, 0.5, classes=2)
+    assert t == round((0.7 + 0.6) / 2, 4)
+    assert (top >= t).mean() == 0.5
+    assert notsure.choose_threshold([0.5, 0.5], 1.0, classes=2) > 0.5  # above chance
+
+
+def test_metrics_count_none_rows_as_not_sure_share_not_as_accuracy():
+    probs = {"flower_type": np.array([[0.9, 0.1], [0.2, 0.8], [0.55, 0.45], [0.95, 0.05]]),
+             "flower_color": np.full((4, 3), 1 / 3)}
+    labels = np.array([[0, -1], [1, -1], [NONE, NONE], [NONE, NONE]])
+    m = head_metrics(FLOWER_HEADS, labels, probs, {"flower_type": 0.7, "flower_color": 0.5})
+    t = m["flower_type"]
+    assert t["n"] == 2 and t["accuracy"] == 1.0 and t["coverage"] == 1.0
+    assert t["n_none"] == 2 and t["not_sure_on_none"] == 0.5
+    assert m["flower_color"]["coverage"] is None and m["flower_color"]["not_sure_on_none"] == 1
+
+
+def test_thresholds_chosen_per_head_or_set_by_the_user():
+    labels = np.array([[0, 0]] * 10 + [[NONE, NONE]] * 2)
+    probs = {"flower_type": np.tile([[0.9, 0.1]], (12, 1)),
+             "flower_color": np.tile([[0.8, 0.1, 0.1]], (12, 1))}
+    chosen = choose(FLOWER_HEADS, probs, labels, 0.95, {"flower_color": 0.85})
+    assert chosen["flower_type"]["val"]["coverage"] == 1.0
+    assert chosen["flower_color"]["threshold"] == 0.85
+    assert chosen["flower_color"]["val"]["coverage"] == 0.0
+
+
+@pytest.mark.parametrize("text, message", [("size=0.5", "no head 'size'"),
+                                           ("type=1.2", "between 0 and 1"),
+                                           ("type=0", "between 0 and 1"),
+                                           ("type", "expected e.g. type=0.8"),
+                                           ("type=high", "expected e.g. type=0.8")])
+def test_bad_threshold_options_are_one_line(text, message):
+    with pytest.raises(PipelineError, match=message):
+        parse_overrides(text, FLOWER_HEADS)
+
+
+def test_minus_one_declared_per_head_in_heads_json(tmp_path):
+    schema = {"heads": [{"name": "flower_type", "short": "type", "classes": ["rose", "daisy"]},
+                        {"name": "flower_color", "short": "color",
+                         "classes": ["red", "pink", "white"], "minus_one": "none"}]}
+    heads = parse_schema(schema, "heads.json")
+    assert [h.none for h in heads] == [False, True]
+    assert heads.to_json() == schema
+    (tmp_path / "heads.json").write_text(json.dumps(schema))
+    (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "l.txt").write_text("a.png, 0, -1\na.png2, -1, 1\n")
+    samples, _ = read_label_file(tmp_path / "l.txt")
+    narrowed = select_heads(samples, heads, heads, "l.txt")
+    assert [s.labels for s in narrowed] == [(0, NONE), (-1, 1)]  # type -1 stays unknown
+    schema["heads"][1]["minus_one"] = "other"
+    with pytest.raises(PipelineError, match="minus_one 'other' must be one of unknown, none"):
+        parse_schema(schema, "heads.json")
+
+
+def test_negatives_file_reads_kinds_and_refuses_class_columns_and_bad_images(tmp_path):
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / "cat.png")
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    good = tmp_path / "neg.txt"
+    good.write_text("# negatives\ncat.png, not_flower\n")
+    samples, kinds = negatives.read(good, FLOWER_HEADS)
+    assert kinds == ["not_flower"] and samples[0].labels == (NONE, NONE)
+    columns = tmp_path / "cols.txt"
+    columns.write_text("cat.png, 0, 1\n")
+    with pytest.raises(LabelFileError, match=r"cols.txt:1: a negatives file has `path, kind`"):
+        negatives.read(columns, FLOWER_HEADS)
+    broken = tmp_path / "broken.txt"
+    broken.write_text("cat.png, cat\nbroken.jpg, cat\n")
+    with pytest.raises(LabelFileError, match=r"broken.txt:2: .*broken.jpg"):
+        negatives.read(broken, FLOWER_HEADS)
