@@ -71,6 +71,22 @@ object Orientation {
         }
     }
 
+    /**
+     * The orientation as "mirror left-right or not, then turn clockwise by this many degrees",
+     * the two steps a platform's bitmap matrix does natively (Android: postScale(-1, 1), then
+     * postRotate); checked against [upright] by OrientationTest.
+     */
+    fun mirrorThenTurn(orientation: Int): Pair<Boolean, Int> = when (orientation) {
+        2 -> true to 0
+        3 -> false to 180
+        4 -> true to 180
+        5 -> true to 270
+        6 -> false to 90
+        7 -> true to 90
+        8 -> false to 270
+        else -> false to 0
+    }
+
     /** The pixels as a person should see them, as a new array (for the screen and for tests). */
     fun upright(pixels: IntArray, width: Int, height: Int, orientation: Int): Image {
         require(pixels.size == width * height) { "${pixels.size} pixels for $width x $height" }
