@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Kotlin check: compile the Android app's plain-Kotlin logic (package core, no android.*) with
-# its JUnit 4 tests using kotlinc from npm, and run them on the JVM with Debian's junit4.
+# its JUnit 4 tests using kotlinc from npm, and run them on the JVM with Debian's junit4; then
+# the preprocessing benchmark (FrameBench.kt: figures printed with the CPU, no timed assertion).
 #   check_kotlin.sh FIXTURES_DIR WORK_DIR
 # FIXTURES_DIR holds golden_cases.json from make_fixtures.py: GoldenInputTest is required here.
 set -euo pipefail
@@ -21,7 +22,7 @@ mkdir -p "$work"
 "$kotlin/bin/kotlinc" -nowarn "$core"/*.kt "$tests"/*.kt \
     -cp /usr/share/java/junit4.jar -d "$work/classes.jar"
 classes=$(for f in "$tests"/*Test.kt; do echo "com.flowerpipeline.demo.core.$(basename "$f" .kt)"; done)
+classpath="$work/classes.jar:/usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar:$kotlin/lib/kotlin-stdlib.jar"
 # shellcheck disable=SC2086  # one argument per test class
-java -Dgolden.dir="$fixtures" -Dgolden.required=true \
-    -cp "$work/classes.jar:/usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar:$kotlin/lib/kotlin-stdlib.jar" \
-    org.junit.runner.JUnitCore $classes
+java -Dgolden.dir="$fixtures" -Dgolden.required=true -cp "$classpath" org.junit.runner.JUnitCore $classes
+java -cp "$classpath" com.flowerpipeline.demo.core.FrameBenchKt 200

@@ -1,7 +1,6 @@
 package com.flowerpipeline.demo
 
 import android.content.Context
-import android.graphics.Bitmap
 import android.os.SystemClock
 import com.flowerpipeline.demo.core.DType
 import com.flowerpipeline.demo.core.HeadResult
@@ -10,7 +9,6 @@ import com.flowerpipeline.demo.core.ModelSpec
 import com.flowerpipeline.demo.core.Outputs
 import com.flowerpipeline.demo.core.Preprocessor
 import com.flowerpipeline.demo.core.Quantization
-import com.flowerpipeline.demo.core.argbToRgb
 import org.tensorflow.lite.DataType
 import org.tensorflow.lite.Interpreter
 import org.tensorflow.lite.Tensor
@@ -21,6 +19,7 @@ import java.nio.ByteOrder
 import java.nio.MappedByteBuffer
 import java.nio.channels.FileChannel
 
+/** The heads' answers and the model's own time (runSignature only; the app times the whole frame). */
 data class Classification(val heads: List<HeadResult>, val inferenceMs: Double, val variant: String, val threads: Int)
 
 /**
@@ -29,6 +28,10 @@ data class Classification(val heads: List<HeadResult>, val inferenceMs: Double, 
  * spec come from the model file itself (ModelFile reads the files packed in it). No UI code
  * here; the pure logic (model file, pixels -> tensor, decoding) lives in the `core` package,
  * which is tested on the JVM. Not thread-safe: use from one executor.
+ *
+ * A camera frame goes from CameraX's RGBA plane to the input tensor with no bitmap and no
+ * garbage (Preprocessor keeps its buffers); the input map is made once. The outputs' decoding
+ * allocates a few small objects per frame (one answer list and its text).
  */
 class FlowerClassifier(context: Context, val threads: Int) : Closeable {
     private val model: MappedByteBuffer = mapAsset(context, ModelFile.ASSET)
@@ -39,12 +42,18 @@ class FlowerClassifier(context: Context, val threads: Int) : Closeable {
     private val input: ByteBuffer
     private val outputTensors: Map<String, Tensor>
     private val outputBuffers: Map<String, ByteBuffer>
+    private val inputs: Map<String, Any>
+    /** The model's input side in pixels: the camera's analysis size and the photos' decoding follow it. */
+    val inputSize: Int get() = variant.input.size
 
     init {
         // Quantization comes from the interpreter itself: it is what the model really uses.
         val inputTensor = interpreter.getInputTensorFromSignature(variant.input.name, variant.signature)
         preprocessor = Preprocessor(variant.input, quantization(inputTensor))
+        // At load, not at the first frame: runSignature would throw on every frame otherwise.
+        preprocessor.checkInputBytes(inputTensor.numBytes())
         input = preprocessor.newBuffer()
+        inputs = mapOf(variant.input.name to input)
         outputTensors = spec.heads.keys.associateWith { interpreter.getOutputTensorFromSignature(it, variant.signature) }
         // At load, not at the first photo: a class list that does not fit its output would
         // drop or invent classes in every answer.
@@ -59,20 +68,28 @@ class FlowerClassifier(context: Context, val threads: Int) : Closeable {
         }
     }
 
-    /** Any ARGB_8888 bitmap, already upright; the whole frame is resized, as in Python. */
-    fun classify(bitmap: Bitmap): Classification {
-        val pixels = IntArray(bitmap.width * bitmap.height)
-        bitmap.getPixels(pixels, 0, bitmap.width, 0, 0, bitmap.width, bitmap.height)
-        preprocessor.fill(argbToRgb(pixels), bitmap.width, bitmap.height, input)
+    /** A CameraX RGBA_8888 frame (plane 0), to be turned `rotationDegrees` clockwise. */
+    fun classifyFrame(plane: ByteBuffer, width: Int, height: Int, rowStride: Int, rotationDegrees: Int): Classification {
+        preprocessor.fillRgba(plane, width, height, rowStride, rotationDegrees, input)
+        return run()
+    }
+
+    /** Packed ARGB pixels (Bitmap.getPixels) stored turned by EXIF `orientation`; the whole image is resized, as in Python. */
+    fun classifyPixels(argb: IntArray, width: Int, height: Int, orientation: Int): Classification {
+        preprocessor.fill(argb, width, height, input, orientation)
+        return run()
+    }
+
+    private fun run(): Classification {
         outputBuffers.values.forEach { it.rewind() }
         val start = SystemClock.elapsedRealtimeNanos()
-        interpreter.runSignature(mapOf(variant.input.name to input), outputBuffers, variant.signature)
+        interpreter.runSignature(inputs, outputBuffers, variant.signature)
         val ms = (SystemClock.elapsedRealtimeNanos() - start) / 1e6
         val probabilities = outputBuffers.mapValues { (name, buffer) ->
             val tensor = outputTensors.getValue(name)
             Outputs.dequantize(buffer, dtype(tensor), quantization(tensor), tensor.numElements())
         }
-        return Classification(Outputs.decode(spec.heads, probabilities), ms, variant.key, threads)
+        return Classification(Outputs.decode(spec.heads, probabilities, variant.thresholds), ms, variant.key, threads)
     }
 
     override fun close() = interpreter.close()

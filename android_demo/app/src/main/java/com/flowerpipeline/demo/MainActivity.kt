@@ -2,11 +2,11 @@ package com.flowerpipeline.demo
 
 import android.Manifest
 import android.content.pm.PackageManager
-import android.graphics.Bitmap
-import android.graphics.BitmapFactory
-import android.graphics.Matrix
 import android.net.Uri
 import android.os.Bundle
+import android.os.SystemClock
+import android.util.Size
+import android.view.OrientationEventListener
 import android.view.View
 import android.widget.AdapterView
 import android.widget.Button
@@ -14,32 +14,49 @@ import android.widget.ImageView
 import android.widget.Spinner
 import android.widget.TextView
 import androidx.activity.ComponentActivity
+import androidx.activity.enableEdgeToEdge
 import androidx.activity.result.contract.ActivityResultContracts
 import androidx.camera.core.CameraSelector
 import androidx.camera.core.ImageAnalysis
 import androidx.camera.core.ImageProxy
 import androidx.camera.core.Preview
+import androidx.camera.core.resolutionselector.AspectRatioStrategy
+import androidx.camera.core.resolutionselector.ResolutionSelector
+import androidx.camera.core.resolutionselector.ResolutionStrategy
 import androidx.camera.lifecycle.ProcessCameraProvider
 import androidx.camera.view.PreviewView
 import androidx.core.content.ContextCompat
-import androidx.exifinterface.media.ExifInterface
-import com.flowerpipeline.demo.core.Orientation
+import androidx.core.view.ViewCompat
+import androidx.core.view.WindowInsetsCompat
+import com.flowerpipeline.demo.core.Failures
+import com.flowerpipeline.demo.core.Outcome
 import com.flowerpipeline.demo.core.Outputs
-import java.util.Locale
+import com.flowerpipeline.demo.core.PhotoJob
+import com.flowerpipeline.demo.core.Screen
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
 
-/** Camera preview + live classification, a gallery photo on demand, a thread-count setting. */
+/**
+ * Camera preview + live classification, a gallery photo on demand, a thread-count setting.
+ * Every decision that can be tested on a JVM lives in core/ (Screen, PhotoJob, Failures);
+ * this class only wires Android to it. Whatever fails on the worker becomes a line on screen.
+ */
 class MainActivity : ComponentActivity() {
     // One executor owns the classifier: the interpreter must not be used from two threads.
     private val worker: ExecutorService = Executors.newSingleThreadExecutor()
-    private var classifier: FlowerClassifier? = null
+    private var classifier: FlowerClassifier? = null // used on the worker only
     @Volatile private var live = true
+    private var modelSize = 0 // UI thread: 0 until a model is loaded
+    private var cameraAllowed = false
+    private var provider: ProcessCameraProvider? = null
+    private var analysis: ImageAnalysis? = null
     private lateinit var preview: PreviewView
     private lateinit var photo: ImageView
     private lateinit var result: TextView
+    private lateinit var turns: OrientationEventListener
 
     private val askCamera = registerForActivityResult(ActivityResultContracts.RequestPermission()) { granted ->
+        cameraAllowed = granted
         if (granted) startCamera() else result.setText(R.string.no_camera)
     }
     private val pickPhoto = registerForActivityResult(ActivityResultContracts.GetContent()) { uri ->
@@ -47,8 +64,14 @@ class MainActivity : ComponentActivity() {
     }
 
     override fun onCreate(savedInstanceState: Bundle?) {
+        enableEdgeToEdge() // what Android 15 does anyway for targetSdk 35: pad for the bars ourselves
         super.onCreate(savedInstanceState)
         setContentView(R.layout.activity_main)
+        ViewCompat.setOnApplyWindowInsetsListener(findViewById(R.id.root)) { view, insets ->
+            val bars = insets.getInsets(WindowInsetsCompat.Type.systemBars() or WindowInsetsCompat.Type.displayCutout())
+            view.setPadding(bars.left, bars.top, bars.right, bars.bottom)
+            WindowInsetsCompat.CONSUMED
+        }
         preview = findViewById(R.id.preview)
         photo = findViewById(R.id.photo)
         result = findViewById(R.id.result)
@@ -59,119 +82,145 @@ class MainActivity : ComponentActivity() {
                 loadClassifier(parent.getItemAtPosition(position).toString().toInt())
             override fun onNothingSelected(parent: AdapterView<*>) = Unit
         }
-        if (ContextCompat.checkSelfPermission(this, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED) {
-            startCamera()
-        } else {
-            askCamera.launch(Manifest.permission.CAMERA)
+        // The activity is portrait-locked, so the display never turns: the sensor says how the
+        // phone is held, and the analysis frames are turned upright for that.
+        turns = object : OrientationEventListener(this) {
+            override fun onOrientationChanged(degrees: Int) {
+                Screen.targetRotation(degrees)?.let { analysis?.targetRotation = it }
+            }
         }
+        cameraAllowed = ContextCompat.checkSelfPermission(this, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED
+        if (!cameraAllowed) askCamera.launch(Manifest.permission.CAMERA)
     }
 
-    /** (Re)creates the interpreter with `threads` threads, on the worker. */
+    override fun onStart() {
+        super.onStart()
+        turns.enable()
+    }
+
+    override fun onStop() {
+        turns.disable()
+        super.onStop()
+    }
+
+    /** (Re)creates the interpreter with `threads` threads, on the worker; a failure is a message. */
     private fun loadClassifier(threads: Int) = worker.execute {
         if (classifier?.threads == threads) return@execute
         classifier?.close()
-        classifier = try {
-            FlowerClassifier(this, threads)
-        } catch (e: java.io.IOException) {
-            runOnUiThread { result.setText(R.string.no_model) }
-            null
-        } catch (e: com.flowerpipeline.demo.core.JsonException) { // a model file without metadata
-            runOnUiThread { result.text = getString(R.string.bad_model, e.message) }
-            null
-        } catch (e: IllegalArgumentException) { // labels that do not fit the model's outputs
-            runOnUiThread { result.text = getString(R.string.bad_model, e.message) }
-            null
+        classifier = null
+        when (val loaded = Failures.guard("Model") { Outcome.Shown(FlowerClassifier(this, threads), "") }) {
+            is Outcome.Shown -> {
+                classifier = loaded.photo
+                val size = loaded.photo.inputSize
+                runOnUiThread { modelSize = size; startCamera() }
+            }
+            is Outcome.Failed -> post(loaded.message + "\n" + getString(R.string.model_hint))
         }
     }
 
+    /** Once both the permission and the model (whose size sets the analysis size) are there. */
     private fun startCamera() {
+        if (!cameraAllowed || modelSize == 0 || provider != null) return
         val future = ProcessCameraProvider.getInstance(this)
         future.addListener({
-            val provider = future.get()
-            val previewCase = Preview.Builder().build().also { it.setSurfaceProvider(preview.surfaceProvider) }
-            val analysis = ImageAnalysis.Builder()
-                .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
-                .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888)
-                .build()
-            analysis.setAnalyzer(worker) { frame -> analyze(frame) }
-            provider.unbindAll()
-            provider.bindToLifecycle(this, CameraSelector.DEFAULT_BACK_CAMERA, previewCase, analysis)
+            provider = future.get()
+            bindCamera()
         }, ContextCompat.getMainExecutor(this))
     }
 
+    private fun bindCamera() {
+        val cameras = provider ?: return
+        try {
+            val lens = listOf(CameraSelector.DEFAULT_BACK_CAMERA, CameraSelector.DEFAULT_FRONT_CAMERA)
+                .firstOrNull { cameras.hasCamera(it) } ?: return result.setText(R.string.no_camera_device)
+            val (w, h) = Screen.analysisSize(modelSize)
+            val resolution = ResolutionSelector.Builder()
+                .setAspectRatioStrategy(AspectRatioStrategy.RATIO_4_3_FALLBACK_AUTO_STRATEGY)
+                .setResolutionStrategy(ResolutionStrategy(Size(w, h), ResolutionStrategy.FALLBACK_RULE_CLOSEST_HIGHER_THEN_LOWER))
+                .build()
+            val frames = ImageAnalysis.Builder()
+                .setResolutionSelector(resolution)
+                .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
+                .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888)
+                .build()
+            frames.setAnalyzer(worker, ::analyze)
+            val previewCase = Preview.Builder().build().also { it.setSurfaceProvider(preview.surfaceProvider) }
+            cameras.unbindAll()
+            cameras.bindToLifecycle(this, lens, previewCase, frames)
+            analysis = frames
+        } catch (e: Exception) { // CameraInfoUnavailableException, or no camera fits the use cases
+            result.text = Failures.message("Camera", e)
+        }
+    }
+
+    /** The camera stops while a photo is shown: no frames to convert, no battery spent. */
+    private fun pauseCamera() {
+        analysis?.clearAnalyzer()
+        analysis = null
+        provider?.unbindAll()
+    }
+
     /**
-     * Runs on the worker; the frame is closed in all cases so the camera keeps delivering.
-     * CameraX says how far the sensor's frame is turned (rotationDegrees); turning it by that
-     * makes it upright, so camera frames need no EXIF (they have none).
+     * On the worker; the frame is closed in all cases so the camera keeps delivering. The
+     * RGBA plane goes to the tensor directly (no bitmap), turned by the frame's rotation.
      */
     private fun analyze(frame: ImageProxy) {
         frame.use {
-            if (!live) return
-            val upright = rotate(it.toBitmap(), it.imageInfo.rotationDegrees)
-            show(upright)
+            val model = classifier
+            if (!live || model == null) return
+            val start = SystemClock.elapsedRealtimeNanos()
+            val shown = Failures.guard("Camera frame") {
+                val plane = it.planes[0]
+                val c = model.classifyFrame(plane.buffer, it.width, it.height, plane.rowStride, it.imageInfo.rotationDegrees)
+                Outcome.Shown(Unit, describe(c, start))
+            }
+            post(if (shown is Outcome.Shown) shown.text else (shown as Outcome.Failed).message)
         }
     }
 
     private fun classifyPhoto(uri: Uri) {
         live = false
+        pauseCamera()
+        val metrics = resources.displayMetrics
+        val side = minOf(metrics.widthPixels, metrics.heightPixels)
         worker.execute {
-            val bitmap = decodeUpright(uri) ?: return@execute runOnUiThread { result.text = "cannot decode $uri" }
-            runOnUiThread {
-                photo.setImageBitmap(bitmap)
-                photo.visibility = View.VISIBLE
+            val model = classifier ?: return@execute post(getString(R.string.model_hint))
+            val outcome = PhotoJob(model.inputSize, side).run(UriPhoto(contentResolver, uri)) { argb, w, h, orientation ->
+                val start = SystemClock.elapsedRealtimeNanos()
+                describe(model.classifyPixels(argb, w, h, orientation), start)
             }
-            show(bitmap)
+            runOnUiThread {
+                when (outcome) {
+                    is Outcome.Shown -> {
+                        photo.setImageBitmap(outcome.photo)
+                        photo.visibility = View.VISIBLE
+                        result.text = outcome.text
+                    }
+                    is Outcome.Failed -> result.text = outcome.message
+                }
+            }
         }
-    }
-
-    /**
-     * A gallery photo as a person sees it. BitmapFactory ignores the EXIF Orientation tag that
-     * phones use for photos taken sideways; it is read here (ExifInterface, JPEG/PNG/WebP/HEIF)
-     * and applied by core.Orientation exactly as Python's loader applies it (Pillow's
-     * exif_transpose), so the model gets the pixels `pipeline predict` would give it.
-     */
-    private fun decodeUpright(uri: Uri): Bitmap? {
-        val options = BitmapFactory.Options().apply { inPreferredConfig = Bitmap.Config.ARGB_8888 }
-        val stored = contentResolver.openInputStream(uri)?.use { BitmapFactory.decodeStream(it, null, options) }
-            ?: return null
-        val orientation = try {
-            contentResolver.openInputStream(uri)?.use {
-                ExifInterface(it).getAttributeInt(ExifInterface.TAG_ORIENTATION, ExifInterface.ORIENTATION_NORMAL)
-            } ?: Orientation.NORMAL
-        } catch (e: java.io.IOException) {
-            Orientation.NORMAL // no readable EXIF: the photo is shown as stored, as Pillow does
-        }
-        if (orientation == Orientation.NORMAL) return stored
-        val pixels = IntArray(stored.width * stored.height)
-        stored.getPixels(pixels, 0, stored.width, 0, 0, stored.width, stored.height)
-        val upright = Orientation.upright(pixels, stored.width, stored.height, orientation)
-        return Bitmap.createBitmap(upright.pixels, upright.width, upright.height, Bitmap.Config.ARGB_8888)
     }
 
     private fun showCamera() {
         photo.visibility = View.GONE
+        photo.setImageDrawable(null)
         live = true
+        bindCamera()
     }
 
-    /** Classify on the worker, then print type, colour, probabilities and timing. */
-    private fun show(bitmap: Bitmap) {
-        val model = classifier ?: return
-        val c = model.classify(bitmap)
-        val timing = String.format(Locale.ROOT, "%.1f ms  (%s, %d thread%s)", c.inferenceMs, c.variant,
-                                   c.threads, if (c.threads == 1) "" else "s")
-        val text = Outputs.describe(c.heads) + "\n" + timing
-        runOnUiThread { result.text = text }
+    /** Every head from the file (or "not sure"), then the whole time from `start` beside the model's own. */
+    private fun describe(c: Classification, start: Long): String {
+        val frameMs = (SystemClock.elapsedRealtimeNanos() - start) / 1e6
+        return Outputs.describe(c.heads) + "\n" + Screen.timing(frameMs, c.inferenceMs, c.variant, c.threads)
     }
 
-    private fun rotate(bitmap: Bitmap, degrees: Int): Bitmap {
-        if (degrees == 0) return bitmap
-        val matrix = Matrix().apply { postRotate(degrees.toFloat()) }
-        return Bitmap.createBitmap(bitmap, 0, 0, bitmap.width, bitmap.height, matrix, true)
-    }
+    private fun post(text: String) = runOnUiThread { result.text = text }
 
     override fun onDestroy() {
-        super.onDestroy()
+        pauseCamera() // the analyzer is cleared before the worker it runs on shuts down
         worker.execute { classifier?.close(); classifier = null }
         worker.shutdown()
+        super.onDestroy()
     }
 }

@@ -42,6 +42,8 @@ data class VariantSpec(
     val input: InputSpec,
     /** Output name -> its quantization (null for float outputs); empty when not recorded. */
     val outputs: Map<String, Quantization?> = emptyMap(),
+    /** Head name -> its "not sure" threshold; a head without one always answers ([NotSure]). */
+    val thresholds: Map<String, Float> = emptyMap(),
 )
 
 data class ModelSpec(
@@ -82,9 +84,27 @@ data class ModelSpec(
                     std = floats(norm.field("std")),
                     quantization = quantization(input["quantization"]),
                 ),
-                outputs = (v["outputs"]?.asObject("variants.$key.outputs") ?: emptyMap())
-                    .mapValues { (name, o) -> quantization(o.asObject("outputs.$name")["quantization"]) },
+                outputs = outputs(key, v).mapValues { (name, o) -> quantization(o["quantization"]) },
+                thresholds = outputs(key, v).mapNotNull { (name, o) ->
+                    threshold(o, "variants.$key.outputs.$name.threshold")?.let { name to it }
+                }.toMap(),
             )
+        }
+
+        private fun outputs(key: String, v: Map<String, Any?>): Map<String, Map<String, Any?>> =
+            (v["outputs"]?.asObject("variants.$key.outputs") ?: emptyMap())
+                .mapValues { (name, o) -> o.asObject("variants.$key.outputs.$name") }
+
+        /** Absent in files exported before thresholds existed (null: always answer). */
+        private fun threshold(output: Map<String, Any?>, what: String): Float? {
+            if (!output.containsKey("threshold")) return null
+            val value = output["threshold"]
+            val t = value as? Double
+            if (t == null || t.isNaN() || t <= 0.0 || t >= 1.0) {
+                val shown = if (value is String) "\"$value\"" else value.toString()
+                throw JsonException("$what: expected a number in (0, 1), got $shown")
+            }
+            return t.toFloat()
         }
 
         /** Accepts {"scale": s, "zero_point": z} or [s, z] (the LiteRT Python tuple). */

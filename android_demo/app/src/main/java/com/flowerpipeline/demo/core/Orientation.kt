@@ -6,9 +6,12 @@ package com.flowerpipeline.demo.core
  * reaches the model with the same pixels `pipeline predict` gives it.
  *
  * Phones store most photos as the sensor read them and record in the tag how to show them.
- * BitmapFactory ignores the tag; the app reads it (ExifInterface) and calls [upright]. Camera
- * frames need none of this: CameraX reports their rotation and the app turns them itself.
- * Pixels are packed ints (ARGB or anything else): only their places change.
+ * BitmapFactory ignores the tag; the app reads it (ExifInterface). Camera frames carry a
+ * rotation instead (CameraX's rotationDegrees), which is one of the same eight cases.
+ *
+ * No pixel is moved to turn an image: for every orientation the stored index of the upright
+ * pixel (x, y) is `origin + x * stepX + y * stepY` ([Mapping]), and the resize reads through
+ * it. [upright] makes the turned copy only where a copy is wanted (the photo on screen).
  */
 object Orientation {
     const val NORMAL = 1
@@ -16,36 +19,87 @@ object Orientation {
     /** An image as packed pixels, row by row. */
     class Image(val pixels: IntArray, val width: Int, val height: Int)
 
+    /**
+     * Upright (x, y) -> stored index `origin + x * stepX + y * stepY`; `width` x `height` is the
+     * upright size. Mutable so that a camera frame reuses one (no garbage per frame).
+     */
+    class Mapping {
+        var origin = 0; private set
+        var stepX = 1; private set
+        var stepY = 0; private set
+        var width = 0; private set
+        var height = 0; private set
+
+        internal fun set(origin: Int, stepX: Int, stepY: Int, width: Int, height: Int): Mapping {
+            this.origin = origin; this.stepX = stepX; this.stepY = stepY
+            this.width = width; this.height = height
+            return this
+        }
+    }
+
     /** True for the orientations that swap width and height (a quarter turn, with or without a mirror). */
     fun swapsSides(orientation: Int): Boolean = orientation in 5..8
 
     /**
-     * The pixels as a person should see them. Unknown values (0, 9, a damaged tag) leave the
-     * image as it is, as Pillow does.
+     * CameraX's rotationDegrees (how far to turn the frame clockwise to make it upright) as an
+     * EXIF orientation: 90 is EXIF 6 ("turn clockwise"), 270 is EXIF 8.
      */
-    fun upright(pixels: IntArray, width: Int, height: Int, orientation: Int): Image {
-        require(pixels.size == width * height) { "${pixels.size} pixels for $width x $height" }
-        if (orientation !in 2..8) return Image(pixels, width, height)
-        val outW = if (swapsSides(orientation)) height else width
-        val outH = if (swapsSides(orientation)) width else height
-        val out = IntArray(pixels.size)
-        for (y in 0 until outH) {
-            for (x in 0 until outW) {
-                out[y * outW + x] = pixels[source(orientation, x, y, width, height)]
-            }
-        }
-        return Image(out, outW, outH)
+    fun fromRotation(degrees: Int): Int = when (Math.floorMod(degrees, 360)) {
+        0 -> NORMAL
+        90 -> 6
+        180 -> 3
+        270 -> 8
+        else -> throw IllegalArgumentException("rotation $degrees is not a multiple of 90 degrees")
     }
 
-    /** Index in the stored image of the upright image's pixel (x, y). */
-    private fun source(orientation: Int, x: Int, y: Int, w: Int, h: Int): Int = when (orientation) {
-        2 -> y * w + (w - 1 - x)                 // mirrored left-right
-        3 -> (h - 1 - y) * w + (w - 1 - x)       // turned 180 degrees
-        4 -> (h - 1 - y) * w + x                 // mirrored top-bottom
-        5 -> x * w + y                           // mirrored over the main diagonal
-        6 -> (h - 1 - x) * w + y                 // stored a quarter turn anticlockwise: turn clockwise
-        7 -> (h - 1 - x) * w + (w - 1 - y)       // mirrored over the other diagonal
-        8 -> x * w + (w - 1 - y)                 // stored a quarter turn clockwise: turn anticlockwise
-        else -> y * w + x
+    /**
+     * The stored image `width` x `height` (rows `stride` pixels apart) seen upright. Unknown
+     * values (0, 9, a damaged tag) leave the image as it is, as Pillow does.
+     */
+    fun mapping(width: Int, height: Int, stride: Int, orientation: Int, into: Mapping = Mapping()): Mapping {
+        val right = width - 1
+        val bottom = (height - 1) * stride
+        return when (orientation) {
+            2 -> into.set(right, -1, stride, width, height)              // mirrored left-right
+            3 -> into.set(bottom + right, -1, -stride, width, height)    // turned 180 degrees
+            4 -> into.set(bottom, 1, -stride, width, height)             // mirrored top-bottom
+            5 -> into.set(0, stride, 1, height, width)                   // mirrored over the main diagonal
+            6 -> into.set(bottom, -stride, 1, height, width)             // stored a quarter turn anticlockwise
+            7 -> into.set(bottom + right, -stride, -1, height, width)    // mirrored over the other diagonal
+            8 -> into.set(right, stride, -1, height, width)              // stored a quarter turn clockwise
+            else -> into.set(0, 1, stride, width, height)
+        }
+    }
+
+    /**
+     * The orientation as "mirror left-right or not, then turn clockwise by this many degrees",
+     * the two steps a platform's bitmap matrix does natively (Android: postScale(-1, 1), then
+     * postRotate); checked against [upright] by OrientationTest.
+     */
+    fun mirrorThenTurn(orientation: Int): Pair<Boolean, Int> = when (orientation) {
+        2 -> true to 0
+        3 -> false to 180
+        4 -> true to 180
+        5 -> true to 270
+        6 -> false to 90
+        7 -> true to 90
+        8 -> false to 270
+        else -> false to 0
+    }
+
+    /** The pixels as a person should see them, as a new array (for the screen and for tests). */
+    fun upright(pixels: IntArray, width: Int, height: Int, orientation: Int): Image {
+        require(pixels.size == width * height) { "${pixels.size} pixels for $width x $height" }
+        val m = mapping(width, height, width, orientation)
+        val out = IntArray(pixels.size)
+        var i = 0
+        for (y in 0 until m.height) {
+            var src = m.origin + y * m.stepY
+            for (x in 0 until m.width) {
+                out[i++] = pixels[src]
+                src += m.stepX
+            }
+        }
+        return Image(out, m.width, m.height)
     }
 }

@@ -5,9 +5,24 @@ import java.nio.ByteOrder
 
 data class ClassScore(val label: String, val probability: Float)
 
-/** One head's answer: its best class and every class ranked by probability. */
-data class HeadResult(val head: String, val ranked: List<ClassScore>) {
+/**
+ * One head's answer: every class ranked by probability, and the best one unless the head is
+ * not sure ([NotSure]). `threshold` is null for a model exported before thresholds existed.
+ */
+data class HeadResult(val head: String, val ranked: List<ClassScore>, val threshold: Float? = null) {
     val best: ClassScore get() = ranked.first()
+    val answered: Boolean get() = NotSure.answers(best.probability, threshold)
+}
+
+/**
+ * The "not sure" rule, the same in every reader of the model (predict, evaluate, report, web
+ * page, this app): a head answers its top class iff that class's score reaches the head's
+ * threshold (`variants.<v>.outputs.<head>.threshold` in model.json). Scores are the head's
+ * probabilities as the model gives them (they may sum to less than 1). A model exported before
+ * thresholds existed has none: it always answers, so old files keep working.
+ */
+object NotSure {
+    fun answers(topScore: Float, threshold: Float?): Boolean = threshold == null || topScore >= threshold
 }
 
 /**
@@ -39,19 +54,25 @@ object Outputs {
     fun topK(values: FloatArray, k: Int): List<Int> =
         values.indices.sortedWith(compareByDescending<Int> { values[it] }.thenBy { it }).take(k)
 
-    /** Each head of model.json, in its order, read from `outputs` by name. */
-    fun decode(heads: Map<String, List<String>>, outputs: Map<String, FloatArray>): List<HeadResult> =
+    /** Each head of model.json, in its order, read from `outputs` by name; `thresholds` by head. */
+    fun decode(heads: Map<String, List<String>>, outputs: Map<String, FloatArray>,
+               thresholds: Map<String, Float> = emptyMap()): List<HeadResult> =
         heads.map { (name, labels) ->
             val probs = outputs[name]
                 ?: throw IllegalArgumentException("model has no output named '$name' (has ${outputs.keys})")
             require(probs.size == labels.size) { "output '$name' has ${probs.size} values for ${labels.size} labels" }
-            HeadResult(name, topK(probs, labels.size).map { ClassScore(labels[it], probs[it]) })
+            HeadResult(name, topK(probs, labels.size).map { ClassScore(labels[it], probs[it]) }, thresholds[name])
         }
 
-    /** "flower_type: rose 93.1%" lines for the screen. */
+    /** "flower_type: rose 93.1%  (daisy 6.9%)" lines, or "flower_type: not sure  (rose 41.0%, ...)". */
     fun describe(results: List<HeadResult>): String = results.joinToString("\n") { r ->
-        val others = r.ranked.drop(1).joinToString(", ") { "${it.label} ${percent(it.probability)}" }
-        "${r.head}: ${r.best.label} ${percent(r.best.probability)}  ($others)"
+        if (r.answered) {
+            val others = r.ranked.drop(1).joinToString(", ") { "${it.label} ${percent(it.probability)}" }
+            "${r.head}: ${r.best.label} ${percent(r.best.probability)}  ($others)"
+        } else {
+            val all = r.ranked.joinToString(", ") { "${it.label} ${percent(it.probability)}" }
+            "${r.head}: not sure  ($all; needs ${percent(r.threshold!!)})"
+        }
     }
 
     private fun percent(p: Float): String = String.format(java.util.Locale.ROOT, "%.1f%%", p * 100)

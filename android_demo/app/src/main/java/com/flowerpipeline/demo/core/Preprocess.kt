@@ -2,127 +2,19 @@ package com.flowerpipeline.demo.core
 
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
-import kotlin.math.ceil
-import kotlin.math.max
+
+/** The model's input tensor does not take what the preprocessing makes (checked at load). */
+class InputMismatch(message: String) : Exception(message)
 
 /**
- * Bilinear resize of the whole image, bit-exact with Pillow's `Image.resize(..., BILINEAR)`.
+ * Pixels -> the model's input tensor: Pillow's bilinear resize of the whole image ([Resizer]),
+ * then x = (pixel - mean) / std in float32 and, for an integer input, round(x / scale +
+ * zero_point) with ties to even and clamping: the same float32 arithmetic numpy does in
+ * pipeline/deploy/runtime.py, so the bytes match exactly.
  *
- * The Python side (training, `pipeline predict`) resizes with Pillow, and Pillow's "bilinear"
- * is a separable triangle filter whose support widens when shrinking (an antialiasing resize),
- * computed in 22-bit fixed point, one axis after the other (see [resize] for which first),
- * each pass rounded to 8 bits.
- * Android's Bitmap.createScaledBitmap is a different filter; matching Pillow here means the
- * phone feeds the model the same bytes Python does (checked by GoldenInputTest).
- */
-object PilBilinear {
-    private const val PRECISION_BITS = 32 - 8 - 2
-
-    /** Per output index: first input index, number of taps, and fixed-point weights. */
-    private class Taps(val start: IntArray, val count: IntArray, val width: Int, val weights: IntArray)
-
-    private fun triangle(x: Double): Double {
-        val a = if (x < 0) -x else x
-        return if (a < 1.0) 1.0 - a else 0.0
-    }
-
-    private fun taps(inSize: Int, outSize: Int): Taps {
-        val scale = inSize.toDouble() / outSize
-        val filterScale = max(scale, 1.0)
-        val support = filterScale // the triangle's own support is 1
-        val width = ceil(support).toInt() * 2 + 1
-        val start = IntArray(outSize)
-        val count = IntArray(outSize)
-        val weights = IntArray(outSize * width)
-        val w = DoubleArray(width)
-        for (o in 0 until outSize) {
-            val center = (o + 0.5) * scale
-            // Double.toInt truncates toward zero, like the C cast Pillow uses.
-            val lo = max((center - support + 0.5).toInt(), 0)
-            val n = minOf((center + support + 0.5).toInt(), inSize) - lo
-            var total = 0.0
-            for (t in 0 until n) {
-                w[t] = triangle((t + lo - center + 0.5) / filterScale)
-                total += w[t]
-            }
-            for (t in 0 until n) {
-                val v = (if (total != 0.0) w[t] / total else w[t]) * (1 shl PRECISION_BITS)
-                weights[o * width + t] = if (v < 0) (v - 0.5).toInt() else (v + 0.5).toInt()
-            }
-            start[o] = lo
-            count[o] = n
-        }
-        return Taps(start, count, width, weights)
-    }
-
-    private fun clip8(acc: Int): Int = when {
-        acc >= (1 shl PRECISION_BITS shl 8) -> 255
-        acc <= 0 -> 0
-        else -> acc shr PRECISION_BITS
-    }
-
-    /**
-     * One pass along an axis of an interleaved RGB plane: `stride` steps between taps,
-     * `lines` x `outSize` outputs. Generic over direction so rows and columns share it.
-     */
-    private fun pass(src: IntArray, taps: Taps, outSize: Int, lines: Int,
-                     tapStride: Int, lineStride: Int, outIndex: (line: Int, o: Int) -> Int): IntArray {
-        val dst = IntArray(outSize * lines * 3)
-        for (line in 0 until lines) {
-            for (o in 0 until outSize) {
-                val base = line * lineStride + taps.start[o] * tapStride
-                for (c in 0 until 3) {
-                    var acc = 1 shl (PRECISION_BITS - 1)
-                    for (t in 0 until taps.count[o]) {
-                        acc += src[base + t * tapStride + c] * taps.weights[o * taps.width + t]
-                    }
-                    dst[outIndex(line, o) + c] = clip8(acc)
-                }
-            }
-        }
-        return dst
-    }
-
-    /**
-     * Interleaved RGB (0..255 per channel, width x height) -> size x size interleaved RGB.
-     * Each pass rounds to 8 bits, so their order changes results by one level here and there:
-     * Pillow 13 (the pinned version; python-pillow/Pillow#9549) runs the vertical pass first
-     * when the height shrinks by more than twice as many pixels as the width, else rows first.
-     * A pass is skipped when that side already has the size.
-     */
-    fun resize(rgb: IntArray, width: Int, height: Int, size: Int): IntArray =
-        if (verticalFirst(width, height, size)) {
-            horizontal(vertical(rgb, width, height, size), width, size, size)
-        } else {
-            vertical(horizontal(rgb, width, height, size), size, height, size)
-        }
-
-    fun verticalFirst(width: Int, height: Int, size: Int): Boolean =
-        height > size && height - size > 2 * (width - size)
-
-    private fun horizontal(img: IntArray, w: Int, h: Int, size: Int): IntArray =
-        if (w == size) img else pass(img, taps(w, size), size, h, 3, w * 3) { line, o -> (line * size + o) * 3 }
-
-    private fun vertical(img: IntArray, w: Int, h: Int, size: Int): IntArray =
-        if (h == size) img else pass(img, taps(h, size), size, w, w * 3, 3) { line, o -> (o * w + line) * 3 }
-}
-
-/** Android's ARGB_8888 pixels (Bitmap.getPixels) -> interleaved RGB, alpha dropped. */
-fun argbToRgb(argb: IntArray): IntArray {
-    val out = IntArray(argb.size * 3)
-    for (i in argb.indices) {
-        val p = argb[i]
-        out[i * 3] = (p shr 16) and 0xFF
-        out[i * 3 + 1] = (p shr 8) and 0xFF
-        out[i * 3 + 2] = p and 0xFF
-    }
-    return out
-}
-
-/**
- * Pixels -> the model's input tensor: x = (pixel - mean) / std in float32, then for an integer
- * input round(x / scale + zero_point) with ties to even and clamping, the same float32
- * arithmetic numpy does in pipeline/runtime.py, so the bytes match exactly.
+ * Made for the camera: after the first frame of a given size nothing is allocated. The value
+ * written for a pixel depends only on its channel and its 0..255 level, so normalization and
+ * quantization are a 3 x 256 table made once; the buffers are kept. Not thread-safe.
  */
 class Preprocessor(private val input: InputSpec, private val quantization: Quantization?) {
     init {
@@ -131,36 +23,99 @@ class Preprocessor(private val input: InputSpec, private val quantization: Quant
         }
     }
 
-    val byteSize: Int get() = input.size * input.size * 3 * input.dtype.bytes
+    val size: Int get() = input.size
+    val byteSize: Int = input.size * input.size * 3 * input.dtype.bytes
+
+    private val resizer = Resizer(input.size)
+    private val floats = FloatArray(3 * 256) { normalized(it % 256, it / 256) }
+    private val bytes = ByteArray(3 * 256) { quantized(it % 256, it / 256) }
+    private val staging = ByteArray(if (input.dtype == DType.FLOAT32) 0 else byteSize)
+    private var frame = IntArray(0)
+    private val mapping = Orientation.Mapping()
 
     fun newBuffer(): ByteBuffer = ByteBuffer.allocateDirect(byteSize).order(ByteOrder.nativeOrder())
 
-    /** Fill `out` (native byte order, as LiteRT expects) from an image of any size. */
-    fun fill(rgb: IntArray, width: Int, height: Int, out: ByteBuffer) {
-        val pixels = PilBilinear.resize(rgb, width, height, input.size)
-        out.rewind()
-        for (i in pixels.indices) {
-            val c = i % 3
-            val x = (pixels[i].toFloat() - input.mean[c]) / input.std[c]
-            when (input.dtype) {
-                DType.FLOAT32 -> out.putFloat(x)
-                DType.UINT8 -> out.put(quantize(x, 0, 255).toByte())
-                DType.INT8 -> out.put(quantize(x, -128, 127).toByte())
+    /** At load: the interpreter's input tensor must take exactly the bytes made here. */
+    fun checkInputBytes(tensorBytes: Int) {
+        if (tensorBytes != byteSize) throw InputMismatch(
+            "the model's input '${input.name}' takes $tensorBytes bytes, but its description " +
+                "(${input.shape}, ${input.dtype.name.lowercase()}) makes $byteSize")
+    }
+
+    /**
+     * Packed ARGB pixels (Bitmap.getPixels, ImageIO getRGB; alpha ignored) of a `width` x
+     * `height` image stored turned by EXIF `orientation`, rows `stride` pixels apart ->
+     * `out` (native byte order, as LiteRT expects; rewound).
+     */
+    fun fill(argb: IntArray, width: Int, height: Int, out: ByteBuffer,
+             orientation: Int = Orientation.NORMAL, stride: Int = width) {
+        require(width > 0 && height > 0 && argb.size >= (height - 1) * stride + width) {
+            "${argb.size} pixels for $width x $height (stride $stride)"
+        }
+        write(resizer.resize(argb, Orientation.mapping(width, height, stride, orientation, mapping)), out)
+    }
+
+    /**
+     * A camera frame as CameraX's OUTPUT_IMAGE_FORMAT_RGBA_8888 plane holds it: R, G, B, A
+     * bytes, rows `rowStride` bytes apart, to be turned `rotationDegrees` clockwise.
+     */
+    fun fillRgba(plane: ByteBuffer, width: Int, height: Int, rowStride: Int, rotationDegrees: Int, out: ByteBuffer) {
+        require(rowStride >= width * 4 && plane.limit() >= (height - 1) * rowStride + width * 4) {
+            "a $width x $height RGBA frame with row stride $rowStride needs more than ${plane.limit()} bytes"
+        }
+        if (frame.size < width * height) frame = IntArray(width * height)
+        val little = plane.order() == ByteOrder.LITTLE_ENDIAN // order() returns a constant: no garbage
+        var i = 0
+        for (y in 0 until height) {
+            var at = y * rowStride
+            for (x in 0 until width) {
+                val p = plane.getInt(at)
+                // little endian: 0xAABBGGRR; big endian: 0xRRGGBBAA -> 0x00RRGGBB either way
+                frame[i++] = if (little) ((p and 0xFF) shl 16) or (p and 0xFF00) or ((p shr 16) and 0xFF) else p ushr 8
+                at += 4
             }
+        }
+        fill(frame, width, height, out, Orientation.fromRotation(rotationDegrees))
+    }
+
+    private fun write(pixels: IntArray, out: ByteBuffer) {
+        if (input.dtype == DType.FLOAT32) {
+            for (i in pixels.indices) {
+                val p = pixels[i]
+                out.putFloat(i * 12, floats[p shr 16 and 0xFF])
+                out.putFloat(i * 12 + 4, floats[256 + (p shr 8 and 0xFF)])
+                out.putFloat(i * 12 + 8, floats[512 + (p and 0xFF)])
+            }
+        } else {
+            for (i in pixels.indices) {
+                val p = pixels[i]
+                staging[i * 3] = bytes[p shr 16 and 0xFF]
+                staging[i * 3 + 1] = bytes[256 + (p shr 8 and 0xFF)]
+                staging[i * 3 + 2] = bytes[512 + (p and 0xFF)]
+            }
+            out.rewind()
+            out.put(staging)
         }
         out.rewind()
     }
 
-    private fun quantize(x: Float, lo: Int, hi: Int): Int {
-        val q = quantization!!
+    private fun normalized(level: Int, channel: Int): Float = (level.toFloat() - input.mean[channel]) / input.std[channel]
+
+    private fun quantized(level: Int, channel: Int): Byte {
+        val q = quantization ?: return 0
+        val x = normalized(level, channel)
         val v = Math.rint((x / q.scale + q.zeroPoint.toFloat()).toDouble()).toInt()
-        return v.coerceIn(lo, hi)
+        return when (input.dtype) {
+            DType.UINT8 -> v.coerceIn(0, 255).toByte()
+            DType.INT8 -> v.coerceIn(-128, 127).toByte()
+            DType.FLOAT32 -> 0
+        }
     }
 
     /** The tensor as bytes, for tests and for comparing with Python's reference bytes. */
-    fun toBytes(rgb: IntArray, width: Int, height: Int): ByteArray {
+    fun toBytes(argb: IntArray, width: Int, height: Int, orientation: Int = Orientation.NORMAL): ByteArray {
         val buffer = newBuffer()
-        fill(rgb, width, height, buffer)
+        fill(argb, width, height, buffer, orientation)
         return ByteArray(byteSize).also { buffer.get(it) }
     }
 }

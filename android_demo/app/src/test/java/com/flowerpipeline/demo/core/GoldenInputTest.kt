@@ -35,11 +35,11 @@ class GoldenInputTest {
             ?.let { Quantization((it[0] as Double).toFloat(), (it[1] as Double).toInt()) }
         val image = ImageIO.read(File(dir, case.field("image") as String)) // as stored: no EXIF
         val argb = image.getRGB(0, 0, image.width, image.height, null, 0, image.width)
-        // A photo with an EXIF Orientation tag: the app reads the tag (ExifInterface) and turns
-        // the pixels; Python's loader turned the same file with Pillow's exif_transpose.
+        // A photo with an EXIF Orientation tag: the app reads the tag (ExifInterface) and reads
+        // the pixels turned; Python's loader turned the same file with Pillow's exif_transpose.
         val orientation = (case["orientation"] as Double?)?.toInt() ?: Orientation.NORMAL
-        val upright = Orientation.upright(argb, image.width, image.height, orientation)
-        val actual = Preprocessor(variant.input, q).toBytes(argbToRgb(upright.pixels), upright.width, upright.height)
+        // Read through the orientation's mapping, as the app does: no turned copy is made.
+        val actual = Preprocessor(variant.input, q).toBytes(argb, image.width, image.height, orientation)
         val expected = File(dir, case.field("expected") as String).readBytes()
         val label = "${case["image"]} as ${variant.key}"
         assertEquals("$label: byte count", expected.size, actual.size)

@@ -61,4 +61,28 @@ class ModelSpecTest {
             assertThrows(JsonException::class.java) { ModelSpec.parse(broken) }
         }
     }
+
+    private val withThresholds = text.replace(
+        "\"int8\": {\"file\": \"model_int8.tflite\", \"signature\": \"serving_default\",",
+        "\"int8\": {\"file\": \"model_int8.tflite\", \"signature\": \"serving_default\"," +
+            " \"outputs\": {\"flower_type\": {\"threshold\": 0.6}, \"flower_color\": {\"quantization\": null}},")
+
+    @Test
+    fun readsEachHeadsThresholdAndOldFilesHaveNone() {
+        check(withThresholds != text) { "the test's replacement did not apply" }
+        val spec = ModelSpec.parse(withThresholds)
+        assertEquals(mapOf("flower_type" to 0.6f), spec.variant().thresholds)
+        assertEquals(emptyMap<String, Float>(), spec.variant("float32").thresholds) // exported before thresholds
+    }
+
+    @Test
+    fun aDamagedThresholdIsAJsonErrorNamingTheField() {
+        for (bad in listOf("\"0.6\"", "null", "0", "-0.2", "1", "1.5", "[0.6]")) {
+            val e = assertThrows(JsonException::class.java) {
+                ModelSpec.parse(withThresholds.replace("\"threshold\": 0.6", "\"threshold\": $bad"))
+            }
+            assertEquals("threshold $bad", true,
+                e.message!!.startsWith("variants.int8.outputs.flower_type.threshold: expected a number in (0, 1), got "))
+        }
+    }
 }

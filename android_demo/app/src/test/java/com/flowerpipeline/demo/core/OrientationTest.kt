@@ -52,4 +52,26 @@ class OrientationTest {
             assertArrayEquals(stored, upright(orientation).pixels)
         }
     }
+
+    /** Plain steps, written independently of Orientation: mirror left-right; a quarter turn clockwise. */
+    private fun mirror(i: Orientation.Image) =
+        Orientation.Image(IntArray(i.pixels.size) { i.pixels[(it / i.width) * i.width + i.width - 1 - it % i.width] }, i.width, i.height)
+
+    private fun turnClockwise(i: Orientation.Image): Orientation.Image {
+        val (w, h) = i.height to i.width // the new row y is the old column y, read bottom to top
+        return Orientation.Image(IntArray(i.pixels.size) { i.pixels[(i.height - 1 - it % w) * i.width + it / w] }, w, h)
+    }
+
+    @Test
+    fun mirrorThenTurnDescribesTheSameEightOrientations() {
+        for (orientation in 1..8) {
+            val (mirrored, degrees) = Orientation.mirrorThenTurn(orientation)
+            var image = Orientation.Image(stored, 3, 2)
+            if (mirrored) image = mirror(image)
+            repeat(degrees / 90) { image = turnClockwise(image) }
+            val expected = upright(orientation)
+            assertEquals("width, orientation $orientation", expected.width, image.width)
+            assertArrayEquals("orientation $orientation", expected.pixels, image.pixels)
+        }
+    }
 }

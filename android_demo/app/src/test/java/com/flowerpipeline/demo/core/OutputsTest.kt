@@ -49,4 +49,16 @@ class OutputsTest {
             Outputs.decode(heads, mapOf("flower_type" to floatArrayOf(1f), "flower_color" to floatArrayOf(1f, 0f, 0f)))
         }
     }
+
+    @Test
+    fun aHeadIsNotSureBelowItsThresholdAndSureFromItOn() {
+        assertEquals(true, NotSure.answers(0.5f, 0.5f))
+        assertEquals(false, NotSure.answers(0.49f, 0.5f))
+        assertEquals(true, NotSure.answers(0.01f, null)) // a model exported before thresholds
+        val outputs = mapOf("flower_type" to floatArrayOf(0.45f, 0.40f), "flower_color" to floatArrayOf(0.1f, 0.2f, 0.7f))
+        val results = Outputs.decode(heads, outputs, mapOf("flower_type" to 0.5f, "flower_color" to 0.7f))
+        assertEquals(listOf(false, true), results.map { it.answered })
+        assertEquals("flower_type: not sure  (rose 45.0%, daisy 40.0%; needs 50.0%)\n" +
+                     "flower_color: white 70.0%  (pink 20.0%, red 10.0%)", Outputs.describe(results))
+    }
 }
