@@ -17,6 +17,7 @@ import io
 import zipfile
 
 import flatbuffers
+import numpy as np
 
 from pipeline.core import tflite_file
 from pipeline.core.errors import PipelineError
@@ -113,7 +114,11 @@ def score_threshold(tensor_metadata) -> float | None:
     exported before thresholds existed). Checked by `check`: a number in (0, 1)."""
     for unit in tensor_metadata.processUnits or []:
         if unit.optionsType == fb.ProcessUnitOptions.ScoreThresholdingOptions:
-            return float(unit.options.globalScoreThreshold)
+            # stored as float32: the shortest decimal that is that float32 (0.6, not
+            # 0.6000000238), the number model.json holds; readers compare in float32
+            value = np.float32(unit.options.globalScoreThreshold)
+            return float(np.format_float_positional(value, unique=True)) \
+                if np.isfinite(value) else float(value)
     return None
 
 

@@ -3,10 +3,14 @@
     mp-venv/bin/python mediapipe_check.py FIXTURES_DIR
 
 Runs in its own venv (mediapipe 0.10.21 pins numpy<2) and imports nothing from the project:
-MediaPipe gets only the bare .tflite, so heads, labels and normalization can come from nowhere
-but the file's TFLite metadata. For every image and variant (int8 and float32) it requires:
-both heads reported, named as `pipeline predict` names them; the same top class; every class's
-score within the variant's tolerance (one output quantization step for int8, 1e-4 for float32).
+MediaPipe gets only the bare .tflite, so heads, labels, normalization and the not-sure
+thresholds can come from nowhere but the file's TFLite metadata; no score_threshold option is
+set. MediaPipe keeps the classes whose score reaches the head's threshold (its
+ScoreThresholdingOptions) and returns none when no class does: that is "not sure". For every
+image and variant (int8 and float32) it requires: both heads reported, named as `pipeline
+predict` names them; the same answer (top class, or not sure); every class it keeps within the
+variant's tolerance of predict's score (one output quantization step for int8, 1e-4 for
+float32), and exactly the classes predict scores at or above the threshold.
 The images are already at the model's input size, so MediaPipe's resize does nothing and the
 comparison covers its normalization (from NormalizationOptions), inference and labelling.
 """
@@ -35,14 +39,17 @@ def compare(image: str, got, want: dict, tolerance: dict) -> tuple[list[str], di
         return [f"{image}: heads {sorted(heads)}, predict has {sorted(want)}"], worst
     for name, pred in want.items():
         scores = {c.category_name: c.score for c in heads[name].categories}
-        if sorted(scores) != sorted(pred["probabilities"]):
-            problems.append(f"{image} {name}: labels {sorted(scores)}, "
-                            f"predict {sorted(pred['probabilities'])}")
+        threshold = pred.get("threshold") or 0.0
+        kept = sorted(c for c, p in pred["probabilities"].items() if p >= threshold)
+        if sorted(scores) != kept:
+            problems.append(f"{image} {name}: MediaPipe kept {sorted(scores)}, predict scores "
+                            f"{kept} at or above the threshold {threshold}")
             continue
-        top = max(scores, key=scores.get)
+        top = max(scores, key=scores.get) if scores else None  # None: not sure
         if top != pred["label"]:
-            problems.append(f"{image} {name}: MediaPipe top {top}, predict {pred['label']}")
-        worst[name] = max(abs(scores[c] - p) for c, p in pred["probabilities"].items())
+            problems.append(f"{image} {name}: MediaPipe top {top or 'not sure'}, predict "
+                            f"{pred['label'] or 'not sure'}")
+        worst[name] = max([abs(scores[c] - pred["probabilities"][c]) for c in scores] + [0.0])
         if worst[name] > tolerance[name]["abs"]:
             problems.append(f"{image} {name}: |score diff| {worst[name]:.2e} > "
                             f"{tolerance[name]['abs']:.2e} ({tolerance[name]['why']})")
@@ -54,19 +61,22 @@ def check_variant(fixtures: Path, key: str, case: dict, images: list[str]) -> li
         base_options=mp_tasks.BaseOptions(model_asset_path=str(fixtures / case["model"])),
         max_results=-1)
     want = load_predict(fixtures / case["predict"])
-    problems, worst, agree = [], {}, 0
+    problems, worst, agree, unsure = [], {}, 0, 0
     with vision.ImageClassifier.create_from_options(options) as classifier:
         for image in images:
             got = classifier.classify(mp.Image.create_from_file(str(fixtures / image)))
             p, w = compare(image, got, want[Path(image).name], case["tolerance"])
             problems += p
-            agree += not any(" top " in line or "heads" in line for line in p)
+            agree += not any(" top " in line or "heads" in line or " kept " in line
+                             for line in p)
+            unsure += sum(not c.categories for c in got.classifications)
             for name, value in w.items():
                 worst[name] = max(worst.get(name, 0.0), value)
     for name, value in worst.items():
         print(f"{key}: {name}: max |MediaPipe - predict| {value:.2e} over {len(images)} images, "
               f"allowed {case['tolerance'][name]['abs']:.2e} ({case['tolerance'][name]['why']})")
-    print(f"{key}: same top class on both heads for {agree}/{len(images)} images")
+    print(f"{key}: same answer (class or not sure) on both heads for {agree}/{len(images)} "
+          f"images; {unsure} head answers not sure, from the file's thresholds alone")
     return problems
 
 

@@ -1,7 +1,9 @@
 // Web MediaPipe check: @mediapipe/tasks-vision's ImageClassifier in headless Debian chromium
 // (wasm, CPU delegate) on the bare exported int8 and float32 models must report both heads by
-// name with the same top class as `pipeline predict` on every image, and every score within one
-// output quantization step (int8) or 1e-4 (float32).
+// name with the same answer as `pipeline predict` on every image (top class, or "not sure" when
+// MediaPipe keeps no class: it drops those below the file's ScoreThresholdingOptions by itself,
+// no option set), keep exactly the classes predict scores at or above the threshold, and give
+// every kept score within one output quantization step (int8) or 1e-4 (float32).
 //
 //   node check_mediapipe.mjs FIXTURES_DIR SCREENSHOT.png
 import {readFile} from 'node:fs/promises';
@@ -29,9 +31,16 @@ function compareImage(variant, got, want, tolerance, worst) {
   const problems = [];
   for (const [name, pred] of Object.entries(want)) {
     const scores = Object.fromEntries(heads[name].categories.map((k) => [k.categoryName, k.score]));
-    const top = Object.keys(scores).reduce((a, b) => (scores[b] > scores[a] ? b : a));
-    if (top !== pred.label) problems.push(`${where} ${name}: MediaPipe top ${top}, predict ${pred.label}`);
-    const diff = Math.max(...Object.entries(pred.probabilities).map(([c, p]) => Math.abs((scores[c] ?? NaN) - p)));
+    const threshold = pred.threshold ?? 0;
+    const kept = Object.keys(pred.probabilities).filter((c) => pred.probabilities[c] >= threshold).sort();
+    if (JSON.stringify(Object.keys(scores).sort()) !== JSON.stringify(kept)) {
+      problems.push(`${where} ${name}: MediaPipe kept ${Object.keys(scores).sort()}, predict scores ${kept} at or above ${threshold}`);
+      continue;
+    }
+    const names = Object.keys(scores);
+    const top = names.length ? names.reduce((a, b) => (scores[b] > scores[a] ? b : a)) : null;
+    if (top !== pred.label) problems.push(`${where} ${name}: MediaPipe top ${top ?? 'not sure'}, predict ${pred.label ?? 'not sure'}`);
+    const diff = Math.max(0, ...names.map((c) => Math.abs(scores[c] - pred.probabilities[c])));
     worst[name] = Math.max(worst[name] ?? 0, diff);
     if (!(diff <= tolerance[name].abs)) {
       problems.push(`${where} ${name}: |score diff| ${diff.toExponential(2)} > ${tolerance[name].abs.toExponential(2)} (${tolerance[name].why})`);
@@ -58,14 +67,16 @@ async function main() {
     let agree = 0;
     for (const got of results[variant]) {
       const p = compareImage(variant, got, want[basename(got.image)], c.tolerance, worst);
-      agree += p.every((line) => !line.includes(' top ') && !line.includes('heads'));
+      agree += p.every((line) => !line.includes(' top ') && !line.includes('heads') && !line.includes(' kept '));
       problems.push(...p);
     }
     for (const [name, value] of Object.entries(worst)) {
       console.log(`${variant}: ${name}: max |MediaPipe web - predict| ${value.toExponential(2)} over ` +
                   `${results[variant].length} images, allowed ${c.tolerance[name].abs.toExponential(2)} (${c.tolerance[name].why})`);
     }
-    console.log(`${variant}: same top class on both heads for ${agree}/${results[variant].length} images`);
+    const unsure = results[variant].reduce((n, got) => n + got.classifications.filter((h) => !h.categories.length).length, 0);
+    console.log(`${variant}: same answer (class or not sure) on both heads for ${agree}/${results[variant].length} images; ` +
+                `${unsure} head answers not sure, from the file's thresholds alone`);
   }
   if (problems.length) logs.forEach((line) => console.log(`browser console: ${line}`));
   problems.forEach((p) => console.error(`FAIL ${p}`));
