@@ -70,14 +70,17 @@ def train(data: Path = typer.Option(..., help="Folder with train.txt, val.txt, t
                                               help="fixed (--loss-weights) or learned "
                                                    "uncertainty weights (Kendall 2018)."),
           tasks: Optional[str] = typer.Option(None, help="Heads to train, e.g. type,color."),
+          none_weight: float = typer.Option(
+              1.0, help="Loss weight of photos labelled \"none of these\" (negatives, and -1 "
+                        "in a head declared so) against photos of a class."),
           pretrained: Optional[str] = typer.Option(
               None, help="imagenet, none, or a weights .npz (<layer>/kernel, <layer>/bias). "
                          "Default: imagenet for squeezenet1.1, none for squeezenet1.0."),
           freeze_epochs: Optional[int] = typer.Option(
               None, min=0, help="First epochs train the heads only, trunk frozen "
-                                "(default: 3 when pretrained, at most half the epochs; else 0)."),
+                                "(default: 2 when pretrained, at most half the epochs; else 0)."),
           finetune_lr: Optional[float] = typer.Option(
-              None, help="Learning rate after the frozen epochs (default: lr / 10)."),
+              None, help="Learning rate after the frozen epochs (default: --lr)."),
           init_from: Optional[Path] = typer.Option(None, help="Start from another run's weights."),
           seed: int = typer.Option(0),
           resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint "
@@ -103,7 +106,7 @@ def train(data: Path = typer.Option(..., help="Folder with train.txt, val.txt, t
               weighting=weighting.value, tasks=_csv(tasks), init_from=init_from, seed=seed,
               resume=resume, pretrained=pretrained, freeze_epochs=freeze_epochs,
               finetune_lr=finetune_lr, distribute=distribute.value, input=input.value,
-              scale_lr=scale_lr, cluster_timeout=cluster_timeout)
+              scale_lr=scale_lr, cluster_timeout=cluster_timeout, none_weight=none_weight)
 
 
 @app.command()

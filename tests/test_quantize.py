@@ -128,12 +128,15 @@ def test_label_file_errors_stop_quantize(exported, tmp_path):
 def test_agreement_gate_fails_only_where_the_test_set_can_judge_it():
     results = {"float32": {"max_abs_diff": 1e-6},
                "int8": {"agreement": {"flower_type": 0.9, "flower_color": 1.0}}}
-    failures, warnings = stage.gate(results, FLOWER_HEADS, stage.MIN_GATED_IMAGES)
+    enough = {h: stage.MIN_GATED_IMAGES for h in FLOWER_HEADS.names}
+    failures, warnings = stage.gate(results, FLOWER_HEADS, enough)
     assert len(failures) == 1 and "90.0% of flower_type" in failures[0] and not warnings
-    failures, warnings = stage.gate(results, FLOWER_HEADS, 12)
+    # counted per head: photos labelled with one of its classes
+    few = {"flower_type": 12, "flower_color": stage.MIN_GATED_IMAGES}
+    failures, warnings = stage.gate(results, FLOWER_HEADS, few)
     assert not failures and "only 12 test images" in warnings[0]
     results["float32"]["max_abs_diff"] = 1e-3
-    assert "float32 differs" in stage.gate(results, FLOWER_HEADS, 12)[0][0]
+    assert "float32 differs" in stage.gate(results, FLOWER_HEADS, few)[0][0]
 
 
 def test_qat_ranges_start_where_the_float_activations_are():

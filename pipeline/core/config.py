@@ -88,6 +88,7 @@ class TrainSettings(_JsonRecord):
     mode: str = "joint"
     loss_weights: dict = field(default_factory=dict)
     weighting: str = "fixed"
+    none_weight: float = 1.0  # loss weight of "none of these" photos against labelled ones
     tasks: list = field(default_factory=list)
     init_from: str | None = None
     pretrained: str = "none"

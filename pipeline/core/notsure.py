@@ -45,9 +45,11 @@ def check_threshold(value, where: str) -> float:
 
 
 def ece(scores, truth, bins: int = ECE_BINS) -> float | None:
-    """Expected calibration error of the top score (equal-width bins), over labelled rows."""
+    """Expected calibration error of the top class's score (equal-width bins) over the rows
+    whose truth is known: a class, or "none of these" (truth below -1: any class is then
+    wrong, so a calibrated head gives such photos low scores). -1 rows are left out."""
     scores, truth = np.asarray(scores, dtype=np.float64), np.asarray(truth)
-    keep = truth >= 0
+    keep = (truth >= 0) | (truth < -1)
     if not keep.any():
         return None
     scores, truth = scores[keep], truth[keep]

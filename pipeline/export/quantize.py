@@ -92,7 +92,7 @@ def fine_tune(qat, heads: Heads, settings, datasets: dict, epochs: int, lr: floa
     from pipeline.training.multitask import MultiTask, build_optimizer
 
     trainer = MultiTask(qat, heads, mode=settings.mode, loss_weights=settings.loss_weights,
-                        weighting=settings.weighting)
+                        weighting=settings.weighting, none_weight=settings.none_weight)
     trainer.prepare(build_optimizer(lr, max(epochs, 1) * steps))
     if epochs == 0:
         for x, _ in datasets["train"]:

@@ -89,13 +89,15 @@ def score_variants(out_dir: Path, spec: dict, heads: Heads, pixels: np.ndarray,
     return results
 
 
-def gate(results: dict, heads: Heads, n_images: int) -> tuple[list[str], list[str]]:
-    """(failures, warnings): float32 parity, and QAT int8 agreement where n_images can judge it."""
+def gate(results: dict, heads: Heads, labelled: dict[str, int]) -> tuple[list[str], list[str]]:
+    """(failures, warnings): float32 parity, and QAT int8 agreement where the number of test
+    photos labelled with one of the head's classes (labelled[head]) can judge it."""
     failures, warnings = [], []
     diff = results[REFERENCE]["max_abs_diff"]
     if diff > MAX_FLOAT_DIFF:
         failures.append(f"float32 differs from Keras by {diff:.2e} (limit {MAX_FLOAT_DIFF:.0e})")
     for name, value in results[DEFAULT]["agreement"].items():
+        n_images = labelled[name]
         if value >= MIN_INT8_AGREEMENT:
             continue
         message = (f"int8 agrees with the QAT Keras model on {value:.1%} of {name} "
@@ -179,7 +181,8 @@ def export(out_dir: Path, float_model, qat_model, heads: Heads, image_size: int,
     print(format_not_sure(results, chosen, heads))
     print(f"{BY_KEY[DEFAULT].file} is {metrics['size_ratio_int8_to_float32']:.3f}x the size of "
           f"{BY_KEY[REFERENCE].file}")
-    failures, warnings = gate(results, heads, len(labels))
+    failures, warnings = gate(results, heads, {h.name: int((labels[:, i] >= 0).sum())
+                                               for i, h in enumerate(heads)})
     for warning in warnings:
         print(f"warning: {warning}")
     if failures:

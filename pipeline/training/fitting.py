@@ -36,7 +36,7 @@ def fit(folder: Path, source, config, heads, settings, state: dict | None, start
     with dist.strategy.scope():  # model, trainer and optimizer live on every replica
         net = initial_model(config, heads, start)
         trainer = MultiTask(net, heads, settings.mode, settings.loss_weights,
-                            settings.weighting)
+                            settings.weighting, settings.none_weight)
         trainer.prepare(build_optimizer(settings.lr * factor, steps * settings.epochs,
                                         steps * settings.freeze_epochs,
                                         settings.finetune_lr * factor))

@@ -41,13 +41,14 @@ def head_tensors(net, heads: Heads) -> list:
     return [by_name[h.name] for h in heads]
 
 
-def masked_cross_entropy(labels, probs):
+def masked_cross_entropy(labels, probs, none_weight: float = 1.0):
     """(mean loss over the images that count, per-image loss, mask of those images).
 
     `probs` are the head's classes' probabilities, which leave room for "none of these"
     (head_output.py): a class label costs -log p(class), NONE costs -log(1 - sum of p), the
     cross-entropy of the head's full softmax either way. MISSING (-1) costs exactly 0, with a
-    zero gradient. (Keras' own cross-entropy would renormalize p to sum to 1.)"""
+    zero gradient. (Keras' own cross-entropy would renormalize p to sum to 1.) none_weight
+    scales the NONE photos' loss (fewer of them pull the head's scores less towards "none")."""
     t = tf()
     labels = t.cast(t.reshape(labels, [-1]), t.int32)
     known = t.cast(labels >= 0, t.float32)
@@ -55,7 +56,8 @@ def masked_cross_entropy(labels, probs):
     picked = t.gather(probs, t.maximum(labels, 0), axis=1, batch_dims=1)
     rest = 1.0 - t.reduce_sum(probs, axis=-1)
     likelihood = known * picked + none * rest + (1.0 - known - none)  # log(1) = 0 when unused
-    per_image = -t.math.log(t.clip_by_value(likelihood, EPSILON, 1.0))
+    per_image = -t.math.log(t.clip_by_value(likelihood, EPSILON, 1.0)) * (known + none_weight * none
+                                                                          + (1.0 - known - none))
     mask = known + none
     return t.reduce_sum(per_image) / t.maximum(t.reduce_sum(mask), 1.0), per_image, mask
 
@@ -112,13 +114,13 @@ def _two_phase_class():
 
 
 def MultiTask(net, heads: Heads, mode: str = "joint", loss_weights: dict | None = None,
-              weighting: str = "fixed"):
+              weighting: str = "fixed", none_weight: float = 1.0):
     """The trainer around `net`; compile it with `.prepare(build_optimizer(...))`, then fit."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
     if weighting not in WEIGHTINGS:
         raise ValueError(f"unknown weighting {weighting!r}; choose from {', '.join(WEIGHTINGS)}")
-    return _trainer_class()(net, heads, mode, loss_weights, weighting)
+    return _trainer_class()(net, heads, mode, loss_weights, weighting, none_weight)
 
 
 @functools.cache
@@ -136,10 +138,12 @@ def _trainer_class():
 class _Trainer:
     """Methods of the trainer (a tf_keras Model subclass made by `_trainer_class`)."""
 
-    def __init__(self, net, heads: Heads, mode: str, loss_weights: dict | None, weighting: str):
+    def __init__(self, net, heads: Heads, mode: str, loss_weights: dict | None, weighting: str,
+                 none_weight: float = 1.0):
         super(type(self), self).__init__()
         k = keras()
         self.net, self.heads, self.mode, self.weighting = net, heads, mode, weighting
+        self.none_weight = float(none_weight)
         self.head_of_step = None  # alternating on several replicas: the head being traced
         weights = loss_weights or {}
         self.fixed = [float(weights.get(h.name, 1.0)) for h in heads]
@@ -174,7 +178,8 @@ class _Trainer:
         return present * (t.exp(-s) * loss + 0.5 * s / replicas_in_sync())
 
     def head_losses(self, y, probs: list):
-        return [masked_cross_entropy(y[h.name], p) for h, p in zip(self.heads, probs)]
+        return [masked_cross_entropy(y[h.name], p, self.none_weight)
+                for h, p in zip(self.heads, probs)]
 
     def track(self, i: int, y, probs, loss_parts) -> None:
         t = tf()
@@ -249,7 +254,7 @@ class _Trainer:
         branch = self.branches[i]
         with t.GradientTape() as tape:
             probs = branch(x, training=True)
-            part = masked_cross_entropy(y[self.heads.heads[i].name], probs)
+            part = masked_cross_entropy(y[self.heads.heads[i].name], probs, self.none_weight)
             total = self.weighted(i, part)
         variables = branch.trainable_variables + self.extra_vars()
         self.optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))

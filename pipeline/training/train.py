@@ -35,6 +35,7 @@ DISTRIBUTE = tuple(d.value for d in Distribute)
 
 def run(data, run, arch="squeezenet1.1", image_size=224, epochs=20, batch_size=32, lr=None,
         mode="joint", loss_weights=None, weighting="fixed", tasks=None, init_from=None,
+        none_weight=1.0,
         seed=0, resume=False, pretrained=None, freeze_epochs=None, finetune_lr=None,
         distribute="none", input="auto", scale_lr=False, cluster_timeout=None) -> dict:
     """Train, evaluate on val and test, publish `train/`; returns the test metrics (an empty
@@ -52,6 +53,7 @@ def run(data, run, arch="squeezenet1.1", image_size=224, epochs=20, batch_size=3
     settings = TrainSettings(
         data=str(data.resolve()), arch=arch, image_size=image_size, epochs=epochs,
         batch_size=batch_size, mode=mode, loss_weights=weights, weighting=weighting,
+        none_weight=check_none_weight(none_weight),
         tasks=heads.names, init_from=str(Path(init_from).resolve()) if init_from else None,
         pretrained=config.pretrained, seed=seed, input=kind, distribute=distribute,
         scale_lr=scale_lr, **schedule)
@@ -120,6 +122,12 @@ def guarded(fit, dist, *args, **kwargs):
         if lost is None:
             raise
         raise lost from None
+
+
+def check_none_weight(value: float) -> float:
+    if not 0 <= value <= 10:
+        raise PipelineError(f"--none-weight {value} must be between 0 and 10")
+    return float(value)
 
 
 def check_distribute(kind: str):
