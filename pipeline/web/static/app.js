@@ -160,6 +160,7 @@ async function benchmark() {
   const [runs, warmup] = [Number(params.get('runs')) || 50, Number(params.get('warmup')) || 10];
   $('benchmark').disabled = true;
   $('bench').hidden = false;
+  stopCamera(); // its frames would share the CPU with the timed runs
   const image = testImage();
   const variants = {};
   for (const v of state.site.variants) {
