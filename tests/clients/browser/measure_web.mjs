@@ -31,7 +31,10 @@ async function measure(origin, rate) {
     await p.page.locator('#benchmark').tap();
     await p.page.waitForFunction(() => document.body.dataset.benchmark || document.body.dataset.error,
                                  null, {timeout: 600_000});
-    return p.page.evaluate(() => JSON.parse(document.body.dataset.benchmark || document.body.dataset.error));
+    return await p.page.evaluate(() => JSON.parse(document.body.dataset.benchmark || document.body.dataset.error));
+  } catch (e) {
+    p.logs.slice(-8).forEach((l) => console.error(`browser console: ${l.type} ${l.text}`));
+    throw e;
   } finally {
     await p.browser.close();
   }
