@@ -56,7 +56,7 @@ def render(report: dict, preds: dict | None) -> str:
         parts += [sections.variant_section(report, preds, i, key)
                   for i, key in enumerate(variant_keys(report))]
         parts.append(sections.gallery_section(report, preds))
+    parts.append(devices.devices_section(report))  # beside the CPU benchmark, just before it
     parts.append(benchmark.benchmark_section(report))
-    parts.append(devices.devices_section(report))
     # Last, so that it lists what rendering found too; first on the page.
     return html.page(report, [("problems", "problems", html.problems(report))] + parts)
