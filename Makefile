@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test test-clients real clean-venv
+.PHONY: demo test test-clients real clean-venv web-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ test: $(STAMP)
 # exported model that the script builds itself; installs its Debian and npm packages itself.
 test-clients: $(STAMP)
 	bash tests/clients/run.sh
+
+# The phone page's JavaScript and wasm (MediaPipe Tasks for the web), pinned in
+# pipeline/web/package-lock.json; `pipeline web` copies them into the site (docs/web.md).
+web-deps:
+	npm ci --prefix pipeline/web --no-audit --no-fund --loglevel=error
 
 clean-venv:
 	rm -rf $(VENV)

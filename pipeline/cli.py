@@ -212,5 +212,7 @@ def android(run: Path = typer.Option(..., help="Run directory with an export, or
     stage.run(run=run, variant=variant.value, assets=assets)
 
 
+from pipeline.web.commands import add as add_web_commands  # noqa: E402 (web, serve)
+add_web_commands(app, friendly, _csv)
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

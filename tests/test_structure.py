@@ -10,8 +10,8 @@ GENERATED = {"pipeline.core.metadata_fbs.metadata_schema_generated"}
 ALLOWED = {"core": set(), "data": set(), "training": {"data"},
            "export": {"training", "data", "deploy"}, "deploy": {"export.variants"},
            "bench": {"training", "export", "deploy", "data"},
-           "report": {"deploy", "export.variants"}}
-NO_TENSORFLOW = ("deploy", "report")  # the phone-side runtime and the report: LiteRT only
+           "report": {"deploy", "export.variants"}, "web": set()}
+NO_TENSORFLOW = ("deploy", "report", "web")  # the phone-side runtime and the report: LiteRT only
 
 
 def modules() -> dict[str, Path]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.io import atomic_write_text
-from pipeline.report import benchmark, calibration, html, predictions, sections
+from pipeline.report import benchmark, calibration, devices, html, predictions, sections
 from pipeline.report.gather import gather, variant_keys
 
 DEFAULT_OUT = Path("report") / "index.html"
@@ -57,6 +57,7 @@ def render(report: dict, preds: dict | None) -> str:
                   for i, key in enumerate(variant_keys(report))]
         parts.append(calibration.not_sure_section(report, preds))
         parts.append(sections.gallery_section(report, preds))
+    parts.append(devices.devices_section(report))  # beside the CPU benchmark, just before it
     parts.append(benchmark.benchmark_section(report))
     # Last, so that it lists what rendering found too; first on the page.
     return html.page(report, [("problems", "problems", html.problems(report))] + parts)

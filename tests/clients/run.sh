@@ -18,7 +18,10 @@
 #     @mediapipe/tasks-vision in headless chromium) on the bare model files vs `pipeline predict`;
 #  6. report: a quick benchmark of the tiny run, `pipeline report`, and headless chromium opening
 #     the page from disk (no console errors, every image loads, one section per head and per
-#     variant; screenshot report.png).
+#     variant; screenshot report.png);
+#  7. web: `pipeline serve` of the tiny run and its phone page in chromium under mobile emulation:
+#     a fake camera (.y4m of the test photos), every test photo through the photo button against
+#     `pipeline predict`, and /?benchmark=1 recorded in the run and shown by `pipeline report`.
 # Every check runs even if an earlier one failed; any failure makes the exit code non-zero.
 # Outputs (screenshot, fixtures, logs) stay in tests/clients/out/.
 set -euo pipefail
@@ -47,6 +50,7 @@ install_tools() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages
     fi
     npm ci --no-audit --no-fund --loglevel=error
+    npm ci --prefix ../../pipeline/web --no-audit --no-fund --loglevel=error  # = make web-deps
     if [ "$("$out/mp-venv/bin/python" -c 'import mediapipe; print(mediapipe.__version__)' 2>/dev/null)" = "$MEDIAPIPE" ]; then
         echo "mediapipe $MEDIAPIPE already in $out/mp-venv"
     else
@@ -78,6 +82,15 @@ check_report() { # a quick benchmark so the page has every section, then the pag
     node browser/check_report.mjs "$out/run" "$out/report.png"
 }
 
+check_web() { # the phone page through `pipeline serve`, as a phone (browser/check_web.mjs)
+    local photos
+    mapfile -t photos < <(grep -v '^\s*\(#\|$\)' "$out/data/test.txt" | cut -d, -f1 | sed "s|^|$out/data/|")
+    "$python" make_y4m.py "$out/camera.y4m" "${photos[@]}" &&
+    "$pipeline" predict "${photos[@]}" --model "$out/run" --json > "$out/predict_test.jsonl" &&
+    PIPELINE="$pipeline" node browser/check_web.mjs "$out/run" "$out/predict_test.jsonl" \
+        "$out/camera.y4m" "$out" "${photos[@]}"
+}
+
 declare -A results
 check() { # name, command...: run it, log it, remember pass/fail, never stop the script
     local name=$1 start=$SECONDS
@@ -102,8 +115,9 @@ main() {
     check mediapipe-python "$out/mp-venv/bin/python" mediapipe_check.py "$out/fixtures"
     check mediapipe-web node browser/check_mediapipe.mjs "$out/fixtures" "$out/mediapipe.png"
     check report check_report
-    step "summary ($((SECONDS - start)) s; screenshots: tests/clients/$out/{browser,orientation,mediapipe,report}.png)"
-    for name in browser browser-orientation kotlin android-resources mediapipe-python mediapipe-web report; do
+    check web check_web
+    step "summary ($((SECONDS - start)) s; screenshots: tests/clients/$out/{browser,orientation,mediapipe,report,web-*}.png)"
+    for name in browser browser-orientation kotlin android-resources mediapipe-python mediapipe-web report web; do
         echo "  $name: ${results[$name]}"
         [ "${results[$name]}" = passed ] || failed=$((failed + 1))
     done

@@ -1,0 +1,136 @@
+"""`pipeline web`: the static phone page of a run, built whole or not at all.
+
+    OUT/index.html, app.js, style.css    the page (pipeline/web/static)
+    OUT/mediapipe/                       MediaPipe Tasks for the web: its ES module and wasm,
+                                         copied from the pinned npm package (`make web-deps`)
+    OUT/models/model_<variant>.tflite    the run's exported files, byte for byte
+    OUT/site.json                        which variants, their files, sha256 and the export id
+
+The page learns heads, labels, normalization and the "not sure" thresholds from each .tflite's
+own metadata (MediaPipe Tasks reads them), so site.json names files, never classes. The site is
+built in a temporary folder beside OUT and renamed into place: a reader of OUT sees the old
+site or the new one. Nothing in it is fetched from another host at run time.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from pipeline.core.errors import PipelineError
+from pipeline.core.io import read_json, sha256, write_json
+from pipeline.core.runs import RunDir
+
+STATIC = Path(__file__).parent / "static"
+PAGE_FILES = ("index.html", "app.js", "style.css")
+MARKER = "site.json"
+DEFAULT_VARIANTS = ("int8", "float32")
+MEDIAPIPE = "@mediapipe/tasks-vision"
+# What the page loads of the package: its ES module bundle and the wasm it picks from (with or
+# without SIMD, chosen by MediaPipe's FilesetResolver from what the browser supports).
+MEDIAPIPE_FILES = ("package.json", "vision_bundle.mjs", "wasm/vision_wasm_internal.js",
+                   "wasm/vision_wasm_internal.wasm", "wasm/vision_wasm_nosimd_internal.js",
+                   "wasm/vision_wasm_nosimd_internal.wasm")
+INSTALL = "make web-deps"
+
+
+def node_modules() -> Path:
+    """Where the pinned npm packages are: $PIPELINE_WEB_MODULES, else pipeline/web/node_modules
+    (what `make web-deps`, i.e. `npm ci --prefix pipeline/web`, installs)."""
+    return Path(os.environ.get("PIPELINE_WEB_MODULES") or Path(__file__).parent / "node_modules")
+
+
+def mediapipe_dir() -> Path:
+    folder = node_modules() / MEDIAPIPE
+    absent = [name for name in MEDIAPIPE_FILES if not (folder / name).is_file()]
+    if absent:
+        raise PipelineError(f"{folder}: the page's JavaScript is not installed ({absent[0]} "
+                            f"missing); run `{INSTALL}` (npm ci in pipeline/web) first")
+    return folder
+
+
+def chosen_variants(rd: RunDir, names: list[str] | None) -> tuple[dict, dict]:
+    """(model.json, {variant: its entry}) for the variants asked for, in that order."""
+    rd.require("export")
+    spec = read_json(rd.file("export", "model.json"))
+    have = spec.get("variants") or {}
+    names = list(names or [n for n in DEFAULT_VARIANTS if n in have] or have)
+    for name in names:
+        if name not in have:
+            raise PipelineError(f"{rd.root / 'export' / 'model.json'}: no variant '{name}' "
+                                f"(has: {', '.join(have) or 'none'})")
+    return spec, {name: have[name] for name in dict.fromkeys(names)}
+
+
+def build(run: Path, out: Path, variants: list[str] | None = None) -> Path:
+    """Write the site of `run` into `out` (replacing a site built before); returns `out`."""
+    rd = RunDir(run)
+    if not rd.root.is_dir():
+        raise PipelineError(f"{rd.root}: no such run directory")
+    rd = rd.snapshot()
+    _, chosen = chosen_variants(rd, variants)
+    mediapipe = mediapipe_dir()
+    out = Path(out)
+    if out.exists() and not (out / MARKER).is_file():
+        raise PipelineError(f"{out}: exists and is not a site `pipeline web` made; give "
+                            "another --out (nothing was written)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    try:
+        os.chmod(tmp, 0o755)
+        _fill(tmp, rd, chosen, mediapipe)
+        _swap(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _fill(folder: Path, rd: RunDir, chosen: dict, mediapipe: Path) -> None:
+    for name in PAGE_FILES:
+        shutil.copyfile(STATIC / name, folder / name)
+    for name in MEDIAPIPE_FILES[1:]:
+        (folder / "mediapipe" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(mediapipe / name, folder / "mediapipe" / name)
+    (folder / "models").mkdir()
+    listed = []
+    for key, entry in chosen.items():
+        source = rd.file("export", entry["file"])  # checked against the manifest's sha256
+        target = folder / "models" / Path(entry["file"]).name
+        shutil.copyfile(source, target)
+        listed.append({"key": key, "file": f"models/{target.name}", "sha256": sha256(target),
+                       "bytes": target.stat().st_size,
+                       "input": {k: entry.get("input", {}).get(k) for k in ("shape", "dtype")}})
+    version = read_json(mediapipe / "package.json").get("version")
+    write_json(folder / MARKER, {"run": rd.name, "export_id": rd.entry("export").get("id"),
+                                 "variants": listed, "runtime": f"{MEDIAPIPE} {version}"})
+
+
+def _swap(tmp: Path, out: Path) -> None:
+    """Rename the new site into place; an old one goes aside first, then away."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    old = out.parent / f".{out.name}.old.tmp"
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(out, old)
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def current(site: Path, run: Path, variants: list[str] | None) -> bool:
+    """True when `site` was built from the run's current export with these variants."""
+    try:
+        made = read_json(site / MARKER)
+        rd = RunDir(run).snapshot()
+        keys = [v["key"] for v in made["variants"]]
+        return (made.get("export_id") == (rd.entry("export") or {}).get("id")
+                and (variants is None or keys == list(dict.fromkeys(variants)))
+                and all((site / v["file"]).is_file() for v in made["variants"]))
+    except (PipelineError, KeyError, TypeError, OSError):
+        return False
