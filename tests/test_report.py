@@ -87,7 +87,7 @@ def test_exported_run_has_every_variant_and_a_gallery(exported):
 
 def test_full_run_with_benchmark(exported):
     results = write_benchmark(exported, FLOWER_HEADS)
-    _, page = report(exported.root)
+    text, page = report(exported.root)
     words = page.words
     assert "no benchmark yet" not in words
     assert "Test CPU <x86>" in words  # read from results.json, shown escaped
@@ -97,8 +97,10 @@ def test_full_run_with_benchmark(exported):
     assert "Noise: per-round medians differ by up to" in words
     benchmark = page.sections[-1]
     assert benchmark["id"] == "benchmark"
-    # QAT curves per head (the helper's train/ has no history), 3 benchmark figures, 12 tiles
-    assert len(page.images) == 2 + 3 + 12
+    # QAT curves per head (the helper's train/ has no history), 3 benchmark figures, one
+    # reliability / coverage figure per head (not sure), 12 tiles
+    assert len(page.images) == 2 + 3 + 2 + 12
+    assert 'alt="reliability and coverage: flower_type"' in text
 
 
 def test_stale_stage_folder_is_reported_not_shown(exported, tmp_path):

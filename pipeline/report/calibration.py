@@ -79,6 +79,6 @@ def not_sure_section(report: dict, preds: dict | None) -> tuple[str, str, str]:
         png = reliability_and_coverage(head.name, preds["probs"][key][head.name],
                                        preds["labels"][:, i],
                                        preds["thresholds"][key].get(head.name))
-        parts.append(img(png, f"{head.name} reliability and coverage") if png else
+        parts.append(img(png, f"reliability and coverage: {head.name}") if png else
                      missing("no labelled test photo for this head"))
     return "notsure", "not sure", section("Not sure", "".join(parts), "notsure")

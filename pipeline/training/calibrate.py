@@ -48,3 +48,13 @@ def calibrate(net, heads: Heads, scored: dict) -> dict:
             entry[f"ece_after_{split}"] = notsure.ece(after, y[:, i])
         report[head.name] = entry
     return report
+
+
+def describe(report: dict) -> str:
+    """One line: each head's temperature and its ECE on test before -> after."""
+    def fmt(value):
+        return "-" if value is None else f"{value:.3f}"
+
+    return "calibration (temperature; ECE on test before -> after): " + "; ".join(
+        f"{name} T={c['temperature']:.3f} {fmt(c.get('ece_before_test'))} -> "
+        f"{fmt(c.get('ece_after_test'))}" for name, c in report.items())

@@ -124,7 +124,8 @@ def initial_model(config, heads, source):
         print(f"initialised {copied} of {total} layers with weights from {source}")
     elif source:
         count = load_pretrained(net, source)
-        total = sum(1 for layer in net.layers if layer.get_weights())
+        # layers that learn (not the heads' fixed class-selection layers, head_output.py)
+        total = sum(1 for layer in net.layers if layer.trainable_weights)
         print(f"initialised {count} of {total} layers with {config.pretrained} weights")
     return net
 

@@ -264,7 +264,7 @@ def finish(w, rundir: RunDir, net, source, config, schema: Heads, heads: Heads,
            settings: TrainSettings) -> dict:
     """Calibrate the best model (one temperature per head, fitted on val and folded into its
     weights), score it on val and test; write metrics, plots, config; print the table."""
-    from pipeline.training.calibrate import calibrate
+    from pipeline.training.calibrate import calibrate, describe
     from pipeline.training.checkpoints import save_h5
     from pipeline.training.fitting import predict
 
@@ -278,9 +278,7 @@ def finish(w, rundir: RunDir, net, source, config, schema: Heads, heads: Heads,
         metrics[split] = head_metrics(heads, labels, probs)
     metrics["calibration"] = calibration
     write_json(w.dir / "metrics.json", metrics)
-    print("calibration (temperature; ECE on test before -> after): " + "; ".join(
-        f"{h.name} T={c['temperature']:.3f} {_fmt(c['ece_before_test'])} -> "
-        f"{_fmt(c['ece_after_test'])}" for h, c in zip(heads, calibration.values())))
+    print(describe(calibration))
     history = read_json(w.dir / STATE)["history"]
     plots.training_curves(history, heads.names, w.dir / "curves.png")
     for head in heads:
@@ -294,10 +292,6 @@ def finish(w, rundir: RunDir, net, source, config, schema: Heads, heads: Heads,
                  "epochs": len(history)}
     print(format_table(metrics["test"], heads, title=f"test metrics ({rundir.root})"))
     return metrics["test"]
-
-
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.3f}"
 
 
 def _summary(m: dict, heads: Heads) -> dict:

@@ -17,17 +17,17 @@ object SampleSize {
     const val MAX_PIXELS = 4 shl 20
 
     /**
-     * Mirrors Python's loader: a JPEG is decoded at the largest of 1/2, 1/4, 1/8 that keeps
-     * both sides >= the model's input size (Pillow's `draft`), then resized as usual; other
-     * formats at full size. Only a photo still above [MAX_PIXELS] is shrunk further, and there
-     * the phone's pixels differ from Python's (which decodes it whole).
+     * Mirrors Python's loader (pipeline/core/images.py): a JPEG is decoded at 1/s, s the
+     * largest of 8, 4, 2, 1 with min(width, height) >= 2 * s * target (the reduced image keeps
+     * at least twice the model's side, so the bilinear resize that follows still averages),
+     * then resized as usual; other formats at full size. Only a photo still above [MAX_PIXELS]
+     * is shrunk further, and there the phone's pixels differ from Python's.
      */
     fun forModel(photo: PhotoBounds, target: Int): Int {
         var sample = 1
         if (photo.jpeg) {
-            while (sample < MAX_DRAFT && photo.width / (sample * 2) >= target && photo.height / (sample * 2) >= target) {
-                sample *= 2
-            }
+            val shorter = minOf(photo.width, photo.height).toLong()
+            while (sample < MAX_DRAFT && shorter >= 2L * (sample * 2) * target) sample *= 2
         }
         while (pixels(photo, sample) > MAX_PIXELS) sample *= 2
         return sample

@@ -27,8 +27,10 @@ class GalleryTest {
 
     @Test
     fun sampleSizesMirrorPillowsDraftAndStayBounded() {
-        assertEquals(8, SampleSize.forModel(PhotoBounds(4032, 3024, jpeg = true), 224)) // 504 x 378
-        assertEquals(4, SampleSize.forModel(PhotoBounds(1600, 1200, jpeg = true), 224)) // 400 x 300: 1/8 would be 150
+        // Python's rule: the largest s of 8, 4, 2, 1 with min side >= 2 * s * 224
+        assertEquals(4, SampleSize.forModel(PhotoBounds(4032, 3024, jpeg = true), 224)) // 1008 x 756
+        assertEquals(2, SampleSize.forModel(PhotoBounds(1600, 1200, jpeg = true), 224)) // 800 x 600: 1/4 would be 300 < 448
+        assertEquals(1, SampleSize.forModel(PhotoBounds(500, 665, jpeg = true), 224)) // a real test photo: whole
         assertEquals(1, SampleSize.forModel(PhotoBounds(300, 200, jpeg = true), 224))
         assertEquals(8, SampleSize.forModel(PhotoBounds(4032, 3024, jpeg = true), 32)) // draft stops at 1/8
         assertEquals(1, SampleSize.forModel(PhotoBounds(2000, 1500, jpeg = false), 224)) // Pillow drafts JPEG only
