@@ -27,6 +27,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Flower photos -> multi-task SqueezeNet -> TFLite on a phone.")
 data_app = typer.Typer(no_args_is_help=True, help="Make, check and split label files.")
 app.add_typer(data_app, name="data")
+DECODERS = "Decoding threads (default: all cores, at most 8)."
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -137,8 +138,7 @@ def data_pack(labels: Path = typer.Argument(..., help="A split folder (train.txt
                                                          "--image-size you will train at."),
               shard_mb: float = typer.Option(100, help="Approximate size of one shard file "
                                                        "(MB)."),
-              workers: Optional[int] = typer.Option(None, min=1,
-                                                    help="Threads (default: all cores).")):
+              workers: Optional[int] = typer.Option(None, min=1, help=DECODERS)):
     """Decode and resize every image once into sharded TFRecords, for training on data
     larger than memory. Resumable: a re-run keeps the finished shards."""
     from pipeline.data import pack
@@ -230,10 +230,11 @@ def evaluate(model: Path = typer.Option(..., help="A run directory or a .tflite 
              labels: Path = typer.Option(..., help="Label file to score on (read with the "
                                                    "heads.json beside it, else flower heads)."),
              out: Optional[Path] = typer.Option(None, help="Also write the metrics to this "
-                                                           "JSON file.")):
+                                                           "JSON file."),
+             workers: Optional[int] = typer.Option(None, min=1, help=DECODERS)):
     """Per-head accuracy, precision, recall and confusion of a model on a label file."""
     from pipeline.deploy import evaluate as stage
-    stage.run(model=model, labels=labels, out=out)
+    stage.run(model=model, labels=labels, out=out, workers=workers)
 
 
 @app.command()
@@ -264,10 +265,11 @@ def report(run: Path = typer.Option(..., help="Run directory."),
 def predict(inputs: List[Path] = typer.Argument(..., help="Image files or folders."),
             model: Path = typer.Option(Path("artifacts/demo"), help="Run directory or .tflite."),
             json_output: bool = typer.Option(False, "--json", help="One JSON object per image."),
-            threads: int = typer.Option(1, min=1)):
-    """Type and colour of images, from the exported .tflite (LiteRT only)."""
+            threads: int = typer.Option(1, min=1),
+            workers: Optional[int] = typer.Option(None, min=1, help=DECODERS)):
+    """Type and colour of images from the .tflite (LiteRT only), one line each, in order."""
     from pipeline.deploy import predict as stage
-    failures = stage.run(inputs=inputs, model=model, as_json=json_output, threads=threads)
+    failures = stage.run(inputs, model, json_output, threads, workers)
     if failures:
         raise typer.Exit(1)
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Head, Heads, schema_of
-from pipeline.core.images import load_batch
+from pipeline.core.images import iter_resized
 from pipeline.core.io import write_json
 from pipeline.core.labels import Sample, load_label_file, select_heads
 from pipeline.core.metrics import format_table, head_metrics
@@ -40,7 +40,8 @@ def labels_array(samples: list[Sample], heads: Heads) -> np.ndarray:
 
 
 def predict(model: TFLiteModel, pixels: np.ndarray) -> dict[str, np.ndarray]:
-    """{head name: [N, C] probabilities}, one image at a time (the signature has batch 1)."""
+    """{head name: [N, C] probabilities}, one image at a time (the signature has batch 1);
+    pixels: an array or any iterable of images."""
     outputs = [model(image) for image in pixels]
     return {name: np.stack([o[name] for o in outputs]) if outputs
             else np.zeros((0, len(classes)), np.float32)
@@ -56,19 +57,21 @@ def open_model(model: Path) -> TFLiteModel:
     return tflite
 
 
-def score(model: TFLiteModel, samples: list[Sample], heads: Heads) -> dict:
-    probs = predict(model, load_batch([s.path for s in samples], model.image_size))
+def score(model: TFLiteModel, samples: list[Sample], heads: Heads,
+          workers: int | None = None) -> dict:
+    # Streamed: decoded ahead in threads, run in order, only the scores kept (bounded memory).
+    probs = predict(model, iter_resized([s.path for s in samples], model.image_size, workers))
     return head_metrics(heads, labels_array(samples, heads), probs)
 
 
-def run(model: Path, labels: Path, out: Path | None = None) -> dict:
+def run(model: Path, labels: Path, out: Path | None = None, workers: int | None = None) -> dict:
     """Score the model's heads on a label file read with its own schema (heads.json beside
     it, else the flower heads): a file may hold more columns than the model has heads."""
     tflite = open_model(model)
     heads = spec_heads(tflite.spec)
     schema = schema_of(labels)
     samples = select_heads(load_label_file(labels, schema), schema, heads, str(labels))
-    metrics = score(tflite, samples, heads)
+    metrics = score(tflite, samples, heads, workers)
     result = {"model": str(tflite.path), "variant": tflite.variant, "labels": str(Path(labels)),
               "n": len(samples), "metrics": metrics}
     print(format_table(metrics, heads, title=f"{tflite.path} ({tflite.variant}) on {labels}: "
