@@ -91,20 +91,25 @@ def predict_cmd(tree: Path, inputs: list[str], model: Path) -> tuple[list[str], 
             "--json"], env
 
 
+# ru_maxrss of a child counts the pages it inherited at fork (Linux keeps the high-water mark
+# across exec), and this process holds the photos: a small launcher forks the command instead.
+LAUNCHER = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[2:]); "
+            "_, s, u = os.wait4(p.pid, 0); open(sys.argv[1], 'w').write(str(u.ru_maxrss)); "
+            "sys.exit(os.waitstatus_to_exitcode(s))")
+
+
 def measure(cmd: list[str], env: dict, out: Path) -> dict:
-    """Wall time and peak RSS (ru_maxrss of that child alone) of one command."""
+    """Wall time and peak RSS (ru_maxrss of that process alone) of one command."""
+    errors, peak = out.with_suffix(".err"), out.with_suffix(".maxrss")
     start = time.perf_counter()
-    errors = out.with_suffix(".err")
     with open(out, "w") as stdout, open(errors, "w") as stderr:
         # cwd: not this tree, which `python -m` would put first on sys.path.
-        proc = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=stderr, cwd=out.parent)
-        _, status, usage = os.wait4(proc.pid, 0)
+        code = subprocess.run([sys.executable, "-c", LAUNCHER, str(peak), *cmd], env=env,
+                              stdout=stdout, stderr=stderr, cwd=out.parent).returncode
     wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    stderr = errors.read_text(errors="replace")
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[:5])}... failed:\n{stderr[-2000:]}")
-    return {"wall_s": wall, "peak_mb": usage.ru_maxrss / 1024, "lines": out.read_text()}
+    if code != 0:
+        raise SystemExit(f"{' '.join(cmd[:5])}... failed:\n{errors.read_text()[-2000:]}")
+    return {"wall_s": wall, "peak_mb": int(peak.read_text()) / 1024, "lines": out.read_text()}
 
 
 def answers(lines: str) -> dict:
