@@ -14,7 +14,7 @@ import typer
 
 from pipeline import __version__
 from pipeline.core.config import Distribute, Input, Mode, Weighting
-from pipeline.cli_common import _csv, friendly
+from pipeline.cli_common import DECODERS, _csv, friendly
 from pipeline.cli_data import data_app
 from pipeline.export.variants import DEFAULT as DEFAULT_VARIANT, VARIANTS
 from pipeline.training.backbones import BACKBONES, DEFAULT_ARCH
@@ -148,10 +148,11 @@ def evaluate(model: Path = typer.Option(..., help="A run directory or a .tflite 
                                                            "JSON file."),
              negatives: Optional[Path] = typer.Option(
                  None, help="A `path, kind` file of photos that are no class of any head: "
-                            "also report how often each head says \"not sure\" per kind.")):
+                            "also report how often each head says \"not sure\" per kind."),
+             workers: Optional[int] = typer.Option(None, min=1, help=DECODERS)):
     """Per-head accuracy, confusion, calibration (ECE) and not-sure figures on a label file."""
     from pipeline.deploy import evaluate as stage
-    stage.run(model=model, labels=labels, out=out, negatives_file=negatives)
+    stage.run(model=model, labels=labels, out=out, negatives_file=negatives, workers=workers)
 
 
 @app.command()
@@ -182,10 +183,11 @@ def report(run: Path = typer.Option(..., help="Run directory."),
 def predict(inputs: List[Path] = typer.Argument(..., help="Image files or folders."),
             model: Path = typer.Option(Path("artifacts/demo"), help="Run directory or .tflite."),
             json_output: bool = typer.Option(False, "--json", help="One JSON object per image."),
-            threads: int = typer.Option(1, min=1)):
-    """Type and colour of images, from the exported .tflite (LiteRT only)."""
+            threads: int = typer.Option(1, min=1),
+            workers: Optional[int] = typer.Option(None, min=1, help=DECODERS)):
+    """Type and colour of images from the .tflite (LiteRT only), one line each, in order."""
     from pipeline.deploy import predict as stage
-    failures = stage.run(inputs=inputs, model=model, as_json=json_output, threads=threads)
+    failures = stage.run(inputs, model, json_output, threads, workers)
     if failures:
         raise typer.Exit(1)
 

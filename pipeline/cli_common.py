@@ -8,6 +8,8 @@ import typer
 
 from pipeline.core.errors import PipelineError
 
+DECODERS = "Decoding threads (default: all cores, at most 8)."
+
 
 def fail(message: str, code: int = 1) -> None:
     typer.echo(f"error: {message}", err=True)

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from pipeline.cli_common import _csv, friendly
+from pipeline.cli_common import DECODERS, _csv, friendly
 
 data_app = typer.Typer(no_args_is_help=True, help="Make, check and split label files.")
 
@@ -71,8 +71,7 @@ def data_pack(labels: Path = typer.Argument(..., help="A split folder (train.txt
                                                          "--image-size you will train at."),
               shard_mb: float = typer.Option(100, help="Approximate size of one shard file "
                                                        "(MB)."),
-              workers: Optional[int] = typer.Option(None, min=1,
-                                                    help="Threads (default: all cores).")):
+              workers: Optional[int] = typer.Option(None, min=1, help=DECODERS)):
     """Decode and resize every image once into sharded TFRecords, for training on data
     larger than memory. Resumable: a re-run keeps the finished shards."""
     from pipeline.data import pack

@@ -113,15 +113,16 @@ def read_label_file(path: Path | str, heads: Heads | None = None
 
 
 def check_images(samples: list[Sample], source: Path | str) -> list[Problem]:
-    """Decode every image once; report the ones no stage could use."""
-    from pipeline.core.images import ImageError, open_rgb
+    """Decode every image once (in parallel, JPEGs at their smallest scale: images.check_decodes);
+    report the ones no stage could use."""
+    from pipeline.core.decode_pool import decode_ordered
+    from pipeline.core.images import ImageError, check_decodes
 
     problems = []
-    for sample in samples:
-        try:
-            open_rgb(sample.path)
-        except ImageError as exc:
-            problems.append(Problem(str(source), sample.line, f"{sample.path}: {exc}"))
+    for sample, failed in decode_ordered(samples, lambda s: check_decodes(s.path),
+                                           (ImageError,)):
+        if isinstance(failed, ImageError):
+            problems.append(Problem(str(source), sample.line, f"{sample.path}: {failed}"))
     return problems
 
 

@@ -34,7 +34,10 @@ UPSTREAM = {"qat": ("train",), "export": ("train",), "benchmark": ("train", "exp
 
 
 def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
+    """Python, the stack's packages, and the image loader that made the run's pixels."""
+    from pipeline.core.images import LOADER
+
+    versions = {"python": platform.python_version(), "image_loader": LOADER}
     for name in STACK:
         try:
             versions[name] = metadata.version(name)

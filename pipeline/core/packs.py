@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import MISSING, Heads, parse_schema
+from pipeline.core.images import LOADER
 from pipeline.core.io import read_json, sha256
 from pipeline.core.labels import SPLITS
 
@@ -76,6 +77,10 @@ def read_pack(folder: Path | str) -> Pack:
     if data.get("version") != VERSION:
         raise PipelineError(f"{where}: pack version {data.get('version')!r}; this pipeline "
                             f"reads version {VERSION}: pack the data again")
+    if data.get("loader") != LOADER:  # other pixels than this pipeline's predict would see
+        made = data.get("loader") or "an earlier loader (none recorded)"
+        raise PipelineError(f"{where}: pixels made by {made}; this pipeline decodes with "
+                            f"{LOADER}: pack the data again")
     try:
         shards = tuple({k: s[k] for k in ("file", "records", "first", "bytes", "sha256")}
                        for s in data["shards"])

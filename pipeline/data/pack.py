@@ -1,7 +1,8 @@
 """`pipeline data pack`: decode and resize every image once into sharded TFRecord files.
 
 Pixels come from `images.load_resized`, the loader `predict` and the in-memory path use, so
-a model trained from a pack sees the same bytes. Each record holds the uint8 image, every
+a model trained from a pack sees the same bytes; the index records the loader (`images.LOADER`)
+and readers refuse a pack made by another one. Each record holds the uint8 image, every
 label column of the file's schema (-1 kept) and the image's position in the label file.
 
 Crash safety, per shard: a shard is written as `.tmp` and renamed when complete, and the
@@ -14,10 +15,9 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import closing
 from pathlib import Path
 
 import typer
@@ -25,7 +25,8 @@ import typer
 from pipeline.core import packs
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads, schema_of, write_schema
-from pipeline.core.images import ImageError, load_resized
+from pipeline.core.decode_pool import decode_ordered
+from pipeline.core.images import LOADER, ImageError, load_resized
 from pipeline.core.io import read_json, sha256, write_json
 from pipeline.core.labels import (SPLITS, LabelFileError, Problem, Sample, class_counts,
                                   read_label_file, write_label_file)
@@ -106,14 +107,14 @@ def make_plan(labels: Path, samples: list[Sample], schema: Heads, size: int,
     n = max(1, -(-len(samples) // per_shard))
     shards = [{"file": f"shard-{i:05d}-of-{n:05d}.tfrecord", "first": i * per_shard,
                "records": len(samples[i * per_shard:(i + 1) * per_shard])} for i in range(n)]
-    return {"format": packs.FORMAT, "version": packs.VERSION, "image_size": size,
+    return {"format": packs.FORMAT, "version": packs.VERSION, "loader": LOADER, "image_size": size,
             "count": len(samples), "schema": schema.to_json(),
             "source": {"file": str(labels.resolve()), "sha256": sha256(labels)},
             "shards": shards}
 
 
 def _same_plan(old: dict, plan: dict) -> bool:
-    keys = ("format", "version", "image_size", "count", "schema", "source")
+    keys = ("format", "version", "loader", "image_size", "count", "schema", "source")
     return all(old.get(k) == plan[k] for k in keys) and [
         (s.get("file"), s.get("first"), s.get("records")) for s in old.get("shards", [])] == [
         (s["file"], s["first"], s["records"]) for s in plan["shards"]]
@@ -159,58 +160,46 @@ def _ours(path: Path) -> bool:
 
 def _write_shards(out: Path, plan: dict, samples: list[Sample], todo: list[dict],
                   finished: dict, workers: int) -> None:
-    """Shards in parallel threads (PIL releases the GIL while it decodes and resizes), one
-    progress bar over images; the plan records each shard's sha256 as it finishes."""
-    progress, stop = _Counter(), threading.Event()
+    """Images decoded ahead in threads (core.decode_pool, the path `predict` and `data check`
+    use), written in order by this thread, shard after shard; the plan records each shard's
+    sha256 as it finishes. Memory holds a few images, whatever the pack's size."""
+    from pipeline.core.tfcompat import tf
+
+    t, size = tf(), plan["image_size"]
     problems: list[Problem] = []
-    source = plan["source"]["file"]
-    with ThreadPoolExecutor(min(workers, len(todo))) as pool, typer.progressbar(
-            length=sum(s["records"] for s in todo), label=f"packing {out}",
-            file=sys.stderr) as bar:
-        jobs = {pool.submit(_write_shard, out, shard, samples, plan["image_size"], source,
-                            progress, stop): shard for shard in todo}
-        try:
-            while jobs:
-                done, _ = wait(jobs, timeout=0.25, return_when=FIRST_COMPLETED)
-                bar.update(progress.take())
-                for job in done:
-                    shard = jobs.pop(job)
-                    result = job.result()
-                    if isinstance(result, list):
-                        problems += result
-                        continue
-                    finished[shard["file"]] = result
-                    write_json(out / packs.PLAN, {**plan, "done": finished})
-        except BaseException:
-            stop.set()  # threads stop at their next image and remove their .tmp
-            raise
+    order = (i for shard in todo for i in range(shard["first"], shard["first"] + shard["records"]))
+    stream = decode_ordered(order, lambda i: load_resized(samples[i].path, size),
+                            (ImageError,), workers)
+    with closing(stream), typer.progressbar(length=sum(s["records"] for s in todo),
+                                            label=f"packing {out}", file=sys.stderr) as bar:
+        for shard in todo:
+            result = _write_shard(t, out, shard, samples, stream, plan["source"]["file"], bar)
+            if isinstance(result, list):
+                problems += result
+                continue
+            finished[shard["file"]] = result
+            write_json(out / packs.PLAN, {**plan, "done": finished})
     if problems:
         raise LabelFileError(sorted(problems, key=lambda p: p.line))
 
 
-def _write_shard(out: Path, shard: dict, samples: list[Sample], size: int, source: str,
-                 progress: "_Counter", stop: threading.Event) -> str | list[Problem]:
-    """Write one shard; its sha256, or the problems of images that could not be decoded."""
-    from pipeline.core.tfcompat import tf
-
-    t = tf()
+def _write_shard(t, out: Path, shard: dict, samples: list[Sample], stream, source: str,
+                 bar) -> str | list[Problem]:
+    """Write one shard from the next records of `stream`; its sha256, or the problems of
+    images that could not be decoded (the shard is then not kept)."""
     final = out / shard["file"]
     tmp = out / f".{shard['file']}.tmp"
     problems = []
-    first = shard["first"]
     try:
         with t.io.TFRecordWriter(str(tmp)) as writer:
-            for index in range(first, first + shard["records"]):
-                if stop.is_set():
-                    raise InterruptedError
+            for _ in range(shard["records"]):
+                index, pixels = next(stream)
                 sample = samples[index]
-                try:
-                    pixels = load_resized(sample.path, size)
-                except ImageError as exc:
-                    problems.append(Problem(source, sample.line, f"{sample.path}: {exc}"))
+                if isinstance(pixels, ImageError):
+                    problems.append(Problem(source, sample.line, f"{sample.path}: {pixels}"))
                     continue
                 writer.write(example(t, pixels, sample.labels, index))
-                progress.add()
+                bar.update(1)
         if problems:
             return problems
         os.replace(tmp, final)
@@ -226,19 +215,3 @@ def example(t, pixels, labels, index: int) -> bytes:
         "labels": feature(int64_list=t.train.Int64List(value=list(labels))),
         "index": feature(int64_list=t.train.Int64List(value=[index])),
     })).SerializeToString()
-
-
-class _Counter:
-    """Images packed since the progress bar last looked (threads add, the main thread takes)."""
-
-    def __init__(self):
-        self.lock, self.value = threading.Lock(), 0
-
-    def add(self) -> None:
-        with self.lock:
-            self.value += 1
-
-    def take(self) -> int:
-        with self.lock:
-            value, self.value = self.value, 0
-        return value

@@ -14,7 +14,7 @@ import numpy as np
 from pipeline.core import negatives, notsure
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Head, Heads, schema_of
-from pipeline.core.images import load_batch
+from pipeline.core.images import iter_resized
 from pipeline.core.io import write_json
 from pipeline.core.labels import Sample, load_label_file, select_heads
 from pipeline.core.metrics import format_table, head_metrics
@@ -41,7 +41,8 @@ def labels_array(samples: list[Sample], heads: Heads) -> np.ndarray:
 
 
 def predict(model: TFLiteModel, pixels: np.ndarray) -> dict[str, np.ndarray]:
-    """{head name: [N, C] probabilities}, one image at a time (the signature has batch 1)."""
+    """{head name: [N, C] probabilities}, one image at a time (the signature has batch 1);
+    pixels: an array or any iterable of images."""
     outputs = [model(image) for image in pixels]
     return {name: np.stack([o[name] for o in outputs]) if outputs
             else np.zeros((0, len(classes)), np.float32)
@@ -57,16 +58,19 @@ def open_model(model: Path) -> TFLiteModel:
     return tflite
 
 
-def score(model: TFLiteModel, samples: list[Sample], heads: Heads) -> dict:
-    probs = predict(model, load_batch([s.path for s in samples], model.image_size))
+def score(model: TFLiteModel, samples: list[Sample], heads: Heads,
+          workers: int | None = None) -> dict:
+    # Streamed: decoded ahead in threads, run in order, only the scores kept (bounded memory).
+    probs = predict(model, iter_resized([s.path for s in samples], model.image_size, workers))
     return head_metrics(heads, labels_array(samples, heads), probs, model.thresholds)
 
 
-def score_negatives(model: TFLiteModel, path: Path, heads: Heads) -> dict:
+def score_negatives(model: TFLiteModel, path: Path, heads: Heads,
+                    workers: int | None = None) -> dict:
     """{head: {kind: {"n", "not_sure"}, ..., "all": {...}}}: how often each head says "not
     sure" on photos that are none of its classes, per kind of photo."""
     samples, kinds = negatives.read(path, heads)
-    probs = predict(model, load_batch([s.path for s in samples], model.image_size))
+    probs = predict(model, iter_resized([s.path for s in samples], model.image_size, workers))
     out = {}
     for head in heads:
         unsure = notsure.answers(probs[head.name], model.thresholds[head.name]) \
@@ -87,7 +91,7 @@ def format_negatives(found: dict) -> str:
 
 
 def run(model: Path, labels: Path, out: Path | None = None,
-        negatives_file: Path | None = None) -> dict:
+        negatives_file: Path | None = None, workers: int | None = None) -> dict:
     """Score the model's heads on a label file read with its own schema (heads.json beside
     it, else the flower heads): a file may hold more columns than the model has heads. With
     a negatives file (`path, kind`), also the share of "not sure" per kind."""
@@ -97,13 +101,13 @@ def run(model: Path, labels: Path, out: Path | None = None,
     samples = select_heads(load_label_file(labels, schema), schema, heads, str(labels))
     if negatives_file is not None:
         negatives.read(negatives_file, heads)  # every line and image checked before scoring
-    metrics = score(tflite, samples, heads)
+    metrics = score(tflite, samples, heads, workers)
     result = {"model": str(tflite.path), "variant": tflite.variant, "labels": str(Path(labels)),
               "n": len(samples), "metrics": metrics}
     print(format_table(metrics, heads, title=f"{tflite.path} ({tflite.variant}) on {labels}: "
                                              f"{len(samples)} images"))
     if negatives_file is not None:
-        result["negatives"] = score_negatives(tflite, Path(negatives_file), heads)
+        result["negatives"] = score_negatives(tflite, Path(negatives_file), heads, workers)
         result["negatives_file"] = str(negatives_file)
         print(format_negatives(result["negatives"]))
     if out is not None:

@@ -14,6 +14,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from pipeline.core.decode_pool import decode_ordered
 from pipeline.core.images import ImageError, is_image_file, load_resized
 from pipeline.core.notsure import answer
 from pipeline.deploy.runtime import TFLiteModel, resolve_model
@@ -42,9 +43,21 @@ def prepare_file(model: TFLiteModel, image: Path) -> np.ndarray:
     return model.prepare(load_resized(image, model.image_size))
 
 
-def classify(model: TFLiteModel, image: Path) -> dict:
+def decoded(items, size: int, workers: int | None = None):
+    """expand()'s (path, problem) -> (path, model-size pixels or the error), in order, decoded
+    ahead in `workers` threads with bounded memory (core.decode_pool)."""
+    def load(item):
+        path, problem = item
+        if problem:
+            raise problem
+        return load_resized(path, size)
+    for (path, _), pixels in decode_ordered(items, load, (ImageError, InputError), workers):
+        yield path, pixels
+
+
+def classify(model: TFLiteModel, image: Path, pixels: np.ndarray | None = None) -> dict:
     """One image -> {"file", "variant", "inference_ms", "predictions": {head: {...}}}."""
-    x = prepare_file(model, image)
+    x = prepare_file(model, image) if pixels is None else model.prepare(pixels)
     start = time.perf_counter()
     probs = model.run_prepared(x)
     elapsed_ms = (time.perf_counter() - start) * 1000
@@ -74,15 +87,17 @@ def format_text(result: dict) -> str:
     return "  ".join(parts)
 
 
-def run(inputs: list[Path], model: Path, as_json: bool = False, threads: int = 1) -> int:
-    """Print one line (text or JSON) per image; return how many inputs failed."""
+def run(inputs: list[Path], model: Path, as_json: bool = False, threads: int = 1,
+        workers: int | None = None) -> int:
+    """Print one line (text or JSON) per image as it is answered, in input order; return how
+    many inputs failed."""
     net = TFLiteModel(resolve_model(model), threads=threads)
     failures = 0
-    for image, problem in expand(inputs):
+    for image, pixels in decoded(expand(inputs), net.image_size, workers):
         try:
-            if problem:
-                raise problem
-            result = classify(net, image)
+            if isinstance(pixels, Exception):
+                raise pixels
+            result = classify(net, image, pixels)
         except (ImageError, InputError) as exc:
             failures += 1
             print(f"error: {image}: {exc}", file=sys.stderr)

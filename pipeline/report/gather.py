@@ -165,7 +165,7 @@ def read_data(report: dict) -> None:
     folder, heads = Path(settings["data"]), report["heads"]
     try:
         schema = data_schema(Path(report["run"]), folder)
-        columns = schema.columns(heads, str(folder))
+        schema.columns(heads, str(folder))  # one line if the run's heads are not in the data
     except PipelineError as exc:
         problem(report, "error", str(exc))
         return

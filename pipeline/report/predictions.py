@@ -16,8 +16,8 @@ import numpy as np
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import MISSING, NONE
+from pipeline.core.images import ImageError, load_resized, open_rgb
 from pipeline.core.notsure import answer
-from pipeline.core.images import ImageError, open_rgb, resize
 from pipeline.core.metrics import head_metrics
 from pipeline.export.variants import REFERENCE
 from pipeline.report.gather import problem, variant_keys
@@ -77,14 +77,14 @@ def load_pixels(rows: list, sizes: set, report: dict) -> tuple[list, dict]:
     """The rows whose image decodes, and their pixels at each input size the models use."""
     kept, pixels = [], {s: [] for s in sizes}
     for path, labels in rows:
-        try:
-            image = open_rgb(path)
+        try:  # the loader predict and training use, at each size (reduced-scale JPEGs)
+            resized = {size: load_resized(path, size) for size in sizes}
         except ImageError as exc:
             problem(report, "error", f"{path}: {exc} (test split; left out of the gallery)")
             continue
         kept.append((path, labels))
         for size in sizes:
-            pixels[size].append(resize(image, size))
+            pixels[size].append(resized[size])
     return kept, {s: np.stack(p) if p else None for s, p in pixels.items()}
 
 
