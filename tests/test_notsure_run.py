@@ -68,13 +68,17 @@ def test_thresholds_travel_in_the_files_and_predict_applies_them(run, data):
     from pipeline.deploy import model_info
 
     spec = json.loads((run / "export" / "model.json").read_text())
-    for variant in spec["variants"].values():
+    for key, variant in spec["variants"].items():
         thresholds = {h: o["threshold"] for h, o in variant["outputs"].items()}
         assert thresholds["flower_type"] == 0.6 and 0 < thresholds["flower_color"] < 1
+        # chosen on that file's own validation scores
+        chosen = json.loads((run / "export" / "metrics.json").read_text())["thresholds"][key]
+        assert thresholds["flower_color"] == chosen["flower_color"]["threshold"]
         info = model_info.read(run / "export" / variant["file"])
         assert info.thresholds == thresholds  # ScoreThresholdingOptions, read back
     metrics = json.loads((run / "export" / "metrics.json").read_text())
-    assert metrics["thresholds"]["flower_type"]["rule"] == "set with --threshold"
+    assert metrics["thresholds"]["int8"]["flower_type"]["rule"] == "set with --threshold"
+    assert len(metrics["thresholds"]["float32"]["flower_color"]["val_curve"]) == 5
     test = metrics["variants"]["int8"]["test"]["flower_type"]
     assert test["n_none"] > 0 and 0 <= test["not_sure_on_none"] <= 1
     out = cli("predict", data / "images" / "sq0.png", data / "images" / "rose_red_0.png",

@@ -80,7 +80,7 @@ def test_json_has_one_object_per_image_with_its_keys(run_dir, photos):
             top = max(pred["probabilities"], key=pred["probabilities"].get)
             sure = pred["probabilities"][top] >= pred["threshold"]  # the not-sure rule
             assert pred["label"] == (top if sure else None)
-            assert sum(pred["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+            assert 0 < sum(pred["probabilities"].values()) <= 1 + 1e-5  # room for "none of these"
 
 
 def test_predict_never_imports_tensorflow(run_dir, photos):

@@ -25,19 +25,20 @@ MIN_GATED_IMAGES = 50
 
 
 def write_variants(out_dir: Path, contents: dict[str, bytes], heads: Heads, image_size: int,
-                   normalization: dict, thresholds: dict[str, float] | None = None) -> dict:
-    """Check each signature, embed the metadata (thresholds included), write the .tflite
-    files and model.json."""
+                   normalization: dict, thresholds: dict[str, dict] | None = None) -> dict:
+    """Check each signature, embed the metadata (each variant's thresholds, {variant: {head:
+    threshold}}, included), write the .tflite files and model.json."""
     out_dir = Path(out_dir)
     variants = {}
     for key, content in contents.items():
         variant = BY_KEY[key]
         check_signature(content, heads, image_size, variant.input_dtype, name=variant.file)
-        entry = describe(content, variant.file, heads, normalization, thresholds)
+        own_thresholds = (thresholds or {}).get(key)
+        entry = describe(content, variant.file, heads, normalization, own_thresholds)
         # The packed model.json lists this variant only, and no size: a file cannot hold its own.
         own = {**model_spec(heads, image_size, {key: entry}), "default": key}
         content = metadata.embed_variant(key, content, own, heads, normalization, variant.file,
-                                         thresholds)
+                                         own_thresholds)
         atomic_write_bytes(out_dir / variant.file, content)
         variants[key] = {**entry, "size_bytes": len(content)}
     spec = model_spec(heads, image_size, variants)
@@ -110,11 +111,11 @@ def gate(results: dict, heads: Heads, labelled: dict[str, int]) -> tuple[list[st
     return failures, warnings
 
 
-def choose_thresholds(content: bytes, heads: Heads, image_size: int, normalization: dict,
-                      val: tuple, coverage: float, overrides: dict) -> dict:
-    """Thresholds per head from the default variant's scores on the validation photos."""
-    entry = describe(content, BY_KEY[DEFAULT].file, heads, normalization)
-    spec = model_spec(heads, image_size, {DEFAULT: entry})
+def choose_thresholds(key: str, content: bytes, heads: Heads, image_size: int,
+                      normalization: dict, val: tuple, coverage: float, overrides: dict) -> dict:
+    """Thresholds per head from this variant's own scores on the validation photos."""
+    entry = describe(content, BY_KEY[key].file, heads, normalization)
+    spec = model_spec(heads, image_size, {key: entry})
     pixels, labels = val
     scores = thresholds_lib.variant_scores(entry, content, spec, pixels)
     return thresholds_lib.choose(heads, scores, labels, coverage, overrides)
@@ -125,15 +126,20 @@ def format_not_sure(results: dict, chosen: dict, heads: Heads) -> str:
     labelled photos, selective accuracy, not sure on "none of these", ECE."""
     lines = []
     for head in heads:
-        c = chosen[head.name]
-        lines.append(f"{head.name}: not sure below {c['threshold']:.4f} ({c['rule']})")
+        lines.append(f"{head.name}: not sure below each file's threshold ("
+                     f"{chosen[DEFAULT][head.name]['rule']})")
         for key, r in results.items():
             m = r["test"][head.name]
             none = (f", not sure on {_pct(m['not_sure_on_none']).strip()}% of {m['n_none']} "
                     "'none of these'" if m["n_none"] else "")
-            lines.append(f"  {key:<9} test: answers {_pct(m['coverage']).strip()}%, selective "
-                         f"accuracy {_pct(m['selective_accuracy']).strip()}%{none}, ECE "
+            lines.append(f"  {key:<9} {chosen[key][head.name]['threshold']:.4f}  test: answers "
+                         f"{_pct(m['coverage']).strip()}%, selective accuracy "
+                         f"{_pct(m['selective_accuracy']).strip()}%{none}, ECE "
                          f"{m['ece'] if m['ece'] is None else round(m['ece'], 3)}")
+        lines.append(f"  other thresholds for {BY_KEY[DEFAULT].file} on val (threshold: answers"
+                     " / selective accuracy / not sure on 'none of these'): " + "; ".join(
+                         f"{t:g}: {_pct(c).strip()}/{_pct(a).strip()}/{_pct(n).strip()}"
+                         for t, c, a, n in chosen[DEFAULT][head.name]["val_curve"]))
     return "\n".join(lines)
 
 
@@ -163,12 +169,14 @@ def export(out_dir: Path, float_model, qat_model, heads: Heads, image_size: int,
     """
     contents = convert_all({"float": float_model, "qat": qat_model}, heads, image_size,
                            calibration, normalization)
-    default = BY_KEY[DEFAULT]  # its scores choose the thresholds: held to the contract first
-    check_signature(contents[DEFAULT], heads, image_size, default.input_dtype, default.file)
-    chosen = choose_thresholds(contents[DEFAULT], heads, image_size, normalization, val,
-                               coverage, overrides or {})
+    chosen = {}
+    for key, content in contents.items():  # each file's thresholds from its own scores
+        variant = BY_KEY[key]
+        check_signature(content, heads, image_size, variant.input_dtype, variant.file)
+        chosen[key] = choose_thresholds(key, content, heads, image_size, normalization, val,
+                                        coverage, overrides or {})
     spec = write_variants(out_dir, contents, heads, image_size, normalization,
-                          {n: c["threshold"] for n, c in chosen.items()})
+                          {k: {n: c["threshold"] for n, c in v.items()} for k, v in chosen.items()})
     pixels, labels = test
     references = {"float": keras_probs(float_model, heads, pixels, normalization),
                   "qat": keras_probs(qat_model, heads, pixels, normalization)}

@@ -1,10 +1,11 @@
 """Each head's "not sure" threshold, chosen when a model is exported (or set by the user).
 
-Rule (documented in docs/not-sure.md): run the default variant (int8 QAT) through LiteRT on
-the validation split, as a phone would, and take per head the highest threshold that still
-answers `coverage` of the validation photos labelled with one of its classes
-(notsure.choose_threshold). Every variant of the export gets the same number, so they agree
-on what they answer. A user's `--threshold type=0.8` replaces the chosen value for that head.
+Rule (documented in docs/not-sure.md): run each exported variant through LiteRT on the
+validation split, as a phone would, and take per head the highest threshold that still answers
+`coverage` of the validation photos labelled with one of its classes
+(notsure.choose_threshold). Each file gets the threshold of its own scores (an int8 file's
+scores are not the float file's), so every variant answers the same share of photos. A user's
+`--threshold type=0.8` replaces the chosen value for that head in every file.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pipeline.core.heads import Heads
 from pipeline.core.io import write_json
 
 DEFAULT_COVERAGE = 0.95
+CURVE = (0.5, 0.6, 0.7, 0.8, 0.9)  # thresholds shown beside the chosen one
 
 
 def parse_overrides(text: str | None, heads: Heads) -> dict[str, float]:
@@ -79,7 +81,18 @@ def choose(heads: Heads, scores: dict, labels: np.ndarray, coverage: float,
             value = notsure.choose_threshold(probs[known].max(axis=1), coverage,
                                              head.num_classes)
             rule = (f"answers {coverage:.0%} of the {int(known.sum())} validation photos "
-                    "labelled with a class (int8 model)")
+                    "labelled with a class")
         out[head.name] = {"threshold": value, "rule": rule,
-                          "val": notsure.selective(probs, truth, value)}
+                          "val": notsure.selective(probs, truth, value),
+                          "val_curve": curve(probs, truth)}
     return out
+
+
+def curve(probs: np.ndarray, truth: np.ndarray) -> list[list]:
+    """[[threshold, coverage, selective accuracy, not sure on "none of these"]] on these
+    photos for a few round thresholds: what another --threshold would give."""
+    rows = []
+    for t in CURVE:
+        s = notsure.selective(probs, truth, t)
+        rows.append([t, s["coverage"], s["selective_accuracy"], s["not_sure_on_none"]])
+    return rows
