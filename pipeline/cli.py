@@ -117,10 +117,12 @@ def quantize(run: Path = typer.Option(..., help="Run directory with a finished t
              threshold: Optional[str] = typer.Option(
                  None, help="Not-sure thresholds of your own, e.g. type=0.8,color=0.6 (each "
                             "head answers only when a class reaches it); other heads: chosen "
-                            "on the validation split (--coverage)."),
+                            "on the validation split (docs/not-sure.md)."),
              coverage: Optional[float] = typer.Option(
-                 None, help="Share of the labelled validation photos each head's chosen "
-                            "threshold still answers. Default 0.95.")):
+                 None, help="Choose thresholds that answer this share of the validation "
+                            "photos of a class (default: the threshold that best separates "
+                            "them from 'none of these' photos, where there are some; else "
+                            "0.95).")):
     """Quantization-aware fine-tuning, then TFLite export of every variant."""
     from pipeline.export import quantize as stage
     stage.run(run=run, epochs=epochs, lr=lr, threshold=threshold, coverage=coverage)
@@ -132,8 +134,8 @@ def export(run: Path = typer.Option(..., help="Run directory with a finished qua
            threshold: Optional[str] = typer.Option(
                None, help="Not-sure thresholds of your own, e.g. type=0.8,color=0.6."),
            coverage: Optional[float] = typer.Option(
-               None, help="Share of labelled validation photos the chosen thresholds answer "
-                          "(default 0.95).")):
+               None, help="Choose thresholds that answer this share of the validation photos "
+                          "of a class (default as in `pipeline quantize`).")):
     """Export every variant again from the trained and QAT models, without training."""
     from pipeline.export import reexport
     reexport.run(run=run, threshold=threshold, coverage=coverage)

@@ -128,3 +128,26 @@ def test_negatives_file_reads_kinds_and_refuses_class_columns_and_bad_images(tmp
     broken.write_text("cat.png, cat\nbroken.jpg, cat\n")
     with pytest.raises(LabelFileError, match=r"broken.txt:2: .*broken.jpg"):
         negatives.read(broken, FLOWER_HEADS)
+
+
+def test_balanced_threshold_sits_in_the_gap_between_classes_and_none():
+    in_class = [0.95, 0.9, 0.85, 0.8, 0.75, 0.3]  # one hard photo of a class
+    none = [0.1, 0.2, 0.35, 0.4, 0.45, 0.7]  # one negative that looks like a class
+    t = notsure.balanced_threshold(in_class, none, classes=2)
+    assert 0.7 < t < 0.75  # answers 5 of 6, declines 6 of 6: better than any other cut
+    with pytest.raises(ValueError):
+        notsure.balanced_threshold(in_class, [], classes=2)
+
+
+def test_a_head_without_none_photos_falls_back_to_coverage():
+    labels = np.array([[0, 1]] * 20 + [[NONE, NONE]] * 5)
+    rng = np.random.default_rng(0)
+    probs = {"flower_type": np.stack([np.r_[rng.uniform(0.6, 1, 20), np.full(5, 0.5)],
+                                      np.zeros(25)], 1),
+             "flower_color": np.tile([[0.1, 0.8, 0.1]], (25, 1))}
+    chosen = choose(FLOWER_HEADS, probs, labels, None, {})
+    assert chosen["flower_type"]["rule"].startswith("best separates")
+    assert chosen["flower_type"]["val"]["not_sure_on_none"] == 1.0
+    chosen = choose(FLOWER_HEADS, {k: v[:20] for k, v in probs.items()}, labels[:20], None, {})
+    assert chosen["flower_type"]["rule"].startswith("answers 95%")
+    assert chosen["flower_type"]["val"]["coverage"] >= 0.95

@@ -106,6 +106,24 @@ def choose_threshold(top_scores, coverage: float, classes: int) -> float:
     return round(value, 4)
 
 
+def balanced_threshold(in_class, none, classes: int) -> float:
+    """The threshold that best separates photos of a class (answer) from "none of these"
+    photos (not sure): the most of both, share answered + share declined (Youden's J), over
+    thresholds halfway between the scores seen; among equally good ones, the middle one. Kept
+    above chance (1 / classes) and rounded to 4 decimals."""
+    in_class = np.asarray(in_class, dtype=np.float64)
+    none = np.asarray(none, dtype=np.float64)
+    if not len(in_class) or not len(none):
+        raise ValueError("a balanced threshold needs photos of a class and 'none of these'")
+    seen = np.unique(np.concatenate([in_class, none, [0.0, 1.0]]))
+    candidates = (seen[:-1] + seen[1:]) / 2
+    score = (in_class[None] >= candidates[:, None]).mean(1) + \
+        (none[None] < candidates[:, None]).mean(1)
+    best = candidates[np.isclose(score, score.max())]
+    value = float(best[len(best) // 2])
+    return round(min(max(value, 1.0 / classes + 0.01), 0.99), 4)
+
+
 def selective(scores, truth, threshold: float | None) -> dict:
     """Coverage and selective accuracy on labelled rows; not-sure share on NONE rows (< -1)."""
     scores, truth = np.asarray(scores, dtype=np.float32), np.asarray(truth)

@@ -160,8 +160,7 @@ def not_sure_options(heads: Heads, threshold: str | None, coverage: float | None
     from pipeline.export import thresholds
 
     return {"overrides": thresholds.parse_overrides(threshold, heads),
-            "coverage": thresholds.check_coverage(
-                thresholds.DEFAULT_COVERAGE if coverage is None else coverage)}
+            "coverage": thresholds.check_coverage(coverage)}
 
 
 def _run(rd: RunDir, epochs: int, lr: float, threshold: str | None,

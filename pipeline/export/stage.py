@@ -160,8 +160,7 @@ def format_table(results: dict, heads: Heads) -> str:
 
 def export(out_dir: Path, float_model, qat_model, heads: Heads, image_size: int,
            normalization: dict, calibration: np.ndarray, test: tuple, val: tuple,
-           coverage: float = thresholds_lib.DEFAULT_COVERAGE,
-           overrides: dict | None = None) -> dict:
+           coverage: float | None = None, overrides: dict | None = None) -> dict:
     """Convert, check, choose the not-sure thresholds on val, score and write export/
     (model.json, metrics.json, the .tflite files).
 

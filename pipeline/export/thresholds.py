@@ -1,11 +1,13 @@
 """Each head's "not sure" threshold, chosen when a model is exported (or set by the user).
 
 Rule (documented in docs/not-sure.md): run each exported variant through LiteRT on the
-validation split, as a phone would, and take per head the highest threshold that still answers
-`coverage` of the validation photos labelled with one of its classes
+validation split, as a phone would. Per head: where the split has "none of these" photos for
+it, the threshold that best separates them from the photos of its classes (answered +
+declined, notsure.balanced_threshold); else, or with `--coverage`, the highest threshold that
+still answers that share (default 0.95) of the photos of its classes
 (notsure.choose_threshold). Each file gets the threshold of its own scores (an int8 file's
-scores are not the float file's), so every variant answers the same share of photos. A user's
-`--threshold type=0.8` replaces the chosen value for that head in every file.
+scores are not the float file's). A user's `--threshold type=0.8` replaces the chosen value
+for that head in every file.
 """
 from __future__ import annotations
 
@@ -51,8 +53,8 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def check_coverage(coverage: float) -> float:
-    if not 0 < coverage <= 1:
+def check_coverage(coverage: float | None) -> float | None:
+    if coverage is not None and not 0 < coverage <= 1:
         raise PipelineError(f"--coverage {coverage} must be in (0, 1]")
     return coverage
 
@@ -68,19 +70,29 @@ def variant_scores(entry: dict, content: bytes, spec: dict, pixels: np.ndarray) 
         return predict(TFLiteModel(Path(tmp) / entry["file"]), pixels)
 
 
-def choose(heads: Heads, scores: dict, labels: np.ndarray, coverage: float,
+def choose(heads: Heads, scores: dict, labels: np.ndarray, coverage: float | None,
            overrides: dict[str, float]) -> dict:
-    """{head: {"threshold", "rule", "val": notsure.selective figures}}."""
+    """{head: {"threshold", "rule", "val": notsure.selective figures, "val_curve"}}.
+
+    A head with "none of these" photos in the validation split (negatives, or -1 declared
+    "none") and no --coverage gets the threshold that best separates them from its classes'
+    photos (notsure.balanced_threshold); else the one answering `coverage` (default 0.95) of
+    its classes' photos (notsure.choose_threshold)."""
     out = {}
     for i, head in enumerate(heads):
         probs, truth = scores[head.name], labels[:, i]
+        known, none = truth >= 0, truth < -1
+        top = probs.max(axis=1)
         if head.name in overrides:
             value, rule = overrides[head.name], "set with --threshold"
+        elif coverage is None and none.any():
+            value = notsure.balanced_threshold(top[known], top[none], head.num_classes)
+            rule = (f"best separates the {int(known.sum())} validation photos of a class from "
+                    f"the {int(none.sum())} of none of them (most answered + declined)")
         else:
-            known = truth >= 0
-            value = notsure.choose_threshold(probs[known].max(axis=1), coverage,
-                                             head.num_classes)
-            rule = (f"answers {coverage:.0%} of the {int(known.sum())} validation photos "
+            share = DEFAULT_COVERAGE if coverage is None else coverage
+            value = notsure.choose_threshold(top[known], share, head.num_classes)
+            rule = (f"answers {share:.0%} of the {int(known.sum())} validation photos "
                     "labelled with a class")
         out[head.name] = {"threshold": value, "rule": rule,
                           "val": notsure.selective(probs, truth, value),
