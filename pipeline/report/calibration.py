@@ -14,10 +14,11 @@ from pipeline.report.plots import _png, _pyplot, plain
 
 def reliability_and_coverage(head: str, scores: np.ndarray, truth: np.ndarray,
                              threshold: float | None) -> bytes | None:
-    """Left: accuracy against confidence in 15 bins (a calibrated head sits on the diagonal).
-    Right: selective accuracy against coverage, the threshold's point marked."""
-    keep = truth >= 0
-    if not keep.any():
+    """Left: accuracy against confidence in 15 bins over the photos with a known truth (a
+    calibrated head sits on the diagonal). Right: selective accuracy against coverage of the
+    photos of a class, the threshold's point marked."""
+    keep = (truth >= 0) | (truth < -1)  # as notsure.ece: "none of these" rows count, as wrong
+    if not (truth >= 0).any():
         return None
     top, correct = scores[keep].max(1), scores[keep].argmax(1) == truth[keep]
     bins = np.minimum((top * notsure.ECE_BINS).astype(int), notsure.ECE_BINS - 1)
