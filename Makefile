@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/pipeline report --run $(DEMO_RUN)
 
 # The real photographs in ../shared/flowers-real, from ImageNet weights; REAL_SIZE was chosen
-# from scripts/image_size_sweep.py (README, "Start from ImageNet").
+# from scripts/image_size_sweep.py (docs/training.md).
 # Colour -1 in flowers-real means "another colour" (its README): declared "none of these", and
 # ../shared/negatives (no rose, no daisy) teach both heads to say "not sure".
 REAL_LABELS ?= ../shared/flowers-real/labels.txt

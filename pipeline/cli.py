@@ -92,7 +92,7 @@ def train(data: Path = typer.Option(..., help="Folder with train.txt, val.txt, t
           distribute: Distribute = typer.Option(
               Distribute.none, help="mirrored: every device of this machine; multi-worker: "
                                     "the machines in TF_CONFIG, each running this same "
-                                    "command (README, \"Several machines\")."),
+                                    "command (docs/scale-out.md, \"Several machines\")."),
           scale_lr: bool = typer.Option(False, "--scale-lr",
                                         help="Multiply --lr and --finetune-lr by the number "
                                              "of replicas (linear scaling rule)."),

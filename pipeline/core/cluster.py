@@ -64,7 +64,7 @@ def from_environment(env=None) -> Cluster:
         raise PipelineError("--distribute multi-worker needs TF_CONFIG, the cluster and this "
                             "worker's task, e.g. TF_CONFIG='{\"cluster\": {\"worker\": "
                             "[\"host1:2222\", \"host2:2222\"]}, \"task\": {\"type\": "
-                            "\"worker\", \"index\": 0}}' (README, \"Several machines\")")
+                            "\"worker\", \"index\": 0}}' (docs/scale-out.md, \"Several machines\")")
     return parse(text)
 
 

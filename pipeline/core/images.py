@@ -6,8 +6,7 @@ check` all go through `open_rgb`, so the pixels a model sees in Python are the s
 they come from. A JPEG much larger than the model's input is decoded at reduced scale
 (`jpeg_scale`: libjpeg's DCT scaling, 1/2, 1/4 or 1/8, through Pillow's `draft`) before the
 same bilinear resize: a 12-MP photo then costs a fraction of a full decode in time and memory,
-and its pixels differ from a full decode's by about 0.1 level on average (README, "Camera-size
-photos"). LOADER names this rule; packs and run manifests record it. Phones
+and its pixels differ from a full decode's by about 0.1 level on average (docs/images.md). LOADER names this rule; packs and run manifests record it. Phones
 store most photos as the sensor read them and say in the EXIF Orientation tag how to turn
 them; `open_rgb` applies it, as every photo viewer (and a browser's <img>) does, so a photo
 taken sideways is learnt and classified the way a person sees it.

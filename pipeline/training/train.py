@@ -27,7 +27,7 @@ from pipeline.training.checkpoints import STATE
 
 # Pretrained starts: a few epochs with the trunk frozen (the new conv10s settle before their
 # gradients reach the ImageNet features), then the whole network; learning rates by start.
-# Chosen on the real photos, several seeds (README, "Start from ImageNet").
+# Chosen on the real photos, several seeds (docs/training.md).
 FREEZE_EPOCHS = 2
 DEFAULT_LR = {"pretrained": 3e-4, "scratch": 1e-3}
 DISTRIBUTE = tuple(d.value for d in Distribute)
