@@ -100,8 +100,8 @@ def train(data: Path = typer.Option(..., help="Folder with train.txt, val.txt, t
                                                                  "wait for every worker to "
                                                                  "join before giving up.")):
     """Train the multi-task SqueezeNet (joint or alternating) on a split folder."""
-    from pipeline.training import train as stage
-    stage.run(data=data, run=run, arch=arch.value, image_size=image_size, epochs=epochs,
+    from pipeline import api
+    api.train(data=data, run=run, arch=arch.value, image_size=image_size, epochs=epochs,
               batch_size=batch_size, lr=lr, mode=mode.value, loss_weights=loss_weights,
               weighting=weighting.value, tasks=_csv(tasks), init_from=init_from, seed=seed,
               resume=resume, pretrained=pretrained, freeze_epochs=freeze_epochs,
@@ -124,8 +124,8 @@ def quantize(run: Path = typer.Option(..., help="Run directory with a finished t
                             "them from 'none of these' photos, where there are some; else "
                             "0.95).")):
     """Quantization-aware fine-tuning, then TFLite export of every variant."""
-    from pipeline.export import quantize as stage
-    stage.run(run=run, epochs=epochs, lr=lr, threshold=threshold, coverage=coverage)
+    from pipeline import api
+    api.quantize(run, epochs=epochs, lr=lr, threshold=threshold, coverage=coverage)
 
 
 @app.command()
@@ -137,8 +137,8 @@ def export(run: Path = typer.Option(..., help="Run directory with a finished qua
                None, help="Choose thresholds that answer this share of the validation photos "
                           "of a class (default as in `pipeline quantize`).")):
     """Export every variant again from the trained and QAT models, without training."""
-    from pipeline.export import reexport
-    reexport.run(run=run, threshold=threshold, coverage=coverage)
+    from pipeline import api
+    api.export(run, threshold=threshold, coverage=coverage)
 
 
 @app.command()
@@ -153,8 +153,8 @@ def evaluate(model: Path = typer.Option(..., help="A run directory or a .tflite 
                             "also report how often each head says \"not sure\" per kind."),
              workers: Optional[int] = typer.Option(None, min=1, help=DECODERS)):
     """Per-head accuracy, confusion, calibration (ECE) and not-sure figures on a label file."""
-    from pipeline.deploy import evaluate as stage
-    stage.run(model=model, labels=labels, out=out, negatives_file=negatives, workers=workers)
+    from pipeline import api
+    api.evaluate(model, labels, negatives=negatives, out=out, workers=workers)
 
 
 @app.command()
@@ -165,9 +165,9 @@ def benchmark(run: Path = typer.Option(..., help="Run directory with an export."
               warmup: int = typer.Option(20, min=0, help="Untimed warm-up runs."),
               quick: bool = typer.Option(False, "--quick", help="Few runs: a fast look.")):
     """Latency, memory, size and accuracy of every variant on CPU, side by side."""
-    from pipeline.bench import stage
-    stage.run(run=run, threads=_thread_counts(threads), runs=runs,
-              warmup=warmup, quick=quick)
+    from pipeline import api
+    api.benchmark(run, threads=tuple(_thread_counts(threads)), runs=runs, warmup=warmup,
+                  quick=quick)
 
 
 @app.command()
@@ -176,8 +176,8 @@ def report(run: Path = typer.Option(..., help="Run directory."),
            out: Optional[Path] = typer.Option(None, help="HTML file to write (default: RUN/report/index.html)."),
            gallery: int = typer.Option(48, min=0, help="Test images shown in the gallery at most.")):
     """One self-contained HTML page of a run: problems, curves, metrics, gallery, benchmark."""
-    from pipeline.report import stage
-    stage.run(run=run, out=out, gallery=gallery)
+    from pipeline import api
+    api.report(run, out=out, gallery=gallery)
 
 
 @app.command()

@@ -87,20 +87,28 @@ def format_text(result: dict) -> str:
     return "  ".join(parts)
 
 
-def run(inputs: list[Path], model: Path, as_json: bool = False, threads: int = 1,
-        workers: int | None = None) -> int:
-    """Print one line (text or JSON) per image as it is answered, in input order; return how
-    many inputs failed."""
+def answers(inputs: list[Path], model: Path, threads: int = 1, workers: int | None = None):
+    """(image, result dict or the ImageError / InputError it raised), one per input image, in
+    input order, as each is answered (decoding runs ahead in threads, memory stays bounded)."""
     net = TFLiteModel(resolve_model(model), threads=threads)
-    failures = 0
     for image, pixels in decoded(expand(inputs), net.image_size, workers):
         try:
             if isinstance(pixels, Exception):
                 raise pixels
-            result = classify(net, image, pixels)
+            yield image, classify(net, image, pixels)
         except (ImageError, InputError) as exc:
+            yield image, exc
+
+
+def run(inputs: list[Path], model: Path, as_json: bool = False, threads: int = 1,
+        workers: int | None = None) -> int:
+    """Print one line (text or JSON) per image as it is answered, in input order; return how
+    many inputs failed."""
+    failures = 0
+    for image, result in answers(inputs, model, threads, workers):
+        if isinstance(result, Exception):
             failures += 1
-            print(f"error: {image}: {exc}", file=sys.stderr)
+            print(f"error: {image}: {result}", file=sys.stderr)
             continue
         print(json.dumps(result) if as_json else format_text(result), flush=True)
     if failures:
