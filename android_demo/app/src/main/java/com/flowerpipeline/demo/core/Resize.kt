@@ -102,6 +102,42 @@ object PilBilinear {
     }
 
     /**
+     * The same pass as [pass] for lines that lie side by side in memory while each line's taps
+     * are far apart (the rows of a frame turned by 90 or 270 degrees): lines innermost, so the
+     * reads walk memory in order. `acc` holds 3 x `lines` running sums. Integer sums in
+     * another order: the same bytes.
+     */
+    internal fun passAcross(src: IntArray, origin: Int, tapStep: Int, lineStep: Int, lines: Int,
+                            taps: Taps, dst: IntArray, dstLine: Int, dstOut: Int, acc: IntArray) {
+        val start = taps.start
+        val count = taps.count
+        val weights = taps.weights
+        val g0 = lines
+        val b0 = 2 * lines
+        for (o in start.indices) {
+            java.util.Arrays.fill(acc, 0, 3 * lines, HALF)
+            var wi = o * taps.width
+            for (t in 0 until count[o]) {
+                val w = weights[wi++]
+                var i = origin + (start[o] + t) * tapStep
+                for (line in 0 until lines) {
+                    val p = src[i]
+                    acc[line] += (p shr 16 and 0xFF) * w
+                    acc[g0 + line] += (p shr 8 and 0xFF) * w
+                    acc[b0 + line] += (p and 0xFF) * w
+                    i += lineStep
+                }
+            }
+            var d = o * dstOut
+            for (line in 0 until lines) {
+                dst[d] = (clip8(acc[line]) shl 16) or (clip8(acc[g0 + line]) shl 8) or
+                    clip8(acc[b0 + line])
+                d += dstLine
+            }
+        }
+    }
+
+    /**
      * Each pass rounds to 8 bits, so their order changes results by one level here and there:
      * Pillow 13 (the pinned version; python-pillow/Pillow#9549) runs the vertical pass first
      * when the height shrinks by more than twice as many pixels as the width, else rows first.
@@ -132,20 +168,35 @@ class Resizer(val size: Int) {
         return PilBilinear.Taps(inSize, size).also { taps[next] = it; next = (next + 1) % taps.size }
     }
 
+    private var acc = IntArray(0)
+
     /** The image `src` seen through `m` (upright size m.width x m.height) -> [out]. */
     fun resize(src: IntArray, m: Orientation.Mapping): IntArray {
         val w = m.width
         val h = m.height
         if (middle.size < max(size * h, w * size)) middle = IntArray(max(size * h, w * size))
+        if (acc.size < 3 * max(w, h)) acc = IntArray(3 * max(w, h))
         if (PilBilinear.verticalFirst(w, h, size)) {
             // columns (w of them, taps along y) into a w x size image, then its rows
-            PilBilinear.pass(src, m.origin, m.stepY, m.stepX, w, taps(h), middle, 1, w)
+            firstPass(src, m.origin, m.stepY, m.stepX, w, taps(h), 1, w)
             PilBilinear.pass(middle, 0, 1, w, size, taps(w), out, size, 1)
         } else {
             // rows (h of them, taps along x) into a size x h image, then its columns
-            PilBilinear.pass(src, m.origin, m.stepX, m.stepY, h, taps(w), middle, size, 1)
+            firstPass(src, m.origin, m.stepX, m.stepY, h, taps(w), size, 1)
             PilBilinear.pass(middle, 0, size, 1, size, taps(h), out, 1, size)
         }
         return out
+    }
+
+    /** Reads the frame in memory order whichever way it is turned (lines innermost when
+     * the taps are the far-apart direction). */
+    private fun firstPass(src: IntArray, origin: Int, tapStep: Int, lineStep: Int, lines: Int,
+                          t: PilBilinear.Taps, dstLine: Int, dstOut: Int) {
+        if (kotlin.math.abs(tapStep) > kotlin.math.abs(lineStep)) {
+            PilBilinear.passAcross(src, origin, tapStep, lineStep, lines, t, middle, dstLine,
+                                   dstOut, acc)
+        } else {
+            PilBilinear.pass(src, origin, tapStep, lineStep, lines, t, middle, dstLine, dstOut)
+        }
     }
 }

@@ -45,7 +45,7 @@ class GalleryTest {
         val file = ImageIoPhoto.writeJpeg(temp(".jpg"), 4032, 3024)
         val outcome = PhotoJob(224, 1100).run(ImageIoPhoto(file, orientation = 6), classify)
         val shown = outcome as? Outcome.Shown<BufferedImage> ?: throw AssertionError(failure(outcome))
-        assertEquals("classified 504 x 378", shown.text) // what the model read: 1/8, as Pillow's draft
+        assertEquals("classified 1008 x 756", shown.text) // what the model read: 1/4, as the Python loader
         assertEquals(3024 / 4 to 4032 / 4, shown.photo.width to shown.photo.height) // 1/4 fits 1100, turned upright
     }
 
