@@ -33,6 +33,7 @@ from PIL import Image
 
 from pipeline.core.images import open_rgb
 from pipeline.deploy import model_info
+from pipeline.core.notsure import answer
 from pipeline.deploy.predict import prepare_file
 from pipeline.deploy.runtime import TFLiteModel
 
@@ -155,7 +156,11 @@ def variant_cases(key: str, entry: dict, export: Path, images: list[Path], out: 
                           "values": raw[name].ravel().tolist(),
                           "tolerance": tolerance(model, name, steps[name])}
                    for name in model.labels}
+        said = {name: answer(np.asarray(outputs[name]["values"], np.float32), model.thresholds[name])
+                for name in model.labels}
         browser.append({"variant": key, "model": f"models/{entry['file']}",
+                        "answers": {name: None if said[name] is None else model.labels[name][said[name]]
+                                    for name in model.labels},
                         "signature": entry.get("signature", "serving_default"),
                         "input": {"name": model.input_name, "dtype": np.dtype(x.dtype).name,
                                   "shape": list(x.shape), "file": rel},
@@ -170,7 +175,8 @@ def metadata_case(key: str, path: Path) -> dict:
     return {"model": f"models/{path.name}",
             "python": {"variant": key, "heads": info.labels, "normalization": info.normalization,
                        "input": {k: entry["input"][k] for k in ("name", "dtype", "shape", "quantization")},
-                       "outputs": {h: o["quantization"] for h, o in entry["outputs"].items()}}}
+                       "outputs": {h: o["quantization"] for h, o in entry["outputs"].items()},
+                       "thresholds": {h: o.get("threshold") for h, o in entry["outputs"].items()}}}
 
 
 def mediapipe_images(samples: Path, out: Path, size: int) -> list[Path]:

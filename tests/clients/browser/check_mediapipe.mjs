@@ -77,6 +77,7 @@ async function main() {
     const unsure = results[variant].reduce((n, got) => n + got.classifications.filter((h) => !h.categories.length).length, 0);
     console.log(`${variant}: same answer (class or not sure) on both heads for ${agree}/${results[variant].length} images; ` +
                 `${unsure} head answers not sure, from the file's thresholds alone`);
+    if (!unsure) problems.push(`${variant}: no head was ever not sure: the fixtures do not exercise the thresholds`);
   }
   if (problems.length) logs.forEach((line) => console.log(`browser console: ${line}`));
   problems.forEach((p) => console.error(`FAIL ${p}`));

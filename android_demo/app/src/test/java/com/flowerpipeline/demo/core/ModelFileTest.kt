@@ -97,7 +97,35 @@ class ModelFileTest {
             assertEquals("$file input quantization", quant(input["quantization"]), v.input.quantization)
             val outputs = python.field("outputs").asObject("outputs").mapValues { (_, q) -> quant(q) }
             assertEquals("$file output quantization", outputs, v.outputs)
+            val thresholds = python.field("thresholds").asObject("thresholds")
+                .filterValues { it != null }.mapValues { (_, t) -> (t as Double).toFloat() }
+            assertTrue("$file has thresholds", thresholds.isNotEmpty())
+            assertEquals("$file not-sure thresholds", thresholds, v.thresholds)
         }
+    }
+
+    /** The real exported files: on every browser case, the app's not-sure rule with the
+     * file's own thresholds gives Python's answer (a class, or not sure). */
+    @Test
+    fun realModelsSayNotSureWherePythonDoes() {
+        assumeTrue("no golden.dir: run `make test-clients` to write the fixtures", dir != null)
+        val cases = Json.parse(File(dir, "browser_cases.json").readText()).asList("browser_cases.json")
+        var unsure = 0
+        for (case in cases.map { it.asObject("case") }) {
+            val file = case.field("model") as String
+            val spec = ModelFile.spec(File(dir, file).readBytes()).variant()
+            val outputs = case.field("outputs").asObject("outputs")
+            for ((head, want) in case.field("answers").asObject("answers")) {
+                val labels = case.field("labels").asObject("labels").field(head).asList("labels")
+                val values = outputs.field(head).asObject(head).field("values").asList("values")
+                    .map { (it as Double).toFloat() }.toFloatArray()
+                val best = Outputs.argmax(values)
+                val got = if (NotSure.answers(values[best], spec.thresholds[head])) labels[best] else null
+                assertEquals("$file ${case.field("image")} $head", want, got)
+                if (got == null) unsure++
+            }
+        }
+        assertTrue("the fixtures never reach 'not sure'", unsure > 0)
     }
 
     private fun floats(value: Any?): List<Float> = value.asList("floats").map { (it as Double).toFloat() }
