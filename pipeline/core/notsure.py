@@ -101,9 +101,7 @@ def choose_threshold(top_scores, coverage: float, classes: int) -> float:
     edge = top[k - 1]
     lower = top[top < edge]
     below = lower[0] if len(lower) else edge - 0.01
-    value = (edge + below) / 2
-    value = min(max(value, 1.0 / classes + 0.01), 0.99)
-    return round(value, 4)
+    return _bounded((edge + below) / 2, classes)
 
 
 def balanced_threshold(in_class, none, classes: int) -> float:
@@ -120,7 +118,11 @@ def balanced_threshold(in_class, none, classes: int) -> float:
     score = (in_class[None] >= candidates[:, None]).mean(1) + \
         (none[None] < candidates[:, None]).mean(1)
     best = candidates[np.isclose(score, score.max())]
-    value = float(best[len(best) // 2])
+    return _bounded(float(best[len(best) // 2]), classes)
+
+
+def _bounded(value: float, classes: int) -> float:
+    """Above chance (1 / classes), at most 0.99, rounded to 4 decimals."""
     return round(min(max(value, 1.0 / classes + 0.01), 0.99), 4)
 
 
@@ -130,12 +132,11 @@ def selective(scores, truth, threshold: float | None) -> dict:
     said = answers(scores, threshold)
     known, none = truth >= 0, truth < -1
     answered = known & (said != NOT_SURE)
-    out = {"threshold": threshold,
-           "coverage": _share(answered.sum(), known.sum()),
-           "selective_accuracy": _share((said == truth)[answered].sum(), answered.sum()),
-           "not_sure_on_none": _share((said[none] == NOT_SURE).sum(), none.sum()),
-           "n_none": int(none.sum())}
-    return out
+    return {"threshold": threshold,
+            "coverage": _share(answered.sum(), known.sum()),
+            "selective_accuracy": _share((said == truth)[answered].sum(), answered.sum()),
+            "not_sure_on_none": _share((said[none] == NOT_SURE).sum(), none.sum()),
+            "n_none": int(none.sum())}
 
 
 def risk_coverage(scores, truth, points: int = 20) -> list[list[float]]:

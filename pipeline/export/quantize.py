@@ -165,9 +165,6 @@ def not_sure_options(heads: Heads, threshold: str | None, coverage: float | None
 
 def _run(rd: RunDir, epochs: int, lr: float, threshold: str | None,
          coverage: float | None) -> dict:
-    from pipeline.export import stage as export
-    from pipeline.export.variants import VARIANTS
-
     from pipeline.data.sources import open_source
 
     trained = TrainedRun.open(rd.root)
@@ -188,12 +185,20 @@ def _run(rd: RunDir, epochs: int, lr: float, threshold: str | None,
         metrics = keras_metrics(qat, heads, arrays, config.normalization)
         save_qat(qat_stage.dir, qat, heads, history, metrics)
         qat_stage.metrics = {"test": _accuracies(metrics["test"], heads)}
-        with rd.stage("export", {"variants": [v.key for v in VARIANTS], **not_sure}) \
-                as export_stage:
-            results = export.export(export_stage.dir, model, qat, heads, config.image_size,
-                                    config.normalization, calibration, arrays["test"],
-                                    arrays["val"], **not_sure)
-            export_stage.metrics = {k: r["accuracy"] for k, r in results["variants"].items()}
+        return export_stage(rd, model, qat, config, heads, calibration, arrays, not_sure)
+
+
+def export_stage(rd: RunDir, model, qat, config, heads: Heads, calibration: np.ndarray,
+                 arrays: dict, not_sure: dict) -> dict:
+    """The export stage of the run (quantize nests it in QAT's; `pipeline export` alone)."""
+    from pipeline.export import stage as export
+    from pipeline.export.variants import VARIANTS
+
+    with rd.stage("export", {"variants": [v.key for v in VARIANTS], **not_sure}) as stage:
+        results = export.export(stage.dir, model, qat, heads, config.image_size,
+                                config.normalization, calibration, arrays["test"],
+                                arrays["val"], **not_sure)
+        stage.metrics = {k: r["accuracy"] for k, r in results["variants"].items()}
     return results
 
 

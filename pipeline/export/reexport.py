@@ -29,9 +29,7 @@ def run(run: Path, threshold: str | None = None, coverage: float | None = None) 
 
 def _run(rd: RunDir, threshold: str | None, coverage: float | None) -> dict:
     from pipeline.data.sources import open_source
-    from pipeline.export import stage as export
-    from pipeline.export.quantize import calibration_positions, not_sure_options
-    from pipeline.export.variants import VARIANTS
+    from pipeline.export.quantize import calibration_positions, export_stage, not_sure_options
 
     trained = TrainedRun.open(rd.root)
     config, heads = trained.config, trained.heads
@@ -41,9 +39,4 @@ def _run(rd: RunDir, threshold: str | None, coverage: float | None) -> dict:
     model, qat = trained.load_keras(), load_qat(qat_file)
     arrays = {name: source.arrays(name) for name in ("val", "test")}
     calibration = source.pixels_at("train", calibration_positions(source.count("train")))
-    with rd.stage("export", {"variants": [v.key for v in VARIANTS], **not_sure}) as stage:
-        results = export.export(stage.dir, model, qat, heads, config.image_size,
-                                config.normalization, calibration, arrays["test"],
-                                arrays["val"], **not_sure)
-        stage.metrics = {k: r["accuracy"] for k, r in results["variants"].items()}
-    return results
+    return export_stage(rd, model, qat, config, heads, calibration, arrays, not_sure)
