@@ -77,11 +77,14 @@ def export(run: Run | Path | str, threshold: str | None = None,
 
 
 def benchmark(run: Run | Path | str, threads: tuple[int, ...] = (1, 2), runs: int = 200,
-              warmup: int = 20, quick: bool = False) -> dict:
+              warmup: int = 20, quick: bool = False, baselines: str = "untrained",
+              seeds: int = 1) -> dict:
+    """`pipeline benchmark`; baselines="trained" first trains (or reuses) one single-task
+    model per head and seed in RUN/baselines/, and adds their comparison ("baselines")."""
     from pipeline.bench import stage
 
     return stage.run(run=_path(run), threads=list(threads), runs=runs, warmup=warmup,
-                     quick=quick)
+                     quick=quick, baselines=baselines, seeds=seeds)
 
 
 def evaluate(model: Run | Path | str, labels: Path | str, negatives: Path | str | None = None,

@@ -14,6 +14,7 @@ import typer
 
 from pipeline import __version__
 from pipeline.core.config import Distribute, Input, Mode, Weighting
+from pipeline.bench.baselines import KINDS as BASELINE_KINDS
 from pipeline.cli_common import DECODERS, _csv, friendly
 from pipeline.cli_data import data_app
 from pipeline.export.variants import DEFAULT as DEFAULT_VARIANT, VARIANTS
@@ -22,6 +23,7 @@ from pipeline.training.backbones import BACKBONES, DEFAULT_ARCH
 # Choices from the registries: a new backbone or export variant appears here by itself.
 Arch = Enum("Arch", [(name, name) for name in BACKBONES], type=str)
 ExportKey = Enum("ExportKey", [(v.key, v.key) for v in VARIANTS], type=str)
+Baselines = Enum("Baselines", [(k, k) for k in BASELINE_KINDS], type=str)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Flower photos -> multi-task SqueezeNet -> TFLite on a phone.")
@@ -163,11 +165,20 @@ def benchmark(run: Path = typer.Option(..., help="Run directory with an export."
               threads: str = typer.Option("1,2", help="Thread counts, e.g. 1,2."),
               runs: int = typer.Option(200, min=1, help="Timed runs per variant."),
               warmup: int = typer.Option(20, min=0, help="Untimed warm-up runs."),
-              quick: bool = typer.Option(False, "--quick", help="Few runs: a fast look.")):
+              quick: bool = typer.Option(False, "--quick", help="Few runs: a fast look."),
+              baselines: Baselines = typer.Option(
+                  Baselines.untrained,
+                  help="The single-task models held against the two-head one: untrained "
+                       "(latency and size only) or trained with the run's own settings, QAT and "
+                       "export, kept in RUN/baselines/ and reused by the next call "
+                       "(docs/results.md)."),
+              seeds: int = typer.Option(1, min=1, help="With --baselines trained: models of "
+                                                       "each kind, trained with seeds 0..N-1 "
+                                                       "(mean and min-max reported).")):
     """Latency, memory, size and accuracy of every variant on CPU, side by side."""
     from pipeline import api
     api.benchmark(run, threads=tuple(_thread_counts(threads)), runs=runs, warmup=warmup,
-                  quick=quick)
+                  quick=quick, baselines=baselines.value, seeds=seeds)
 
 
 @app.command()

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.bench import report as bench_report
+from pipeline.bench.baselines import KINDS
 from pipeline.bench.driver import Job, latency_stats, measure_all
 from pipeline.bench.variants import (ORDER, Context, Skip, Variant, arithmetic, load_tflite,
                                      make, tflite_job)
@@ -34,18 +35,34 @@ ROUNDS, CALIBRATION = 10, 200  # many short rounds: a load spike spreads over al
 
 
 def run(run: Path, threads: list[int], runs: int = 200, warmup: int = 20,
-        quick: bool = False) -> dict:
-    settings = _settings(threads, runs, warmup, quick)
+        quick: bool = False, baselines: str = "untrained", seeds: int = 1) -> dict:
+    settings = _settings(threads, runs, warmup, quick, baselines, seeds)
     rd = RunDir(run)
     rd.require("export")
     with rd.writing():  # one writer per run; the export cannot change while it is measured
-        return _run(rd, settings)
+        plan = _trained_baselines(rd, seeds) if baselines == "trained" else []
+        return _run(rd, settings, plan)
 
 
-def _run(rd: RunDir, settings: dict) -> dict:
+def _trained_baselines(rd: RunDir, seeds: int) -> list:
+    """Train (or reuse) every single-task model and two-head seed before measuring anything:
+    the hours go first, so a stopped call resumes them (baselines.py)."""
+    from pipeline.bench import baselines
+
+    rd.require("qat")
+    plan = baselines.plan(rd, seeds)
+    for number, baseline in enumerate(plan, start=1):
+        print(f"benchmark: baseline {number} of {len(plan)}: {baseline.path}")
+        baselines.ensure(rd, baseline)
+    return plan
+
+
+def _run(rd: RunDir, settings: dict, plan: list) -> dict:
     spec = _export_spec(rd)
     _check_exported(rd, spec)
     ctx = _context(rd, spec, settings["calibration_images"])
+    ctx.baselines = {b.tasks[0]: b.path for b in plan
+                     if len(b.tasks) == 1 and b.seed == plan[0].seed}
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
         ctx.pixels_file = Path(tmp) / "pixels.npy"
         np.save(ctx.pixels_file, _timing_image(ctx))
@@ -58,6 +75,12 @@ def _run(rd: RunDir, settings: dict) -> dict:
         load_before = os.getloadavg()
         measure_all(jobs, settings["runs"], settings["warmup"], settings["rounds"])
     results = _results(ctx, variants, jobs, settings, load_before)
+    if plan:
+        from pipeline.bench import claim
+
+        print("benchmark: scoring the two-head model and the single-task baselines on the "
+              "test split")
+        results["baselines"] = claim.measure(rd, plan)
     with rd.stage("benchmark", settings) as w:
         bench_report.write_all(results, w.dir)
         w.metrics = results["ratios"]
@@ -83,11 +106,20 @@ def _check_exported(rd: RunDir, spec: dict) -> None:
             TFLiteModel(rd.file("export", entry["file"]))
 
 
-def _settings(threads: list[int], runs: int, warmup: int, quick: bool) -> dict:
+def _settings(threads: list[int], runs: int, warmup: int, quick: bool, baselines: str,
+              seeds: int) -> dict:
     if not threads or min(threads) < 1:
         raise PipelineError(f"thread counts must be 1 or more, got {threads}")
+    if baselines not in KINDS:
+        raise PipelineError(f"--baselines must be one of {', '.join(KINDS)}, "
+                            f"got {baselines!r}")
+    if seeds < 1:
+        raise PipelineError(f"--seeds must be 1 or more, got {seeds}")
+    if seeds > 1 and baselines != "trained":
+        raise PipelineError("--seeds counts trained models: it needs --baselines trained")
     s = {"threads": sorted(set(threads)), "runs": runs, "warmup": warmup, "rounds": ROUNDS,
-         "calibration_images": CALIBRATION, "quick": quick}
+         "calibration_images": CALIBRATION, "quick": quick, "baselines": baselines,
+         "seeds": seeds}
     if quick:
         s.update(runs=min(runs, QUICK["runs"]), warmup=min(warmup, QUICK["warmup"]),
                  rounds=QUICK["rounds"], calibration_images=QUICK["calibration"])

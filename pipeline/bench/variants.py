@@ -43,6 +43,7 @@ class Context:
     peak_macs: dict = field(default_factory=dict)
     macs: int = 0  # of the two-head model, counted once
     notes: list[str] = field(default_factory=list)
+    baselines: dict[str, Path] = field(default_factory=dict)  # --baselines trained: head -> run
 
 
 def arithmetic(name: str) -> str:
@@ -149,12 +150,14 @@ def _keras(ctx: Context) -> Variant:
 
 
 def _pair(ctx: Context, tmp: Path) -> Variant:
+    if len(ctx.heads) < 2:
+        raise Skip("the run has a single head: nothing to split")
+    if ctx.baselines:
+        return _trained_pair(ctx)
     from pipeline.bench.models import single_task_models
 
     if ctx.train_pixels is None or not len(ctx.train_pixels):
         raise Skip("no training images to calibrate the single-task int8 models on")
-    if len(ctx.heads) < 2:
-        raise Skip("the run has a single head: nothing to split")
     trained = _single_task_runs(ctx)
     trained = trained if set(trained) == set(ctx.heads.names) else {}
     print(f"benchmark: building {len(ctx.heads)} single-task int8 models "
@@ -171,6 +174,24 @@ def _pair(ctx: Context, tmp: Path) -> Variant:
                       accuracy)
     variant.notes.append(f"weights from single-task runs {', '.join(map(str, trained.values()))}"
                          if trained else PAIR_NOTE)
+    return variant
+
+
+def _trained_pair(ctx: Context) -> Variant:
+    """The int8 QAT files that the single-task baselines exported themselves (baselines.py):
+    trained, quantized and exported exactly like the two-head model."""
+    from pipeline.bench.models import count_macs
+    from pipeline.core.trained import TrainedRun
+    from pipeline.export.variants import BY_KEY, DEFAULT
+
+    runs = [RunDir(ctx.baselines[name]) for name in ctx.heads.names]
+    paths = [run.file("export", BY_KEY[DEFAULT].file) for run in runs]
+    macs = sum(count_macs(TrainedRun.open(run.root).load_keras()) for run in runs)
+    models = load_tflite(paths)
+    accuracy = None if ctx.test is None else _accuracy(ctx, tflite_probs(models, ctx.test[0]))
+    variant = Variant(PAIR, tflite_job(models, ctx.pixels_file),
+                      sum(p.stat().st_size for p in paths), macs, accuracy)
+    variant.notes.append("trained single-task baselines " + ", ".join(str(r.root) for r in runs))
     return variant
 
 

@@ -1,0 +1,168 @@
+"""The article's claim, measured: the two-head model against trained single-task models.
+
+Every model -- the run and its two-head seeds, each head's single-task seeds (baselines.py) --
+is scored through LiteRT on the run's own test split (and negatives' test split, if any), in
+its exported float32 and int8 files, with the thresholds in each file. Figures per head and
+variant are given as mean and min-max over seeds: one test photo is ~1 point here, so a
+difference smaller than the spread says nothing. Latency is measured elsewhere (the benchmark's
+`two_single_task_int8` row, same run and thread count); size and training time here.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.bench.baselines import Baseline, run_settings
+from pipeline.core.runs import RunDir
+from pipeline.export.variants import BY_KEY, DEFAULT, REFERENCE
+
+VARIANTS = (DEFAULT, REFERENCE)  # int8 QAT (what ships) and float32
+# Per head: (results key, what it is); None where a model has no such figure.
+FIGURES = (("accuracy", "accuracy, every photo answered"),
+           ("coverage", "share of class photos answered"),
+           ("selective_accuracy", "accuracy of the answers"),
+           ("not_sure_on_none", "not sure on photos labelled none of these"),
+           ("negatives_not_sure", "not sure on the negatives' test split"),
+           ("ece", "calibration error (15 bins)"))
+MULTI, SINGLE = "two_head", "single_task"
+
+
+def measure(rd: RunDir, plan: list[Baseline]) -> dict:
+    """results.json's "baselines": who was compared, per-head figures, size and time."""
+    settings = run_settings(rd)
+    heads = list(settings["tasks"])
+    multi = [rd.root] + [b.path for b in plan if len(b.tasks) > 1]
+    single = {h: [b.path for b in plan if b.tasks == (h,)] for h in heads}
+    test = _TestSet(Path(settings["data"]))
+    per_run = {str(p): {v: test.score(p, v) for v in VARIANTS}
+               for p in multi + [p for paths in single.values() for p in paths]}
+    figures = {h: {v: {MULTI: _summary([per_run[str(p)][v][h] for p in multi]),
+                       SINGLE: _summary([per_run[str(p)][v][h] for p in single[h]])}
+                   for v in VARIANTS} for h in heads}
+    seeds = sorted({b.seed for b in plan})
+    return {"seeds": seeds, "test": test.describe(), "heads": figures,
+            "runs": {MULTI: [str(p) for p in multi], **{h: [str(p) for p in single[h]]
+                                                          for h in heads}},
+            "size_bytes": {MULTI: _size(rd.root), SINGLE: sum(_size(p[0]) for p in
+                                                             single.values())},
+            "train_seconds": {MULTI: _spread([_seconds(p) for p in multi]),
+                              SINGLE: _spread([sum(_seconds(p[i]) for p in single.values())
+                                               for i in range(len(seeds))])}}
+
+
+def _size(run: Path) -> int:
+    return RunDir(run).file("export", BY_KEY[DEFAULT].file).stat().st_size
+
+
+def _seconds(run: Path) -> float:
+    """Training plus QAT wall time recorded in the run's manifest."""
+    stages = RunDir(run).manifest()["stages"]
+    return sum(float(stages[s].get("seconds") or 0) for s in ("train", "qat") if s in stages)
+
+
+def _spread(values: list) -> dict | None:
+    values = [float(v) for v in values if v is not None]
+    if not values:
+        return None
+    return {"mean": float(np.mean(values)), "min": min(values), "max": max(values),
+            "values": values}
+
+
+def _summary(per_seed: list[dict]) -> dict:
+    return {key: _spread([s.get(key) for s in per_seed]) for key, _ in FIGURES}
+
+
+class _TestSet:
+    """The run's test photos (and negatives), decoded once per image size."""
+
+    def __init__(self, data: Path):
+        self.labels = data / "test.txt"
+        negatives = data / "negatives_test.txt"
+        self.negatives = negatives if negatives.is_file() else None
+        self._pixels: dict[int, tuple] = {}
+
+    def describe(self) -> dict:
+        return {"labels": str(self.labels),
+                "negatives": str(self.negatives) if self.negatives else None}
+
+    def score(self, run: Path, variant: str) -> dict[str, dict]:
+        """{head: {figure: value}} of one exported file."""
+        from pipeline.core.metrics import head_metrics
+        from pipeline.deploy.evaluate import predict, spec_heads
+        from pipeline.deploy.runtime import TFLiteModel
+
+        model = TFLiteModel(RunDir(run).file("export", BY_KEY[variant].file))
+        heads = spec_heads(model.spec)
+        samples, labels, negatives = self._load(model.image_size, heads)
+        metrics = head_metrics(heads, labels, predict(model, samples), model.thresholds)
+        out = {h.name: {key: metrics[h.name].get(key) for key, _ in FIGURES} for h in heads}
+        if negatives is not None:
+            from pipeline.core import notsure
+
+            probs = predict(model, negatives)
+            for h in heads:
+                said = notsure.answers(probs[h.name], model.thresholds[h.name])
+                out[h.name]["negatives_not_sure"] = float((said == notsure.NOT_SURE).mean())
+        return out
+
+    def _load(self, size: int, heads) -> tuple:
+        """Pixels of the test photos and negatives at `size`, and the labels of `heads`."""
+        from pipeline.core import negatives
+        from pipeline.core.heads import schema_of
+        from pipeline.core.images import iter_resized
+        from pipeline.core.labels import load_label_file, select_heads
+
+        schema = schema_of(self.labels)
+        samples = load_label_file(self.labels, schema)
+        if size not in self._pixels:
+            pixels = np.stack(list(iter_resized([s.path for s in samples], size)))
+            found = None
+            if self.negatives is not None:
+                rows, _ = negatives.read(self.negatives, schema)
+                found = np.stack(list(iter_resized([s.path for s in rows], size)))
+            self._pixels[size] = (pixels, found)
+        chosen = select_heads(samples, schema, heads, str(self.labels))
+        labels = np.array([s.labels for s in chosen], dtype=np.int64).reshape(-1, len(heads))
+        return self._pixels[size][0], labels, self._pixels[size][1]
+
+
+def rows(found: dict) -> list[list[str]]:
+    """The terminal / Markdown table: head, variant, model, each figure as mean [min-max]."""
+    out = []
+    for head, variants in found["heads"].items():
+        for variant, models in variants.items():
+            for model, figures in models.items():
+                out.append([head, variant, model.replace("_", "-")]
+                           + [_fmt(figures[key]) for key, _ in FIGURES])
+    return out
+
+
+COLUMNS = ("head", "variant", "model", *(key.replace("_", " ") for key, _ in FIGURES))
+
+
+def _fmt(spread: dict | None) -> str:
+    if spread is None:
+        return "-"
+    if len(spread["values"]) == 1 or spread["min"] == spread["max"]:
+        return f"{spread['mean']:.3f}"
+    return f"{spread['mean']:.3f} [{spread['min']:.3f}-{spread['max']:.3f}]"
+
+
+def totals(found: dict, ratios: dict) -> list[str]:
+    """One line per total: latency (from the benchmark's same-run ratio), size, training time."""
+    size, secs = found["size_bytes"], found["train_seconds"]
+    lines = [f"one two-head int8 model vs {len(found['heads'])} single-task int8 models together:",
+             f"  latency {_ratio(ratios.get('two_head_vs_two_single_task_latency'))} "
+             f"(p50, {ratios.get('threads')} thread(s), same run)",
+             f"  size {_ratio(size[MULTI] / size[SINGLE] if size[SINGLE] else None)} "
+             f"({size[MULTI] / 1e6:.2f} MB vs {size[SINGLE] / 1e6:.2f} MB)"]
+    if secs[MULTI] and secs[SINGLE]:
+        lines.append(f"  training + QAT time {secs[MULTI]['mean'] / secs[SINGLE]['mean']:.2f}x "
+                     f"({secs[MULTI]['mean']:.0f} s vs {secs[SINGLE]['mean']:.0f} s, mean of "
+                     f"{len(found['seeds'])} seed(s))")
+    return lines
+
+
+def _ratio(value) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
