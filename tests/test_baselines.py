@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from helpers_runs import make_tiny_exported_run  # noqa: E402
 
 from pipeline.bench import baselines, claim  # noqa: E402
+from pipeline.core import claim_table  # noqa: E402
 from pipeline.bench import models as bench_models  # noqa: E402
 from pipeline.cli import app  # noqa: E402
 from pipeline.core.errors import PipelineError  # noqa: E402
@@ -89,15 +90,15 @@ def test_a_baseline_trained_otherwise_is_refused(tiny, tmp_path):
 
 def test_spread_and_table():
     found = {"seeds": [0, 1], "heads": {"flower_type": {"int8": {
-        claim.MULTI: claim._summary([{"accuracy": 0.9}, {"accuracy": 0.8}]),
-        claim.SINGLE: claim._summary([{"accuracy": 0.85}, {"accuracy": 0.85}])}}},
-        "size_bytes": {claim.MULTI: 1_000_000, claim.SINGLE: 2_000_000},
-        "train_seconds": {claim.MULTI: claim._spread([10, 20]),
-                          claim.SINGLE: claim._spread([30, 30])}}
-    rows = claim.rows(found)
+        claim_table.MULTI: claim._summary([{"accuracy": 0.9}, {"accuracy": 0.8}]),
+        claim_table.SINGLE: claim._summary([{"accuracy": 0.85}, {"accuracy": 0.85}])}}},
+        "size_bytes": {claim_table.MULTI: 1_000_000, claim_table.SINGLE: 2_000_000},
+        "train_seconds": {claim_table.MULTI: claim._spread([10, 20]),
+                          claim_table.SINGLE: claim._spread([30, 30])}}
+    rows = claim_table.rows(found)
     assert rows[0][:4] == ["flower_type", "int8", "two-head", "0.850 [0.800-0.900]"]
     assert rows[1][3] == "0.850" and rows[0][4] == "-"
-    lines = claim.totals(found, {"two_head_vs_two_single_task_latency": 0.5, "threads": 1})
+    lines = claim_table.totals(found, {"two_head_vs_two_single_task_latency": 0.5, "threads": 1})
     assert "latency 0.50x" in lines[1] and "size 0.50x" in lines[2]
     assert "training + QAT time 0.50x (15 s vs 30 s" in lines[3]
 
@@ -138,7 +139,7 @@ def test_trained_baselines_end_to_end(tiny, monkeypatch):
     assert found["seeds"] == [0] and set(found["heads"]) == set(HEADS)
     for head in HEADS:
         for variant in ("int8", "float32"):
-            for model in (claim.MULTI, claim.SINGLE):
+            for model in (claim_table.MULTI, claim_table.SINGLE):
                 accuracy = found["heads"][head][variant][model]["accuracy"]
                 assert 0 <= accuracy["mean"] <= 1 and len(accuracy["values"]) == 1
     assert found["runs"]["flower_type"] == [str(first.root)]
@@ -152,6 +153,12 @@ def test_trained_baselines_end_to_end(tiny, monkeypatch):
     assert "the article's claim" in result.output and "two-head" in result.output
     markdown = (tiny / "benchmark" / "results.md").read_text()
     assert "| flower_color | int8 | single-task |" in markdown
+
+    report = runner.invoke(app, ["report", "--run", str(tiny)])
+    assert report.exit_code == 0, report.output
+    page = (tiny / "report" / "index.html").read_text()
+    assert "Against trained single-task models (1 seed(s), test split)" in page
+    assert "<td>single-task</td>" in page
 
     result = bench(tiny, "--baselines", "trained")  # a third call trains nothing
     assert result.exit_code == 0 and len(calls) == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.bench.driver import latency_stats
+from pipeline.core import claim_table as claim
 from pipeline.core.io import write_json
 from pipeline.export.variants import BENCH_KERAS as KERAS, BENCH_PAIR as PAIR, BY_KEY, \
     DEFAULT, REFERENCE
@@ -150,8 +151,6 @@ def terminal(results: dict) -> str:
     text = _aligned(COLUMNS, rows(results)) + [""] + summary_lines(results)
     found = results.get("baselines")
     if found:
-        from pipeline.bench import claim
-
         text += ["", _claim_title(found)] + _aligned(claim.COLUMNS, claim.rows(found)) \
             + claim.totals(found, results["ratios"])
     return "\n".join(text)
@@ -165,8 +164,6 @@ def markdown(results: dict) -> str:
         f"- {line.strip()}" for line in summary_lines(results)) + "\n"
     found = results.get("baselines")
     if found:
-        from pipeline.bench import claim
-
         text += (f"\n## {_claim_title(found)[0].upper()}{_claim_title(found)[1:]}\n\n"
                  + "\n".join(_md_table(claim.COLUMNS, claim.rows(found))) + "\n\n"
                  + "\n".join(f"- {line.strip()}" for line in

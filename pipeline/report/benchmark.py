@@ -6,6 +6,7 @@ from __future__ import annotations
 from pipeline.report import plots
 from pipeline.report.gather import problem
 from pipeline.report.html import esc, fmt, img, missing, section, table
+from pipeline.core import claim_table as claim
 from pipeline.core.machine import cpu
 from pipeline.export.variants import BENCH_PAIR as PAIR, BY_KEY, DEFAULT
 
@@ -98,6 +99,20 @@ def pair_block(results: dict) -> str:
     return table(["", "p50", "size MB", "peak RSS MB"], rows) + text + notes
 
 
+def claim_block(results: dict) -> str:
+    """`benchmark --baselines trained`: each head of the two-head model against its own
+    trained single-task model, mean [min-max] over seeds, and the totals."""
+    found = results.get("baselines")
+    if not found:
+        return ""
+    body = table(list(claim.COLUMNS), [[esc(cell) for cell in row] for row in claim.rows(found)])
+    lines = "".join(f"<p>{esc(line.strip())}</p>" for line in
+                    claim.totals(found, results.get("ratios", {})))
+    return (f"<h3>Against trained single-task models ({len(found['seeds'])} seed(s), test "
+            f"split)</h3><p class=\"small\">each figure: mean [min-max] over seeds; figures "
+            f"from each model's own exported files and thresholds</p>" + body + lines)
+
+
 def noise_text(results: dict) -> str:
     spreads = {n: max(p.get("latency", {}).get("round_spread_pct", 0)
                       for p in v["per_threads"].values())
@@ -134,6 +149,7 @@ def benchmark_section(report: dict) -> tuple[str, str, str]:
                 + "<h3>Peak memory and file size</h3>"
                 + img(plots.memory_and_size(results), "peak memory and file size")
                 + "<h3>One two-head model vs two single-task models</h3>" + pair_block(results)
+                + claim_block(results)
                 + "<h3>Noise</h3>" + noise_text(results)
                 + img(plots.noise(results), "per-round medians")
                 + "<h3>Ratios and targets</h3>" + targets_table(results) + notes)
