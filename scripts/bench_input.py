@@ -26,7 +26,8 @@ from pipeline.core.tfcompat import tf
 from pipeline.data.datasets import Feed
 from pipeline.data.sources import open_source
 from pipeline.training.model import build_model
-from pipeline.training.multitask import MultiTask, build_optimizer
+from pipeline.training.multitask import MultiTask
+from pipeline.training.optimizer import build_optimizer
 
 
 def parse_args():

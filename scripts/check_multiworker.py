@@ -63,7 +63,8 @@ def run_case(strategy, feed, steps: int, mode: str, weighting: str):
     from pipeline.core.heads import FLOWER_HEADS
     from pipeline.core.tfcompat import keras
     from pipeline.training.model import build_model
-    from pipeline.training.multitask import MultiTask, build_optimizer
+    from pipeline.training.multitask import MultiTask
+    from pipeline.training.optimizer import build_optimizer
 
     keras().utils.set_random_seed(0)
     with strategy.scope():

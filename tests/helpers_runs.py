@@ -64,7 +64,8 @@ def train_tiny_model(config, heads: Heads, data: Path, epochs: int):
     from pipeline.training.fitting import faster_batchnorm_statistics
     from pipeline.core.labels import load_label_file
     from pipeline.training.model import build_model
-    from pipeline.training.multitask import MultiTask, build_optimizer
+    from pipeline.training.multitask import MultiTask
+    from pipeline.training.optimizer import build_optimizer
 
     model = build_model(config, heads)
     # One full batch per step: with momentum 0 the inference statistics equal the training

@@ -156,7 +156,8 @@ def test_npz_weights_load_like_the_builtin_ones(tmp_path, imagenet):
 def test_frozen_phase_trains_only_the_heads_then_everything():
     from pipeline.core.config import ModelConfig
     from pipeline.training.fitting import initial_model, phases
-    from pipeline.training.multitask import MultiTask, build_optimizer
+    from pipeline.training.multitask import MultiTask
+    from pipeline.training.optimizer import build_optimizer
 
     assert phases(10, 2) == [(0, 2, True), (2, 10, False)] and phases(5, 0) == [(0, 5, False)]
     weights = backbones.get("squeezenet1.1").source("imagenet").load(FLOWER_HEADS.names)

@@ -77,7 +77,8 @@ def _head_state(net, head_name):
 
 
 def test_alternating_step_leaves_the_inactive_head_unchanged():
-    from pipeline.training.multitask import MultiTask, build_optimizer
+    from pipeline.training.multitask import MultiTask
+    from pipeline.training.optimizer import build_optimizer
 
     net = build_model(ModelConfig(image_size=32), FLOWER_HEADS)
     trainer = MultiTask(net, FLOWER_HEADS, mode="alternating")
@@ -95,6 +96,25 @@ def test_alternating_step_leaves_the_inactive_head_unchanged():
         after_active = _head_state(net, active)
         assert any(not np.array_equal(v, after_active[n]) for n, v in before_active.items())
     assert not np.array_equal(trunk, net.get_layer("conv1_conv").kernel.numpy())
+
+
+def test_uncertainty_weights_learn_at_the_fine_tuning_rate():
+    """Issue 21: at 3e-4 the log-variances moved ~1e-2 in a whole run and the weights stayed
+    ~1. Now 20 steps move them well away from 0, down (weight up) for a loss below 0.5."""
+    from pipeline.training.multitask import MultiTask
+    from pipeline.training.optimizer import build_optimizer
+
+    net = build_model(ModelConfig(image_size=32), FLOWER_HEADS)
+    trainer = MultiTask(net, FLOWER_HEADS, weighting="uncertainty")
+    trainer.prepare(build_optimizer(3e-4, 1000))
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(4, 32, 32, 3)).astype(np.float32)
+    y = {"flower_type": np.array([0, 1, 0, 1]), "flower_color": np.array([0, 1, 2, 0])}
+    assert trainer.log_variances() == [0.0, 0.0]
+    for _ in range(20):
+        trainer.train_on_batch(x, y)
+    moved = trainer.log_variances()
+    assert all(abs(s) > 0.2 for s in moved), moved
 
 
 # ---- bad input: one line, non-zero exit, nothing lost ----------------------------------------

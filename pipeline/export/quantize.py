@@ -89,7 +89,8 @@ def input_range(normalization: dict) -> tuple[float, float]:
 def fine_tune(qat, heads: Heads, settings, datasets: dict, epochs: int, lr: float,
               steps: int) -> dict:
     """Fit the QAT model like training did; epochs=0 only calibrates the activation ranges."""
-    from pipeline.training.multitask import MultiTask, build_optimizer
+    from pipeline.training.multitask import MultiTask
+    from pipeline.training.optimizer import build_optimizer
 
     trainer = MultiTask(qat, heads, mode=settings.mode, loss_weights=settings.loss_weights,
                         weighting=settings.weighting, none_weight=settings.none_weight)

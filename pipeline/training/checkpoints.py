@@ -32,7 +32,7 @@ class EpochKeeper:
         row = {"epoch": epoch + 1, **{key: float(v) for key, v in (logs or {}).items()},
                "lr": self.current_lr()}
         if self.trainer.weighting == "uncertainty":
-            for head, s in zip(self.trainer.heads, self.trainer.log_vars.numpy()):
+            for head, s in zip(self.trainer.heads, self.trainer.log_variances()):
                 row[f"{head.name}_log_var"] = float(s)
         self.history.append(row)
         # Best = highest mean validation accuracy over heads, then lowest validation loss.

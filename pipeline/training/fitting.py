@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.training.model import build_model, load_pretrained
-from pipeline.training.multitask import MultiTask, build_optimizer, head_tensors
+from pipeline.training.multitask import MultiTask, head_tensors
+from pipeline.training.optimizer import build_optimizer
 from pipeline.training.checkpoints import EpochKeeper
 from pipeline.core.tfcompat import keras, tf
 

@@ -6,7 +6,7 @@ its tfmot QAT clone whose outputs are renamed `quant_<name>`) and trains it with
 - masked loss: a label of -1 adds nothing to its head's loss or gradient; each head's loss is
   the mean cross-entropy over the images labelled for that head in the batch;
 - joint: one step on the weighted sum of the head losses (fixed weights, or Kendall et al. 2018
-  learned log-variances s: exp(-s) * L + s / 2);
+  learned log-variances s: exp(-s) * L + s / 2, s scaled to learn at a rate of its own);
 - alternating: step k trains head k mod H. The step runs a sub-model made of the trunk and the
   active head only and applies gradients to its variables only, so the inactive head's weights,
   its BatchNorm statistics and its Adam moments stay exactly as they were.
@@ -27,6 +27,12 @@ from pipeline.core.heads import NONE, Heads
 from pipeline.core.tfcompat import keras, tf
 
 EPSILON = 1e-7  # as Keras clips probabilities before its log
+# Uncertainty weighting: each log-variance s is stored as s / LOG_VAR_RATE. Adam moves a
+# variable by about the learning rate per step whatever its gradient's size, so with the
+# fine-tuning rate (3e-4) s itself moved ~1e-2 in a whole run and the weights stayed 1.0;
+# scaled, s moves ~LOG_VAR_RATE x faster (about 0.03 a step) and reaches its optimum,
+# log(2 L), within a few epochs. (Its own optimizer would do the same with more code.)
+LOG_VAR_RATE = 100.0
 
 
 
@@ -75,42 +81,6 @@ def replica_count(mask):
 def replicas_in_sync() -> int:
     context = tf().distribute.get_replica_context()
     return context.num_replicas_in_sync if context is not None else 1
-
-
-def build_optimizer(lr: float, total_steps: int, frozen_steps: int = 0,
-                    finetune_lr: float | None = None):
-    """Adam; the rate runs on the optimizer's step, so a resumed run continues it.
-
-    Without a frozen phase: cosine decay from `lr`. With one: `lr` held for the first
-    `frozen_steps` (only the heads learn), then cosine decay from `finetune_lr`.
-    """
-    k = keras()
-    rest = k.optimizers.schedules.CosineDecay(
-        lr if finetune_lr is None else finetune_lr,
-        decay_steps=max(total_steps - frozen_steps, 1), alpha=0.02)
-    schedule = _two_phase_class()(lr, frozen_steps, rest) if frozen_steps else rest
-    # jit_compile off: the update runs inside tf.switch_case for alternating training.
-    return k.optimizers.Adam(schedule, jit_compile=False)
-
-
-@functools.cache
-def _two_phase_class():
-    t = tf()
-
-    class TwoPhase(keras().optimizers.schedules.LearningRateSchedule):
-        def __init__(self, lr, frozen_steps, rest):
-            self.lr, self.frozen_steps, self.rest = lr, frozen_steps, rest
-
-        def __call__(self, step):
-            step = t.cast(step, t.float32)
-            later = self.rest(t.maximum(step - self.frozen_steps, 0.0))
-            return t.where(step < self.frozen_steps, t.cast(self.lr, later.dtype), later)
-
-        def get_config(self):
-            return {"lr": self.lr, "frozen_steps": self.frozen_steps,
-                    "rest": self.rest.get_config()}
-
-    return TwoPhase
 
 
 def MultiTask(net, heads: Heads, mode: str = "joint", loss_weights: dict | None = None,
@@ -172,7 +142,7 @@ class _Trainer:
         loss = t.reduce_sum(per_image) / t.maximum(count, 1.0)
         if self.weighting == "fixed":
             return self.fixed[i] * loss
-        s = self.log_vars[i]
+        s = LOG_VAR_RATE * self.log_vars[i]
         # A batch with no label for this head must not pull s down through the +s/2 term.
         present = t.cast(count > 0, t.float32)
         return present * (t.exp(-s) * loss + 0.5 * s / replicas_in_sync())
@@ -190,6 +160,10 @@ class _Trainer:
         # accuracy over class labels only (a NONE image has no right class)
         self.trackers[2 + 2 * i].update_state(correct, sample_weight=t.cast(labels >= 0,
                                                                             t.float32))
+
+    def log_variances(self) -> list[float]:
+        """The learned log-variances s (uncertainty weighting): weight exp(-s) per head."""
+        return [LOG_VAR_RATE * float(v) for v in self.log_vars.numpy()]
 
     def extra_vars(self) -> list:
         return [self.log_vars] if self.weighting == "uncertainty" else []
