@@ -51,14 +51,14 @@ def plan(rd: RunDir, seeds: int) -> list[Baseline]:
         raise PipelineError(f"{rd.root}: trained with one head ({heads[0]}): there is no "
                             "single-task model to compare it with")
     found = []
-    for seed in _seeds(own_seed, seeds):
+    for seed in seed_list(own_seed, seeds):
         found += [Baseline((h,), seed, rd.root / FOLDER / f"{h}.seed{seed}") for h in heads]
         if seed != own_seed:
             found.append(Baseline(heads, seed, rd.root / FOLDER / f"{MULTITASK}.seed{seed}"))
     return found
 
 
-def _seeds(own: int, count: int) -> list[int]:
+def seed_list(own: int, count: int) -> list[int]:
     """The run's own seed first, then the next ones not equal to it."""
     return [own] + [s for s in range(count + 1) if s != own][:count - 1]
 
