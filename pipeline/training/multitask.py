@@ -17,10 +17,11 @@ by the number of labelled images in the *global* batch (all-reduced), so the sum
 global batch's masked mean, whatever share of labels each replica happens to hold; terms that
 do not depend on the data (the +s/2 of uncertainty weighting) are divided by the number of
 replicas. One replica: exactly the single-device step.
+
+Importing this module imports TensorFlow (MultiTask subclasses tf_keras.Model): the stages
+import it inside their functions, so the CLI starts without TensorFlow.
 """
 from __future__ import annotations
-
-import functools
 
 from pipeline.core.config import MODES, WEIGHTINGS
 from pipeline.core.heads import NONE, Heads
@@ -83,34 +84,17 @@ def replicas_in_sync() -> int:
     return context.num_replicas_in_sync if context is not None else 1
 
 
-def MultiTask(net, heads: Heads, mode: str = "joint", loss_weights: dict | None = None,
-              weighting: str = "fixed", none_weight: float = 1.0):
+class MultiTask(keras().Model):
     """The trainer around `net`; compile it with `.prepare(build_optimizer(...))`, then fit."""
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
-    if weighting not in WEIGHTINGS:
-        raise ValueError(f"unknown weighting {weighting!r}; choose from {', '.join(WEIGHTINGS)}")
-    return _trainer_class()(net, heads, mode, loss_weights, weighting, none_weight)
 
-
-@functools.cache
-def _trainer_class():
-    # Defined on first use so importing this module does not import TensorFlow.
-    t = tf()
-    return type("MultiTaskTrainer", (keras().Model,), {
-        **{k: v for k, v in vars(_Trainer).items() if not k.startswith("__")},
-        "__init__": _Trainer.__init__,
-        "train_step": t.autograph.experimental.do_not_convert(_Trainer.train_step),
-        "test_step": t.autograph.experimental.do_not_convert(_Trainer.test_step),
-    })
-
-
-class _Trainer:
-    """Methods of the trainer (a tf_keras Model subclass made by `_trainer_class`)."""
-
-    def __init__(self, net, heads: Heads, mode: str, loss_weights: dict | None, weighting: str,
-                 none_weight: float = 1.0):
-        super(type(self), self).__init__()
+    def __init__(self, net, heads: Heads, mode: str = "joint", loss_weights: dict | None = None,
+                 weighting: str = "fixed", none_weight: float = 1.0):
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"unknown weighting {weighting!r}; "
+                             f"choose from {', '.join(WEIGHTINGS)}")
+        super().__init__()
         k = keras()
         self.net, self.heads, self.mode, self.weighting = net, heads, mode, weighting
         self.none_weight = float(none_weight)
@@ -168,6 +152,7 @@ class _Trainer:
     def extra_vars(self) -> list:
         return [self.log_vars] if self.weighting == "uncertainty" else []
 
+    @tf().autograph.experimental.do_not_convert
     def train_step(self, data):
         x, y = data[0], data[1]
         if self.mode == "joint":
@@ -193,10 +178,10 @@ class _Trainer:
         under_strategy = self._distribution_strategy is not None
         if (self.mode == "joint" or not under_strategy
                 or (self.train_function is not None and not force)):
-            return super(type(self), self).make_train_function(force)
+            return super().make_train_function(force)
         steps = []
         for _ in self.heads:  # each call makes (and caches) a new, untraced tf.function
-            steps.append(super(type(self), self).make_train_function(force=True))
+            steps.append(super().make_train_function(force=True))
 
         def train_function(iterator):
             i = int(self.optimizer.iterations.numpy()) % len(self.heads)
@@ -236,6 +221,7 @@ class _Trainer:
         self.track(i, y, probs, part)
         return t.constant(0.0)
 
+    @tf().autograph.experimental.do_not_convert
     def test_step(self, data):
         t = tf()
         x, y = data[0], data[1]
