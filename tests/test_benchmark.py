@@ -64,6 +64,7 @@ def test_quick_benchmark_writes_every_output(benchmarked):
         assert f"| {name} |" in markdown
         assert name in result.output  # the terminal table
     assert "int8 QAT vs TFLite float32" in result.output
+    assert "| acc flower_type | acc flower_color |" in markdown  # each head by its own name
     assert "benchmark" in json.loads((run / "manifest.json").read_text())["stages"]
 
 

@@ -75,13 +75,25 @@ def ratios(out: dict, threads: list[int]) -> dict:
 
 
 COLUMNS = ("variant", "thr", "size MB", "init ms", "1st ms", "p50 ms", "p90 ms", "p99 ms",
-           "mean ms", "inf/s", "peak MB", "+load MB", "GMAC/s", "% peak", "acc type", "acc col")
+           "mean ms", "inf/s", "peak MB", "+load MB", "GMAC/s", "% peak")
+
+
+def accuracy_heads(results: dict) -> list[str]:
+    """The heads whose accuracy some variant reports, in their order ("joint" left out)."""
+    names = []
+    for v in results["variants"].values():
+        names += [h for h in (v["accuracy"] or {}) if h != "joint" and h not in names]
+    return names
+
+
+def columns(results: dict) -> list[str]:
+    return [*COLUMNS, *(f"acc {h}" for h in accuracy_heads(results))]
 
 
 def rows(results: dict) -> list[list[str]]:
-    out = []
+    out, heads = [], accuracy_heads(results)
     for name, v in results["variants"].items():
-        acc = list((v["accuracy"] or {}).values())[:2] + [None, None]
+        acc = [(v["accuracy"] or {}).get(h) for h in heads]
         for t, p in v["per_threads"].items():
             lat = p["latency"]
             out.append([name, t, f"{v['size_bytes'] / 1e6:.2f}", f"{p['init_ms']:.0f}",
@@ -89,7 +101,7 @@ def rows(results: dict) -> list[list[str]]:
                         f"{lat['p90']:.2f}", f"{lat['p99']:.2f}", f"{lat['mean']:.2f}",
                         f"{lat['throughput_per_s']:.0f}", f"{p['peak_rss_mb']:.0f}",
                         f"{p['rss_added_by_load_mb']:.1f}", f"{p['gmacs']:.1f}",
-                        f"{100 * p['share_of_peak']:.0f}", _acc(acc[0]), _acc(acc[1])])
+                        f"{100 * p['share_of_peak']:.0f}", *map(_acc, acc)])
     return out
 
 
@@ -148,7 +160,7 @@ def _claim_title(found: dict) -> str:
 
 
 def terminal(results: dict) -> str:
-    text = _aligned(COLUMNS, rows(results)) + [""] + summary_lines(results)
+    text = _aligned(columns(results), rows(results)) + [""] + summary_lines(results)
     found = results.get("baselines")
     if found:
         text += ["", _claim_title(found)] + _aligned(claim.COLUMNS, claim.rows(found)) \
@@ -160,7 +172,7 @@ def markdown(results: dict) -> str:
     m = results["machine"]
     head = (f"# Benchmark\n\n{m['cpu']}, {m['cores']} cores, ai-edge-litert "
             f"{m['ai_edge_litert']}, {results['settings']['runs']} timed runs per variant.\n")
-    text = head + "\n" + "\n".join(_md_table(COLUMNS, rows(results))) + "\n\n" + "\n".join(
+    text = head + "\n" + "\n".join(_md_table(columns(results), rows(results))) + "\n\n" + "\n".join(
         f"- {line.strip()}" for line in summary_lines(results)) + "\n"
     found = results.get("baselines")
     if found:
