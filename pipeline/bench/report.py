@@ -5,14 +5,12 @@ from pathlib import Path
 
 from pipeline.bench.driver import latency_stats
 from pipeline.core import claim_table as claim
+from pipeline.core.machine import KERNEL_FLAGS
 from pipeline.core.io import write_json
 from pipeline.export.variants import BENCH_KERAS as KERAS, BENCH_PAIR as PAIR, BY_KEY, \
     DEFAULT, REFERENCE
 
 QAT, F32 = BY_KEY[DEFAULT].bench_key, BY_KEY[REFERENCE].bench_key
-# CPU features that decide int8 vs float kernel speed (x86 and ARM names), shown with figures.
-KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8",
-                "asimd", "asimddp", "i8mm")
 # Targets at one thread (issues 5 and 21): (ratio key, comparison, bound).
 TARGETS = (("int8_qat_vs_float32_speedup", ">=", 2.5), ("int8_qat_vs_keras_speedup", ">=", 2.5),
            ("two_head_vs_two_single_task_latency", "<=", 0.55),

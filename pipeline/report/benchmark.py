@@ -7,13 +7,10 @@ from pipeline.report import plots
 from pipeline.report.gather import problem
 from pipeline.report.html import esc, fmt, img, missing, section, table
 from pipeline.core import claim_table as claim
-from pipeline.core.machine import cpu
+from pipeline.core.machine import KERNEL_FLAGS, cpu
 from pipeline.export.variants import BENCH_PAIR as PAIR, BY_KEY, DEFAULT
 
 QAT = BY_KEY[DEFAULT].bench_key
-# CPU features that decide how fast int8 and float kernels can be (x86 and ARM names).
-CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni",
-             "avx_vnni", "avx512_bf16", "amx_int8", "asimd", "asimddp", "i8mm", "sve")
 
 
 def check(report: dict) -> None:
@@ -44,7 +41,7 @@ def cpu_flags(machine: dict) -> tuple[list[str] | None, str]:
 def machine_table(results: dict) -> str:
     m = results.get("machine", {})
     flags, origin = cpu_flags(m)
-    shown = (", ".join(f for f in CPU_FLAGS if f in flags) + f" ({len(flags)} flags in all)"
+    shown = (", ".join(f for f in KERNEL_FLAGS if f in flags) + f" ({len(flags)} flags in all)"
              if flags else "–")
     rows = [["CPU", esc(m.get("cpu", "–"))], ["cores", esc(m.get("cores", "–"))],
             ["CPU flags that matter for int8/float kernels", f"{esc(shown)}<br><small>{esc(origin)}</small>"],

@@ -17,9 +17,9 @@ from pipeline.core.heads import MISSING, NONE, Heads, parse_schema, schema_of
 from pipeline.core.labels import SPLITS, load_label_file, select_heads
 from pipeline.core.runs import HOW_TO_MAKE, RunDir
 from pipeline.core.io import read_json
+from pipeline.core.manifest import STAGES
 from pipeline.export.variants import BENCH_KERAS as KERAS, VARIANTS as EXPORT_VARIANTS
 
-STAGES = ("train", "qat", "export", "benchmark")
 # Report variant key -> (title, benchmark results.json key): Keras, then the export registry;
 # an exported variant not listed there is still shown, under its own key.
 VARIANTS = {KERAS: ("Keras float", KERAS),
