@@ -67,13 +67,12 @@ def _summary(per_seed: list[dict]) -> dict:
 
 
 class _TestSet:
-    """The run's test photos (and negatives), decoded once per image size."""
+    """The run's test split (and negatives' test split), scored as `pipeline evaluate` does."""
 
     def __init__(self, data: Path):
         self.labels = data / "test.txt"
         negatives = data / "negatives_test.txt"
         self.negatives = negatives if negatives.is_file() else None
-        self._pixels: dict[int, tuple] = {}
 
     def describe(self) -> dict:
         return {"labels": str(self.labels),
@@ -81,40 +80,19 @@ class _TestSet:
 
     def score(self, run: Path, variant: str) -> dict[str, dict]:
         """{head: {figure: value}} of one exported file."""
-        from pipeline.core.metrics import head_metrics
-        from pipeline.deploy.evaluate import predict, spec_heads
+        from pipeline.core.heads import schema_of
+        from pipeline.core.labels import load_label_file, select_heads
+        from pipeline.deploy import evaluate
         from pipeline.deploy.runtime import TFLiteModel
 
         model = TFLiteModel(RunDir(run).file("export", BY_KEY[variant].file))
-        heads = spec_heads(model.spec)
-        samples, labels, negatives = self._load(model.image_size, heads)
-        metrics = head_metrics(heads, labels, predict(model, samples), model.thresholds)
+        heads, schema = evaluate.spec_heads(model.spec), schema_of(self.labels)
+        samples = select_heads(load_label_file(self.labels, schema), schema, heads,
+                               str(self.labels))
+        metrics = evaluate.score(model, samples, heads)
         out = {h.name: {key: metrics[h.name].get(key) for key, _ in FIGURES} for h in heads}
-        if negatives is not None:
-            from pipeline.core import notsure
-
-            probs = predict(model, negatives)
+        if self.negatives is not None:
+            found = evaluate.score_negatives(model, self.negatives, heads)
             for h in heads:
-                said = notsure.answers(probs[h.name], model.thresholds[h.name])
-                out[h.name]["negatives_not_sure"] = float((said == notsure.NOT_SURE).mean())
+                out[h.name]["negatives_not_sure"] = found[h.name]["all"]["not_sure"]
         return out
-
-    def _load(self, size: int, heads) -> tuple:
-        """Pixels of the test photos and negatives at `size`, and the labels of `heads`."""
-        from pipeline.core import negatives
-        from pipeline.core.heads import schema_of
-        from pipeline.core.images import iter_resized
-        from pipeline.core.labels import load_label_file, select_heads
-
-        schema = schema_of(self.labels)
-        samples = load_label_file(self.labels, schema)
-        if size not in self._pixels:
-            pixels = np.stack(list(iter_resized([s.path for s in samples], size)))
-            found = None
-            if self.negatives is not None:
-                rows, _ = negatives.read(self.negatives, schema)
-                found = np.stack(list(iter_resized([s.path for s in rows], size)))
-            self._pixels[size] = (pixels, found)
-        chosen = select_heads(samples, schema, heads, str(self.labels))
-        labels = np.array([s.labels for s in chosen], dtype=np.int64).reshape(-1, len(heads))
-        return self._pixels[size][0], labels, self._pixels[size][1]
