@@ -1,6 +1,7 @@
 """`pipeline benchmark --baselines trained`: the two-head model against trained single-task
 models (issue 21). One tiny run goes through the real command line: a call stopped half-way,
-the call that finishes it, a third that reuses everything; plus the plan and the bad input."""
+the call that finishes it reusing what was done, the report, and the same run retrained
+otherwise refusing its old baselines; plus the plan and the bad input."""
 import json
 import sys
 from pathlib import Path
@@ -131,7 +132,9 @@ def test_trained_baselines_end_to_end(tiny, monkeypatch):
     trained_id = first.entry("train")["id"]
     result = bench(tiny, "--baselines", "trained")
     assert result.exit_code == 0, result.output
+    # Reused: the first baseline is neither trained nor quantized again.
     assert calls == ["flower_type.seed0", "flower_color.seed0", "flower_color.seed0"]
+    assert "baselines: train flower_type.seed0" not in result.output
     assert first.entry("train")["id"] == trained_id and second.has("export")
 
     results = json.loads((tiny / "benchmark" / "results.json").read_text())
@@ -159,10 +162,6 @@ def test_trained_baselines_end_to_end(tiny, monkeypatch):
     page = (tiny / "report" / "index.html").read_text()
     assert "Against trained single-task models (1 seed(s), test split)" in page
     assert "<td>single-task</td>" in page
-
-    result = bench(tiny, "--baselines", "trained")  # a third call trains nothing
-    assert result.exit_code == 0 and len(calls) == 3
-    assert "baselines: train" not in result.output
 
     # The run retrained with other settings (recorded so) does not mix its new self with
     # baselines of the old one.
