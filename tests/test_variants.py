@@ -4,6 +4,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers_runs import make_tiny_exported_run
 from typer.testing import CliRunner
@@ -53,9 +54,10 @@ def test_select_in_registry_order_and_refuses_unknown_names():
     assert registry.lead([REFERENCE]) == REFERENCE
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
-    return make_tiny_exported_run(tmp_path_factory.mktemp("variants")).root
+@pytest.fixture
+def run(tmp_path) -> Path:
+    """A copy of the tiny exported run (built once per process), its own for each test."""
+    return make_tiny_exported_run(tmp_path).root
 
 
 def _files(root: Path) -> dict:
@@ -88,3 +90,34 @@ def test_export_of_the_chosen_variants_only(run):
     image = sorted((run.parent / "run_data" / "images").iterdir())[0]
     result = runner.invoke(app, ["predict", str(image), "--model", str(run), "--json"])
     assert result.exit_code == 0 and json.loads(result.output)["variant"] == REFERENCE
+
+
+def test_float16_stores_half_precision_weights_and_keeps_float_io(run):
+    """The float16 entry through `pipeline quantize`'s export: float16 weight tensors (about
+    half the float32 file), float32 input and outputs, the float32 file's answers."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    export = run / "export"
+    spec = json.loads((export / "model.json").read_text())
+    entry = spec["variants"]["float16"]
+    assert entry["file"] == "model_float16.tflite" and entry["input"]["dtype"] == "float32"
+    assert {o["dtype"] for o in entry["outputs"].values()} == {"float32"}
+    tensors = Interpreter(model_path=str(export / entry["file"])).get_tensor_details()
+    assert any(np.dtype(t["dtype"]) == np.float16 for t in tensors)
+    metrics = json.loads((export / "metrics.json").read_text())["variants"]
+    f16, f32 = metrics["float16"], metrics[REFERENCE]
+    assert 0.4 < f16["size_bytes"] / f32["size_bytes"] < 0.6
+    assert f16["max_abs_diff"] < 1e-2  # vs Keras float: weights rounded to 11 bits
+    assert f16["accuracy"] == pytest.approx(f32["accuracy"], abs=0.1)
+    assert all(v == 1.0 for v in f16["answered_agreement"].values())
+
+
+def test_float16_reaches_the_app_and_the_benchmark_by_the_registry_alone(run, tmp_path):
+    result = runner.invoke(app, ["android", "--run", str(run), "--variant", "float16",
+                                 "--assets", str(tmp_path / "assets")])
+    assert result.exit_code == 0, result.output
+    from pipeline.deploy import model_info
+
+    info = model_info.read(tmp_path / "assets" / "model.tflite")
+    assert info.model_json["default"] == "float16"
+    assert "tflite_float16" in ORDER and arithmetic("tflite_float16") == "float32"

@@ -26,6 +26,9 @@ FLOAT32 = Conversion()
 DYNAMIC_RANGE = Conversion(optimize=True)
 # uint8 input, not int8: LiteRT.js has no int8 tensors; outputs stay float32 (dequantized).
 FULL_INT8 = Conversion(optimize=True, full_integer=True, input_type="uint8")
+# float16 weights, float32 input, outputs and arithmetic on CPU (LiteRT dequantizes the
+# weights at load); what GPU delegates run in half precision.
+FLOAT16 = Conversion(optimize=True, supported_types=("float16",))
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ VARIANTS = (
                   "TFLite int8 PTQ", "int8"),
     ExportVariant("int8", "model_int8.tflite", FULL_INT8, "qat", "tflite_int8_qat",
                   "TFLite int8 QAT", "int8", mediapipe=True),
+    ExportVariant("float16", "model_float16.tflite", FLOAT16, "float", "tflite_float16",
+                  "TFLite float16", "float32", mediapipe=True),
 )
 BY_KEY = {v.key: v for v in VARIANTS}
 BY_BENCH_KEY = {v.bench_key: v for v in VARIANTS}
