@@ -65,6 +65,7 @@ build_model() {
     # 18 easy 32 px drawings, trained by `pipeline train` until confident, so the export's own
     # int8-vs-QAT agreement gate is not decided by near-ties; plumbing, not accuracy. Chained
     # with && because errexit does not apply inside a function called from `||`.
+    local key model cases
     "$python" make_fixtures.py data "$out/data" &&
     "$pipeline" train --data "$out/data" --run "$out/run" --image-size 32 --epochs 60 \
         --batch-size 18 --lr 3e-3 &&
@@ -72,15 +73,15 @@ build_model() {
     # a colour threshold of our own, so that the client checks meet "not sure" (the tiny
     # model is near-certain of most drawings; its int8 colour scores are not)
     "$pipeline" export --run "$out/run" --threshold color=0.95 &&
-    "$python" make_fixtures.py "$out/run" "$out/data/images" "$out/fixtures" &&
-    local key model
+    "$python" make_fixtures.py "$out/run" "$out/data/images" "$out/fixtures" || return 1
+    cases=$("$python" -c 'import json, sys
+for key, case in json.load(open(sys.argv[1]))["variants"].items(): print(key, case["model"])' \
+        "$out/fixtures/mediapipe_cases.json") || return 1
     # the bare files: no model.json beside them in fixtures/
     while read -r key model; do
         "$pipeline" predict "$out/fixtures/mediapipe_images" --json \
             --model "$out/fixtures/$model" > "$out/fixtures/predict_$key.jsonl" || return 1
-    done < <("$python" -c 'import json, sys
-for key, case in json.load(open(sys.argv[1]))["variants"].items(): print(key, case["model"])' \
-        "$out/fixtures/mediapipe_cases.json")
+    done <<< "$cases"
 }
 
 check_report() { # a quick benchmark so the page has every section, then the page in chromium
