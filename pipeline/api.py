@@ -69,11 +69,13 @@ def quantize(run: Run | Path | str, epochs: int = 2, lr: float = 1e-4,
 
 
 def export(run: Run | Path | str, threshold: str | None = None,
-           coverage: float | None = None) -> dict:
-    """`pipeline export`: every variant again from the trained and QAT models, no training."""
+           coverage: float | None = None, variants: list[str] | None = None) -> dict:
+    """`pipeline export`: the variants (registry keys, e.g. ["float32", "int8"]; default:
+    every registered one) again from the trained and QAT models, no training."""
     from pipeline.export import reexport
 
-    return reexport.run(run=_path(run), threshold=threshold, coverage=coverage)
+    return reexport.run(run=_path(run), threshold=threshold, coverage=coverage,
+                        variants=variants)
 
 
 def benchmark(run: Run | Path | str, threads: tuple[int, ...] = (1, 2), runs: int = 200,

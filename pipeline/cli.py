@@ -137,10 +137,13 @@ def export(run: Path = typer.Option(..., help="Run directory with a finished qua
                None, help="Not-sure thresholds of your own, e.g. type=0.8,color=0.6."),
            coverage: Optional[float] = typer.Option(
                None, help="Choose thresholds that answer this share of the validation photos "
-                          "of a class (default as in `pipeline quantize`).")):
-    """Export every variant again from the trained and QAT models, without training."""
+                          "of a class (default as in `pipeline quantize`)."),
+           variants: Optional[str] = typer.Option(
+               None, help="Variants to export, comma-separated, of "
+                          f"{','.join(v.key for v in VARIANTS)} (default: all).")):
+    """Export the variants again from the trained and QAT models, without training."""
     from pipeline import api
-    api.export(run, threshold=threshold, coverage=coverage)
+    api.export(run, threshold=threshold, coverage=coverage, variants=_csv(variants))
 
 
 @app.command()

@@ -15,9 +15,8 @@ from pipeline.core.labels import Sample, write_label_file
 from pipeline.core.metrics import head_metrics
 from pipeline.core.runs import RunDir
 from pipeline.core.io import write_json
-
-BENCH_VARIANTS = ("keras_float", "tflite_float32", "tflite_dynamic", "tflite_int8_ptq",
-                  "tflite_int8_qat", "two_single_task_int8")
+from pipeline.bench.variants import ORDER as BENCH_VARIANTS, arithmetic
+from pipeline.export.variants import BENCH_PAIR, BY_KEY
 # Not the flowers, and a class name that must be escaped.
 THREE_HEADS = Heads((Head("vehicle_kind", "kind", ("sedan", "truck")),
                      Head("vehicle_make", "make", ("alpha", "beta", "<gamma>")),
@@ -49,11 +48,12 @@ def write_benchmark(run: RunDir, heads: Heads, cpu: str = "Test CPU <x86>") -> d
             ready = {"import_ms": 1.0, "init_ms": 5.0 + k, "first_ms": 2.0,
                      "rss_before_load_mb": 30.0, "rss_added_mb": 4.0}
             jobs[(name, t)] = Job(name, t, {}, ready, times, 40.0 + 5 * k)
-        accuracy = None if k == 5 else {h.name: 0.5 + 0.05 * k for h in heads}
-        variant = Variant(name, {}, 100_000 * (6 - k), 1_000_000, accuracy,
-                          ["untrained pair"] if k == 5 else [])
+        pair = name == BENCH_PAIR
+        accuracy = None if pair else {h.name: 0.5 + 0.05 * k for h in heads}
+        variant = Variant(name, {}, 100_000 * (len(BENCH_VARIANTS) - k), 1_000_000, accuracy,
+                          ["untrained pair"] if pair else [])
         entries[name] = bench_report.variant_entry(variant, jobs, threads, peak,
-                                                   "float32" if k < 2 else "int8")
+                                                   arithmetic(name))
     settings = {"threads": threads, "runs": 18, "warmup": 2, "rounds": 3, "quick": True}
     results = {"machine": {"cpu": cpu, "cores": 2, "platform": "test", "python": "3",
                            "ai_edge_litert": "0", "load_avg_before": [0.5, 0, 0],
@@ -66,8 +66,8 @@ def write_benchmark(run: RunDir, heads: Heads, cpu: str = "Test CPU <x86>") -> d
 
 
 def make_three_head_run(root: Path) -> RunDir:
-    """Solid-colour 8 px images, the known-answer model exported (float32, dynamic, int8), a
-    dataset heads.json with three heads; one image mislabelled so the gallery has a mistake."""
+    """Solid-colour 8 px images, the known-answer model exported (every registered variant),
+    a dataset heads.json with three heads; one image mislabelled so the gallery has a mistake."""
     root = Path(root)
     data = root.parent / f"{root.name}_data"
     (data / "images").mkdir(parents=True)
@@ -86,7 +86,7 @@ def make_three_head_run(root: Path) -> RunDir:
     run.write_heads(THREE_HEADS)
     with run.stage("train", {"data": str(data), "image_size": 8}) as w:
         _write_train_files(w.dir, samples)
-    with run.stage("export", {"variants": ["float32", "dynamic", "int8"]}) as w:
+    with run.stage("export", {"variants": list(BY_KEY)}) as w:
         export_known_model(w.dir, THREE_HEADS, size=8)
     return run
 

@@ -185,18 +185,17 @@ def solid_images(size: int = 8):
     return np.stack([np.full((size, size, 3), c, np.uint8) for c in colours])
 
 
-def export_known_model(folder: Path, heads: Heads, size: int = 8,
-                       variants=("float32", "dynamic", "int8")) -> dict:
-    """The known model converted (int8 as full-integer PTQ) into folder with its model.json."""
-    from pipeline.export import convert as export, spec, stage
+def export_known_model(folder: Path, heads: Heads, size: int = 8, variants=None) -> dict:
+    """The known model converted into folder with its model.json, as the registry's variants
+    (default: all; every one from the known model: a QAT variant is full-integer PTQ here)."""
+    from pipeline.export import convert as export, stage
+    from pipeline.export.variants import BY_KEY
     from pipeline.core.config import DEFAULT_NORMALIZATION
 
     model = make_known_model(heads, size)
     calibration = solid_images(size)
-    makers = {"float32": lambda: export.convert_float32(model, heads, size),
-              "dynamic": lambda: export.convert_dynamic(model, heads, size),
-              "int8": lambda: export.convert_int8(model, heads, size, calibration)}
-    contents = {key: makers[key]() for key in variants}
+    contents = {key: export.convert(model, heads, size, BY_KEY[key].conversion, calibration)
+                for key in variants or BY_KEY}
     Path(folder).mkdir(parents=True, exist_ok=True)
     return stage.write_variants(folder, contents, heads, size, DEFAULT_NORMALIZATION)
 

@@ -12,6 +12,7 @@ from helpers_runs import export_known_model, known_answer, make_known_model, sol
 from pipeline.export import convert as export, spec as export_spec, stage
 from pipeline.core.heads import FLOWER_HEADS, Head, Heads
 from pipeline.deploy.runtime import TFLiteModel
+from pipeline.export.variants import BY_KEY, FULL_INT8, REFERENCE
 
 # Declared out of alphabetical order, with different class counts, so that reading outputs by
 # position or sorting them anywhere gives wrong shapes or wrong answers.
@@ -28,14 +29,14 @@ def zam(tmp_path_factory):
 
 def test_golden_signature(zam):
     folder, spec = zam
-    expected_dtype = {"float32": "float32", "dynamic": "float32", "int8": "uint8"}
+    assert list(spec["variants"]) == list(BY_KEY)  # every registered variant, in order
     for key, entry in spec["variants"].items():
         content = (folder / entry["file"]).read_bytes()
         signatures, inputs, outputs = export_spec.signature_details(content)
         assert signatures == {"serving_default": {"inputs": ["image"],
                                                   "outputs": sorted(ZAM.names)}}
         assert list(inputs["image"]["shape"]) == [1, SIZE, SIZE, 3]
-        assert np.dtype(inputs["image"]["dtype"]).name == expected_dtype[key]
+        assert np.dtype(inputs["image"]["dtype"]).name == BY_KEY[key].input_dtype
         for head in ZAM:
             assert list(outputs[head.name]["shape"]) == [1, head.num_classes]
             assert np.dtype(outputs[head.name]["dtype"]).name == "float32"
@@ -64,13 +65,13 @@ def test_parity_per_variant_and_outputs_read_by_name(zam):
     pixels = solid_images(SIZE)[[0, 1, 2, 5]]  # no ties (black and white are all ties)
     reference = stage.keras_probs(model, ZAM, pixels, spec["variants"]["float32"]["input"]
                                    ["normalization"])
-    limits = {"float32": 1e-4, "dynamic": 2e-2, "int8": 2e-2}
     for key, entry in spec["variants"].items():
+        limit = 1e-4 if key == REFERENCE else 2e-2  # float32: same maths; others: rounded
         tflite = TFLiteModel(folder / entry["file"])
         for i, image in enumerate(pixels):
             out = tflite(image)
             for j, head in enumerate(ZAM):
-                assert np.abs(out[head.name] - reference[head.name][i]).max() <= limits[key]
+                assert np.abs(out[head.name] - reference[head.name][i]).max() <= limit, key
                 rgb = tuple(int(v) for v in image[0, 0])
                 assert int(out[head.name].argmax()) == known_answer(ZAM, rgb)[j], (key, head)
 
@@ -88,7 +89,7 @@ def test_signature_check_rejects_other_outputs(zam):
 def test_int8_conversion_refuses_normalized_images():
     model = make_known_model(ZAM, SIZE)
     with pytest.raises(ValueError, match="uint8"):
-        export.convert_int8(model, ZAM, SIZE, solid_images(SIZE).astype(np.float32) / 255)
+        export.convert(model, ZAM, SIZE, FULL_INT8, solid_images(SIZE).astype(np.float32) / 255)
 
 
 def test_raw_pixels_only_for_exact_folding():

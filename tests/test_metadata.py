@@ -23,6 +23,7 @@ from pipeline.core import tflite_file
 from pipeline.core.heads import Head, Heads
 from pipeline.deploy import model_info
 from pipeline.export import convert, metadata
+from pipeline.export.variants import BY_KEY
 from pipeline.training.model import DEFAULT_NORMALIZATION
 from helpers_process import run_without_tensorflow
 
@@ -36,10 +37,10 @@ NORM = {"mean": [120.0, 121.5, 122.0], "std": [60.0, 61.0, 62.5]}
 
 @pytest.fixture(scope="module")
 def raw():
-    """Converter output without metadata: {"float32": bytes, "int8": bytes}."""
+    """Converter output without metadata, of every registered variant: {key: bytes}."""
     model = make_known_model(ZAM, SIZE)
-    return {"float32": convert.convert_float32(model, ZAM, SIZE),
-            "int8": convert.convert_int8(model, ZAM, SIZE, solid_images(SIZE))}
+    return {key: convert.convert(model, ZAM, SIZE, v.conversion, solid_images(SIZE))
+            for key, v in BY_KEY.items()}
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,7 @@ def test_label_files_per_head_in_an_uncompressed_zip(exported):
     assert packed["variants"]["int8"] == own and packed["heads"] == beside["heads"]
 
 
-@pytest.mark.parametrize("variant", ["float32", "int8"])
+@pytest.mark.parametrize("variant", list(BY_KEY))
 def test_tensors_graph_and_outputs_unchanged(raw, variant):
     before = raw[variant]
     after = metadata.embed(before, ZAM, DEFAULT_NORMALIZATION, {"default": variant})
@@ -107,7 +108,8 @@ def test_tensors_graph_and_outputs_unchanged(raw, variant):
     from ai_edge_litert.interpreter import Interpreter
 
     for image in solid_images(SIZE):
-        x = image[None] if variant == "int8" else ((image[None] - 128.0) / 128).astype(np.float32)
+        x = image[None] if BY_KEY[variant].input_dtype == "uint8" else \
+            ((image[None] - 128.0) / 128).astype(np.float32)
         outs = [Interpreter(model_content=c).get_signature_runner()(image=x) for c in (before, after)]
         for name in ZAM.names:
             assert np.array_equal(outs[0][name], outs[1][name])

@@ -44,11 +44,11 @@ def test_stage_outputs_and_manifest(exported):
 
 def test_every_file_has_the_golden_signature(exported):
     spec = json.loads((exported.path("export") / "model.json").read_text())
-    assert list(spec["variants"]) == ["float32", "dynamic", "int8_ptq", "int8"]
+    assert list(spec["variants"]) == [v.key for v in VARIANTS]
     assert list(spec["heads"]) == ["flower_type", "flower_color"]  # declared, not sorted, order
     for key, entry in spec["variants"].items():
         content = (exported.path("export") / entry["file"]).read_bytes()
-        dtype = "uint8" if key.startswith("int8") else "float32"
+        dtype = BY_KEY[key].input_dtype
         export_spec.check_signature(content, FLOWER_HEADS, 32, dtype)
         assert entry["input"]["shape"] == [1, 32, 32, 3] and entry["input"]["dtype"] == dtype
 

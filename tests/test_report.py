@@ -13,12 +13,13 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.core.heads import FLOWER_HEADS
+from pipeline.export.variants import BENCH_KERAS, BY_KEY
 from pipeline.report import stage
 from helpers_process import run_without_tensorflow
 
 runner = CliRunner()
 NASTY = "<b>&\"'.jpg"
-FIVE = ["keras_float", "float32", "dynamic", "int8_ptq", "int8"]
+EVERY = [BENCH_KERAS, *BY_KEY]  # the Keras model's section, then each registered variant's
 
 
 class Page(HTMLParser):
@@ -75,7 +76,7 @@ def test_train_only_run_says_what_to_run_next(exported):
 def test_exported_run_has_every_variant_and_a_gallery(exported):
     text, page = report(exported.root)
     assert page.of("head", "data-head") == FLOWER_HEADS.names
-    assert page.of("variant", "data-variant") == FIVE
+    assert page.of("variant", "data-variant") == EVERY
     assert text.count('class="tile') == 12  # the tiny test split, all shown
     assert any(src.startswith("data:image/jpeg;base64,") for src in page.images)
     assert "no benchmark yet" in page.words
@@ -144,7 +145,7 @@ def test_three_heads_render_three_sections(tmp_path):
     run = make_three_head_run(tmp_path / "run3")
     text, page = report(run.root)
     assert page.of("head", "data-head") == THREE_HEADS.names
-    assert page.of("variant", "data-variant") == ["keras_float", "float32", "dynamic", "int8"]
+    assert page.of("variant", "data-variant") == EVERY
     assert text.count('alt="vehicle_') == 3  # one curves figure per head, from history.csv
     assert "&lt;gamma&gt;" in text and "<gamma>" not in text
     # export/metrics.json is missing: said first, and the figures come from LiteRT instead
@@ -215,7 +216,7 @@ def test_unreadable_test_image_is_an_error_on_the_page(exported):
     victim.write_bytes(b"")
     _, page = report(exported.root)
     assert "image file is empty" in page.words and victim.name in page.words
-    assert page.of("variant", "data-variant") == FIVE
+    assert page.of("variant", "data-variant") == EVERY
 
 
 def test_names_that_look_like_tex_are_drawn_as_text():

@@ -85,8 +85,9 @@ def single_task_models(config: ModelConfig, heads: Heads, calibration: np.ndarra
     """One int8 model per head (its own folder: one model.json each); paths and total MACs.
     calibration: uint8 training images [N, S, S, 3]; trained: {head name: single-task run}
     whose weights to use, else a fresh build (same architecture, untrained)."""
-    from pipeline.export.convert import convert_int8
     from pipeline.core.trained import TrainedRun
+    from pipeline.export.convert import convert
+    from pipeline.export.variants import BY_KEY, DEFAULT
 
     paths, macs = [], 0
     for head in heads:
@@ -94,8 +95,9 @@ def single_task_models(config: ModelConfig, heads: Heads, calibration: np.ndarra
         model = TrainedRun.open(trained[head.name]).load_keras() if head.name in trained else \
             build_model(config, one)
         macs += count_macs(model)
-        # The export's own recipe, so the pair is quantized exactly like model_int8.tflite.
-        content = convert_int8(model, one, config.image_size, calibration, config.normalization)
+        # The export's own settings, so the pair is quantized exactly like model_int8.tflite.
+        content = convert(model, one, config.image_size, BY_KEY[DEFAULT].conversion,
+                          calibration, config.normalization)
         paths.append(write_model(folder / head.short, f"single_{head.short}", content,
                                  one.labels_by_name(), config.normalization))
         keras().backend.clear_session()

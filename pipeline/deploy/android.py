@@ -13,6 +13,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.io import atomic_copy
 from pipeline.deploy import model_info
 from pipeline.deploy.runtime import SPEC_FILE, resolve_model
+from pipeline.export.variants import DEFAULT
 
 APP_ASSETS = Path("android_demo") / "app" / "src" / "main" / "assets"
 ASSET_NAME = "model.tflite"  # the name FlowerClassifier.kt opens
@@ -39,7 +40,7 @@ def _checked(tflite: Path) -> model_info.ModelInfo:
     return info
 
 
-def run(run: Path, variant: str = "int8", assets: Path | None = None) -> list[Path]:
+def run(run: Path, variant: str = DEFAULT, assets: Path | None = None) -> list[Path]:
     """Copy `variant` of `run`/export (or `run` itself, a .tflite) into the assets folder."""
     assets = Path(assets) if assets else find_assets()
     tflite = resolve_model(Path(run), variant)

@@ -13,6 +13,7 @@ import numpy as np
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.runs import VERSION_DIR, RunDir, read_json
+from pipeline.export.variants import DEFAULT
 
 SPEC_FILE = "model.json"
 
@@ -95,7 +96,7 @@ def resolve_model(model: Path, variant: str | None = None) -> Path:
     rd = RunDir(model).snapshot()  # every file below through the same manifest
     spec_path = rd.file("export", SPEC_FILE)
     spec = read_spec(spec_path)
-    key = variant or spec.get("default", "int8")
+    key = variant or spec.get("default", DEFAULT)
     if key not in spec["variants"]:
         raise PipelineError(f"{spec_path}: no variant {key!r}; has "
                             f"{', '.join(spec['variants'])}")

@@ -2,7 +2,8 @@
 
 Each variant is converted through a batch-1 `tf.function` that returns a dict keyed by head
 name, so the signature's outputs carry the real head names (not `quant_<name>`, not an
-arbitrary order). Which variants exist is export/variants.py; each names a recipe here.
+arbitrary order). Which variants exist, and each one's converter settings, is
+export/variants.py; `convert` applies the settings.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pipeline.core.heads import Heads
 from pipeline.core.images import normalize
 from pipeline.core.tfcompat import tf as get_tf
 from pipeline.export.spec import INPUT_NAME
-from pipeline.export.variants import VARIANTS
+from pipeline.export.variants import VARIANTS, Conversion
 
 
 def serving_function(model, heads: Heads, image_size: int):
@@ -41,50 +42,47 @@ def _converter(model, heads: Heads, image_size: int):
     return tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
 
 
-def convert_float32(model, heads: Heads, image_size: int) -> bytes:
-    return _converter(model, heads, image_size).convert()
+def convert(model, heads: Heads, image_size: int, conversion: Conversion,
+            representative_images: np.ndarray | None = None,
+            normalization: dict | None = None) -> bytes:
+    """The .tflite bytes of a model under one registry entry's converter settings.
 
-
-def convert_dynamic(model, heads: Heads, image_size: int) -> bytes:
-    """Int8 weights, float activations: no calibration data needed."""
+    representative_images (full-integer only): uint8 [N, S, S, 3] pixels, ~100-300 training
+    images, normalized here (default: the model builder's (pixel - 128) / 128). Works for a
+    float model (post-training quantization, calibrated on the images) and for a QAT model
+    (its own fake-quant ranges win; the images cover ops without one).
+    """
+    tf = get_tf()
+    if conversion.full_integer:  # checked before the (slow) tracing
+        data = _calibration_data(representative_images, normalization)
     converter = _converter(model, heads, image_size)
-    converter.optimizations = [get_tf().lite.Optimize.DEFAULT]
+    if conversion.optimize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if conversion.supported_types:
+        converter.target_spec.supported_types = [getattr(tf, t)
+                                                 for t in conversion.supported_types]
+    if conversion.full_integer:
+        converter.representative_dataset = lambda: ([x[None]] for x in data)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if conversion.input_type != "float32":
+        converter.inference_input_type = getattr(tf, conversion.input_type)
     return converter.convert()
 
 
-def convert_int8(model, heads: Heads, image_size: int, representative_images: np.ndarray,
-                 normalization: dict | None = None) -> bytes:
-    """Full-integer model with a uint8 input and float32 outputs.
-
-    Works for a float model (post-training quantization, calibrated on the images) and for a
-    QAT model (its own fake-quant ranges win; the images cover ops without one).
-    representative_images: uint8 [N, S, S, 3] pixels, ~100-300 training images; they are
-    normalized here (default: the model builder's (pixel - 128) / 128).
-    uint8 input, not int8: LiteRT.js has no int8 tensors. Float32 outputs: every client reads
-    probabilities directly, and the final dequantize costs nothing.
-    """
-    tf = get_tf()
+def _calibration_data(representative_images, normalization: dict | None) -> np.ndarray:
+    if representative_images is None:
+        raise ValueError("a full-integer conversion needs representative_images")
     representative_images = np.asarray(representative_images)
     if representative_images.dtype != np.uint8:
         # Normalizing twice would calibrate on the wrong range without any error.
         raise ValueError("representative_images must be uint8 pixels (0..255), got "
                          f"{representative_images.dtype}")
-    data = normalize(representative_images, normalization or DEFAULT_NORMALIZATION)
-    converter = _converter(model, heads, image_size)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([x[None]] for x in data)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.uint8
-    return converter.convert()
-
-
-RECIPES = {"float32": lambda model, heads, size, calibration, norm: convert_float32(model, heads, size),
-           "dynamic": lambda model, heads, size, calibration, norm: convert_dynamic(model, heads, size),
-           "int8": convert_int8}
+    return normalize(representative_images, normalization or DEFAULT_NORMALIZATION)
 
 
 def convert_all(models: dict, heads: Heads, image_size: int, calibration: np.ndarray,
-                normalization: dict) -> dict[str, bytes]:
-    """Every registered variant's bytes, converted from its source model ({"float", "qat"})."""
-    return {v.key: RECIPES[v.recipe](models[v.source], heads, image_size, calibration,
-                                     normalization) for v in VARIANTS}
+                normalization: dict, variants=VARIANTS) -> dict[str, bytes]:
+    """Each variant's bytes (default: every registered one), converted from its source model
+    ({"float", "qat"})."""
+    return {v.key: convert(models[v.source], heads, image_size, v.conversion, calibration,
+                           normalization) for v in variants}

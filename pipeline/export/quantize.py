@@ -190,15 +190,17 @@ def _run(rd: RunDir, epochs: int, lr: float, threshold: str | None,
 
 
 def export_stage(rd: RunDir, model, qat, config, heads: Heads, calibration: np.ndarray,
-                 arrays: dict, not_sure: dict) -> dict:
-    """The export stage of the run (quantize nests it in QAT's; `pipeline export` alone)."""
+                 arrays: dict, not_sure: dict, variants=None) -> dict:
+    """The export stage of the run (quantize nests it in QAT's; `pipeline export` alone) of
+    the registry's variants (default: all)."""
     from pipeline.export import stage as export
     from pipeline.export.variants import VARIANTS
 
-    with rd.stage("export", {"variants": [v.key for v in VARIANTS], **not_sure}) as stage:
+    variants = variants or VARIANTS
+    with rd.stage("export", {"variants": [v.key for v in variants], **not_sure}) as stage:
         results = export.export(stage.dir, model, qat, heads, config.image_size,
                                 config.normalization, calibration, arrays["test"],
-                                arrays["val"], **not_sure)
+                                arrays["val"], **not_sure, variants=variants)
         stage.metrics = {k: r["accuracy"] for k, r in results["variants"].items()}
     return results
 

@@ -1,6 +1,7 @@
 """`pipeline export`: the export stage again, from the run's trained and QAT models, without
-training: new not-sure thresholds (`--threshold type=0.8`, `--coverage`), or a re-export after
-a change of the exporter. Writes export/ as `pipeline quantize` does, through the same checks.
+training: new not-sure thresholds (`--threshold type=0.8`, `--coverage`), a re-export after
+a change of the exporter, or only some registered variants (`--variants float32,int8`).
+Writes export/ as `pipeline quantize` does, through the same checks.
 """
 from __future__ import annotations
 
@@ -20,14 +21,19 @@ def load_qat(path: Path):
         return keras().models.load_model(path, compile=False)
 
 
-def run(run: Path, threshold: str | None = None, coverage: float | None = None) -> dict:
+def run(run: Path, threshold: str | None = None, coverage: float | None = None,
+        variants: list[str] | None = None) -> dict:
+    """variants: registry keys to export (None: all); an unknown one stops before anything."""
+    from pipeline.export.variants import select
+
+    chosen = select(variants)
     rd = RunDir(run)
     rd.require("qat")
     with rd.writing():
-        return _run(rd, threshold, coverage)
+        return _run(rd, threshold, coverage, chosen)
 
 
-def _run(rd: RunDir, threshold: str | None, coverage: float | None) -> dict:
+def _run(rd: RunDir, threshold: str | None, coverage: float | None, variants) -> dict:
     from pipeline.data.sources import open_source
     from pipeline.export.quantize import calibration_positions, export_stage, not_sure_options
 
@@ -39,4 +45,4 @@ def _run(rd: RunDir, threshold: str | None, coverage: float | None) -> dict:
     model, qat = trained.load_keras(), load_qat(qat_file)
     arrays = {name: source.arrays(name) for name in ("val", "test")}
     calibration = source.pixels_at("train", calibration_positions(source.count("train")))
-    return export_stage(rd, model, qat, config, heads, calibration, arrays, not_sure)
+    return export_stage(rd, model, qat, config, heads, calibration, arrays, not_sure, variants)

@@ -15,7 +15,7 @@ from pipeline.export import metadata
 from pipeline.export import thresholds as thresholds_lib
 from pipeline.export.convert import convert_all
 from pipeline.export.spec import ExportError, check_signature, describe, model_spec
-from pipeline.export.variants import BY_KEY, DEFAULT, REFERENCE
+from pipeline.export.variants import BY_KEY, DEFAULT, REFERENCE, VARIANTS, lead
 
 MAX_FLOAT_DIFF = 1e-4  # float32 .tflite vs Keras: same maths, only op-order rounding
 MIN_INT8_AGREEMENT = 0.98  # QAT int8 .tflite vs the QAT Keras model, arg-max, per head
@@ -84,20 +84,21 @@ def score_variants(out_dir: Path, spec: dict, heads: Heads, pixels: np.ndarray,
                         "joint_accuracy": test["joint_accuracy"], "source": BY_KEY[key].source,
                         **compare(heads, probs, references[BY_KEY[key].source], labels),
                         "size_bytes": entry["size_bytes"], "test": test}
-    for key in results:  # answered / not sure, the same photos as the float32 file?
-        results[key]["answered_agreement"] = {
+    for key in results if REFERENCE in said else ():  # answered / not sure: the same
+        results[key]["answered_agreement"] = {  # photos as the float32 file, if exported?
             n: float(np.mean(said[key][n] == said[REFERENCE][n])) for n in heads.names}
     return results
 
 
 def gate(results: dict, heads: Heads, labelled: dict[str, int]) -> tuple[list[str], list[str]]:
     """(failures, warnings): float32 parity, and QAT int8 agreement where the number of test
-    photos labelled with one of the head's classes (labelled[head]) can judge it."""
+    photos labelled with one of the head's classes (labelled[head]) can judge it; each where
+    that variant was exported."""
     failures, warnings = [], []
-    diff = results[REFERENCE]["max_abs_diff"]
+    diff = results[REFERENCE]["max_abs_diff"] if REFERENCE in results else 0.0
     if diff > MAX_FLOAT_DIFF:
         failures.append(f"float32 differs from Keras by {diff:.2e} (limit {MAX_FLOAT_DIFF:.0e})")
-    for name, value in results[DEFAULT]["agreement"].items():
+    for name, value in results.get(DEFAULT, {}).get("agreement", {}).items():
         n_images = labelled[name]
         if value >= MIN_INT8_AGREEMENT:
             continue
@@ -124,10 +125,10 @@ def choose_thresholds(key: str, content: bytes, heads: Heads, image_size: int,
 def format_not_sure(results: dict, chosen: dict, heads: Heads) -> str:
     """Per head: the threshold and how it chose, then per variant on test: answered share of
     labelled photos, selective accuracy, not sure on "none of these", ECE."""
-    lines = []
+    lines, first = [], lead(chosen)
     for head in heads:
         lines.append(f"{head.name}: not sure below each file's threshold ("
-                     f"{chosen[DEFAULT][head.name]['rule']})")
+                     f"{chosen[first][head.name]['rule']})")
         for key, r in results.items():
             m = r["test"][head.name]
             none = (f", not sure on {_pct(m['not_sure_on_none']).strip()}% of {m['n_none']} "
@@ -136,10 +137,10 @@ def format_not_sure(results: dict, chosen: dict, heads: Heads) -> str:
                          f"{_pct(m['coverage']).strip()}%, selective accuracy "
                          f"{_pct(m['selective_accuracy']).strip()}%{none}, ECE "
                          f"{m['ece'] if m['ece'] is None else round(m['ece'], 3)}")
-        lines.append(f"  other thresholds for {BY_KEY[DEFAULT].file} on val (threshold: answers"
+        lines.append(f"  other thresholds for {BY_KEY[first].file} on val (threshold: answers"
                      " / selective accuracy / not sure on 'none of these'): " + "; ".join(
                          f"{t:g}: {_pct(c).strip()}/{_pct(a).strip()}/{_pct(n).strip()}"
-                         for t, c, a, n in chosen[DEFAULT][head.name]["val_curve"]))
+                         for t, c, a, n in chosen[first][head.name]["val_curve"]))
     return "\n".join(lines)
 
 
@@ -160,14 +161,15 @@ def format_table(results: dict, heads: Heads) -> str:
 
 def export(out_dir: Path, float_model, qat_model, heads: Heads, image_size: int,
            normalization: dict, calibration: np.ndarray, test: tuple, val: tuple,
-           coverage: float | None = None, overrides: dict | None = None) -> dict:
+           coverage: float | None = None, overrides: dict | None = None,
+           variants=VARIANTS) -> dict:
     """Convert, check, choose the not-sure thresholds on val, score and write export/
-    (model.json, metrics.json, the .tflite files).
+    (model.json, metrics.json, the .tflite files) of the variants (default: all registered).
 
     test, val: (uint8 pixels [N, S, S, 3], labels [N, H]). Raises ExportError if a check fails.
     """
     contents = convert_all({"float": float_model, "qat": qat_model}, heads, image_size,
-                           calibration, normalization)
+                           calibration, normalization, variants)
     chosen = {}
     for key, content in contents.items():  # each file's thresholds from its own scores
         variant = BY_KEY[key]
@@ -181,13 +183,14 @@ def export(out_dir: Path, float_model, qat_model, heads: Heads, image_size: int,
                   "qat": keras_probs(qat_model, heads, pixels, normalization)}
     results = score_variants(out_dir, spec, heads, pixels, labels, references)
     sizes = {k: r["size_bytes"] for k, r in results.items()}
+    ratio = sizes[DEFAULT] / sizes[REFERENCE] if {DEFAULT, REFERENCE} <= set(sizes) else None
     metrics = {"variants": results, "n_test": int(len(labels)), "thresholds": chosen,
-               "size_ratio_int8_to_float32": sizes[DEFAULT] / sizes[REFERENCE]}
+               "size_ratio_int8_to_float32": ratio}
     write_json(Path(out_dir) / "metrics.json", metrics)
     print(format_table(results, heads))
     print(format_not_sure(results, chosen, heads))
-    print(f"{BY_KEY[DEFAULT].file} is {metrics['size_ratio_int8_to_float32']:.3f}x the size of "
-          f"{BY_KEY[REFERENCE].file}")
+    if ratio is not None:
+        print(f"{BY_KEY[DEFAULT].file} is {ratio:.3f}x the size of {BY_KEY[REFERENCE].file}")
     failures, warnings = gate(results, heads, {h.name: int((labels[:, i] >= 0).sum())
                                                for i, h in enumerate(heads)})
     for warning in warnings:

@@ -11,6 +11,7 @@ from pathlib import Path
 from pipeline.report import plots
 from pipeline.report.gather import KERAS, problem, SMALL_CLASS, bench_key, title, variant_keys
 from pipeline.report.html import esc, fmt, img, kb, missing, section, table
+from pipeline.export.variants import REFERENCE, VARIANTS
 from pipeline.report.predictions import thumbnail
 
 QAT_ROW = "keras_qat"
@@ -68,7 +69,7 @@ def class_cell(matrix: list, i: int) -> str:
 def agreement_cell(preds: dict | None, key: str, head: str) -> str:
     if key == KERAS:
         return "(the float model)"
-    if key == "float32" and preds and preds.get("agreement"):
+    if key == REFERENCE and preds and preds.get("agreement"):
         return "reference"
     value = ((preds or {}).get("agreement") or {}).get(key, {}).get(head)
     return fmt(value)
@@ -146,10 +147,15 @@ def _per_head(values: dict | None) -> str:
     return ", ".join(f"{k} {fmt(v)}" for k, v in (values or {}).items()) or "–"
 
 
+def _and(words: list[str]) -> str:
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
+
+
 def variant_facts(report: dict, key: str) -> list[list[str]]:
     if key == KERAS:
         return [["model", "<code>train/model.h5</code>"],
-                ["role", "the float model; source of float32, dynamic and int8 PTQ"]]
+                ["role", "the float model; source of " + _and([
+                    v.key for v in VARIANTS if v.source == "float"])]]
     entry = ((report["spec"] or {}).get("variants") or {}).get(key, {})
     info = entry.get("input", {})
     saved = ((report["export"] or {}).get("variants") or {}).get(key)

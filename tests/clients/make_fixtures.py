@@ -36,10 +36,12 @@ from pipeline.deploy import model_info
 from pipeline.core.notsure import answer
 from pipeline.deploy.predict import prepare_file
 from pipeline.deploy.runtime import TFLiteModel
+from pipeline.export.variants import VARIANTS
 
 FLOAT_TOLERANCE = 1e-5  # the bound for float outputs of a float model
 MEDIAPIPE_FLOAT_TOLERANCE = 1e-4  # MediaPipe normalizes pixels itself (p * scale + offset)
-MEDIAPIPE_VARIANTS = ("int8", "float32")
+# The registry says which files MediaPipe Tasks can take (float input, or raw-pixel uint8).
+MEDIAPIPE_VARIANTS = tuple(v.key for v in VARIANTS if v.mediapipe)
 MIN_MEDIAPIPE_IMAGES = 20
 # A dynamic-range model quantizes activations to int8 at run time, and Python's LiteRT and the
 # wasm build round them in different kernels: ~4e-3 apart on some images. Held to its own,
@@ -204,7 +206,7 @@ def mediapipe_images(samples: Path, out: Path, size: int) -> list[Path]:
 def mediapipe_cases(export: Path, spec: dict, samples: Path, out: Path) -> dict:
     images = mediapipe_images(samples, out / "mediapipe_images", spec["image_size"])
     variants = {}
-    for key in MEDIAPIPE_VARIANTS:
+    for key in (k for k in MEDIAPIPE_VARIANTS if k in spec["variants"]):
         model = TFLiteModel(export / spec["variants"][key]["file"])
         steps = output_steps(model)
         variants[key] = {

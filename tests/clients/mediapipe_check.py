@@ -7,10 +7,11 @@ MediaPipe gets only the bare .tflite, so heads, labels, normalization and the no
 thresholds can come from nowhere but the file's TFLite metadata; no score_threshold option is
 set. MediaPipe keeps the classes whose score reaches the head's threshold (its
 ScoreThresholdingOptions) and returns none when no class does: that is "not sure". For every
-image and variant (int8 and float32) it requires: both heads reported, named as `pipeline
+image and variant (those mediapipe_cases.json lists: the registry's `mediapipe` variants,
+int8 and float32 among them) it requires: both heads reported, named as `pipeline
 predict` names them; the same answer (top class, or not sure); every class it keeps within the
-variant's tolerance of predict's score (one output quantization step for int8, 1e-4 for
-float32), and exactly the classes predict scores at or above the threshold.
+variant's tolerance of predict's score (one output quantization step for an integer
+model's output, 1e-4 for a float one), and exactly the classes predict scores at or above the threshold.
 The images are already at the model's input size, so MediaPipe's resize does nothing and the
 comparison covers its normalization (from NormalizationOptions), inference and labelling.
 """

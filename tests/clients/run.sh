@@ -6,7 +6,8 @@
 #     mediapipe==0.10.21 in its own venv, out/mp-venv (it pins numpy<2; kept between runs);
 #  1. builds a tiny model through the real stages (`pipeline train`, `pipeline quantize` on
 #     drawings it makes) - never a committed binary - and writes reference data with Python LiteRT
-#     and `pipeline predict --json` on the bare exported int8 and float32 files;
+#     and `pipeline predict --json` on the bare exported files MediaPipe is checked on (the
+#     registry's `mediapipe` variants, as listed in fixtures/mediapipe_cases.json);
 #  2. browser: LiteRT.js in headless chromium vs Python LiteRT, output by output; and chromium's
 #     own decoder on photos stored turned with an EXIF Orientation tag vs Python's loader
 #     (the same upright pixels);
@@ -64,6 +65,7 @@ build_model() {
     # 18 easy 32 px drawings, trained by `pipeline train` until confident, so the export's own
     # int8-vs-QAT agreement gate is not decided by near-ties; plumbing, not accuracy. Chained
     # with && because errexit does not apply inside a function called from `||`.
+    local key model cases
     "$python" make_fixtures.py data "$out/data" &&
     "$pipeline" train --data "$out/data" --run "$out/run" --image-size 32 --epochs 60 \
         --batch-size 18 --lr 3e-3 &&
@@ -71,11 +73,15 @@ build_model() {
     # a colour threshold of our own, so that the client checks meet "not sure" (the tiny
     # model is near-certain of most drawings; its int8 colour scores are not)
     "$pipeline" export --run "$out/run" --threshold color=0.95 &&
-    "$python" make_fixtures.py "$out/run" "$out/data/images" "$out/fixtures" &&
-    for variant in int8 float32; do  # the bare files: no model.json beside them in fixtures/
+    "$python" make_fixtures.py "$out/run" "$out/data/images" "$out/fixtures" || return 1
+    cases=$("$python" -c 'import json, sys
+for key, case in json.load(open(sys.argv[1]))["variants"].items(): print(key, case["model"])' \
+        "$out/fixtures/mediapipe_cases.json") || return 1
+    # the bare files: no model.json beside them in fixtures/
+    while read -r key model; do
         "$pipeline" predict "$out/fixtures/mediapipe_images" --json \
-            --model "$out/fixtures/models/model_$variant.tflite" > "$out/fixtures/predict_$variant.jsonl" || return 1
-    done
+            --model "$out/fixtures/$model" > "$out/fixtures/predict_$key.jsonl" || return 1
+    done <<< "$cases"
 }
 
 check_report() { # a quick benchmark so the page has every section, then the page in chromium

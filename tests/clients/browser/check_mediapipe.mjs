@@ -1,9 +1,10 @@
 // Web MediaPipe check: @mediapipe/tasks-vision's ImageClassifier in headless Debian chromium
-// (wasm, CPU delegate) on the bare exported int8 and float32 models must report both heads by
+// (wasm, CPU delegate) on the bare exported models that mediapipe_cases.json lists (the
+// registry's `mediapipe` variants, int8 and float32 among them) must report both heads by
 // name with the same answer as `pipeline predict` on every image (top class, or "not sure" when
 // MediaPipe keeps no class: it drops those below the file's ScoreThresholdingOptions by itself,
 // no option set), keep exactly the classes predict scores at or above the threshold, and give
-// every kept score within one output quantization step (int8) or 1e-4 (float32).
+// every kept score within one output quantization step (integer outputs) or 1e-4 (float).
 //
 //   node check_mediapipe.mjs FIXTURES_DIR SCREENSHOT.png
 import {readFile} from 'node:fs/promises';
