@@ -136,6 +136,9 @@ def test_trained_baselines_end_to_end(tiny, monkeypatch):
     assert calls == ["flower_type.seed0", "flower_color.seed0", "flower_color.seed0"]
     assert "baselines: train flower_type.seed0" not in result.output
     assert first.entry("train")["id"] == trained_id and second.has("export")
+    # A baseline exports the two files the comparison scores, nothing more.
+    spec = json.loads(first.file("export", "model.json").read_text())
+    assert sorted(spec["variants"]) == ["float32", "int8"]
 
     results = json.loads((tiny / "benchmark" / "results.json").read_text())
     found = results["baselines"]

@@ -111,7 +111,7 @@ def ensure(rd: RunDir, baseline: Baseline, log=print) -> None:
     if not base.has("train"):
         _stage(log, baseline, "train", lambda: _train(baseline, settings))
     if not base.has("qat") or not base.has("export"):
-        _stage(log, baseline, "quantize", lambda: _quantize(baseline, qat))
+        _stage(log, baseline, "quantize", lambda: _quantize(baseline, qat, export_settings(rd)))
 
 
 def _stage(log, baseline: Baseline, what: str, work) -> None:
@@ -130,8 +130,19 @@ def _train(baseline: Baseline, settings: dict) -> None:
     train.run(run=baseline.path, resume=resume, **train_kwargs(settings, baseline))
 
 
-def _quantize(baseline: Baseline, qat: dict) -> None:
-    from pipeline.export import quantize
+def export_settings(rd: RunDir) -> dict:
+    return (rd.manifest().get("stages", {}).get("export") or {}).get("settings") or {}
 
+
+def _quantize(baseline: Baseline, qat: dict, export: dict) -> None:
+    """QAT as the run had it, then an export of the two files the comparison scores (int8
+    QAT and float32) with the run's not-sure rule: its coverage and its own thresholds."""
+    from pipeline.export import quantize
+    from pipeline.export.variants import BY_KEY, DEFAULT, REFERENCE
+
+    overrides = export.get("overrides") or {}
+    threshold = ",".join(f"{h}={overrides[h]}" for h in baseline.tasks if h in overrides)
     quantize.run(run=baseline.path, epochs=int(qat.get("epochs", 2)),
-                 lr=float(qat.get("lr", 1e-4)))
+                 lr=float(qat.get("lr", 1e-4)), threshold=threshold or None,
+                 coverage=export.get("coverage"),
+                 variants=[BY_KEY[DEFAULT], BY_KEY[REFERENCE]])

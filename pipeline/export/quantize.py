@@ -148,13 +148,14 @@ def prepare_data(source, settings) -> tuple[dict, dict, np.ndarray]:
 
 
 def run(run: Path, epochs: int = 2, lr: float = 1e-4, threshold: str | None = None,
-        coverage: float | None = None) -> dict:
+        coverage: float | None = None, variants=None) -> dict:
     """QAT, then the export. threshold: 'type=0.8,...' sets those heads' not-sure thresholds;
-    coverage: the share of labelled validation photos the chosen thresholds answer."""
+    coverage: the share of labelled validation photos the chosen thresholds answer;
+    variants: registry entries to export (default: all)."""
     rd = RunDir(run)
     rd.require("train")
     with rd.writing():  # held from before train/ is read: a retrain cannot slip in between
-        return _run(rd, epochs, lr, threshold, coverage)
+        return _run(rd, epochs, lr, threshold, coverage, variants)
 
 
 def not_sure_options(heads: Heads, threshold: str | None, coverage: float | None) -> dict:
@@ -165,7 +166,7 @@ def not_sure_options(heads: Heads, threshold: str | None, coverage: float | None
 
 
 def _run(rd: RunDir, epochs: int, lr: float, threshold: str | None,
-         coverage: float | None) -> dict:
+         coverage: float | None, variants) -> dict:
     from pipeline.data.sources import open_source
 
     trained = TrainedRun.open(rd.root)
@@ -186,7 +187,8 @@ def _run(rd: RunDir, epochs: int, lr: float, threshold: str | None,
         metrics = keras_metrics(qat, heads, arrays, config.normalization)
         save_qat(qat_stage.dir, qat, heads, history, metrics)
         qat_stage.metrics = {"test": _accuracies(metrics["test"], heads)}
-        return export_stage(rd, model, qat, config, heads, calibration, arrays, not_sure)
+        return export_stage(rd, model, qat, config, heads, calibration, arrays, not_sure,
+                            variants)
 
 
 def export_stage(rd: RunDir, model, qat, config, heads: Heads, calibration: np.ndarray,
