@@ -76,16 +76,21 @@ def _head_state(net, head_name):
             for w in layer.weights}
 
 
-def test_alternating_step_leaves_the_inactive_head_unchanged():
+def _trainer_and_batch(lr: float, steps: int, seed: int, **options):
+    """A fresh 32 px two-head net in its trainer, and one batch of 4 labelled images."""
     from pipeline.training.multitask import MultiTask
     from pipeline.training.optimizer import build_optimizer
 
     net = build_model(ModelConfig(image_size=32), FLOWER_HEADS)
-    trainer = MultiTask(net, FLOWER_HEADS, mode="alternating")
-    trainer.prepare(build_optimizer(1e-2, 10))
-    rng = np.random.default_rng(4)
-    x = rng.normal(size=(4, 32, 32, 3)).astype(np.float32)
+    trainer = MultiTask(net, FLOWER_HEADS, **options)
+    trainer.prepare(build_optimizer(lr, steps))
+    x = np.random.default_rng(seed).normal(size=(4, 32, 32, 3)).astype(np.float32)
     y = {"flower_type": np.array([0, 1, 0, 1]), "flower_color": np.array([0, 1, 2, 0])}
+    return net, trainer, x, y
+
+
+def test_alternating_step_leaves_the_inactive_head_unchanged():
+    net, trainer, x, y = _trainer_and_batch(1e-2, 10, 4, mode="alternating")
     trunk = net.get_layer("conv1_conv").kernel.numpy()
     for active, inactive in [("flower_type", "flower_color"), ("flower_color", "flower_type")]:
         before_active, before_inactive = _head_state(net, active), _head_state(net, inactive)
@@ -101,15 +106,7 @@ def test_alternating_step_leaves_the_inactive_head_unchanged():
 def test_uncertainty_weights_learn_at_the_fine_tuning_rate():
     """Issue 21: at 3e-4 the log-variances moved ~1e-2 in a whole run and the weights stayed
     ~1. Now 20 steps move them well away from 0, down (weight up) for a loss below 0.5."""
-    from pipeline.training.multitask import MultiTask
-    from pipeline.training.optimizer import build_optimizer
-
-    net = build_model(ModelConfig(image_size=32), FLOWER_HEADS)
-    trainer = MultiTask(net, FLOWER_HEADS, weighting="uncertainty")
-    trainer.prepare(build_optimizer(3e-4, 1000))
-    rng = np.random.default_rng(5)
-    x = rng.normal(size=(4, 32, 32, 3)).astype(np.float32)
-    y = {"flower_type": np.array([0, 1, 0, 1]), "flower_color": np.array([0, 1, 2, 0])}
+    _, trainer, x, y = _trainer_and_batch(3e-4, 1000, 5, weighting="uncertainty")
     assert trainer.log_variances() == [0.0, 0.0]
     for _ in range(20):
         trainer.train_on_batch(x, y)

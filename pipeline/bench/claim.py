@@ -70,9 +70,14 @@ class _TestSet:
     """The run's test split (and negatives' test split), scored as `pipeline evaluate` does."""
 
     def __init__(self, data: Path):
+        from pipeline.core.heads import schema_of
+        from pipeline.core.labels import load_label_file
+
         self.labels = data / "test.txt"
         negatives = data / "negatives_test.txt"
         self.negatives = negatives if negatives.is_file() else None
+        self.schema = schema_of(self.labels)
+        self.samples = load_label_file(self.labels, self.schema)  # read and checked once
 
     def describe(self) -> dict:
         return {"labels": str(self.labels),
@@ -80,15 +85,13 @@ class _TestSet:
 
     def score(self, run: Path, variant: str) -> dict[str, dict]:
         """{head: {figure: value}} of one exported file."""
-        from pipeline.core.heads import schema_of
-        from pipeline.core.labels import load_label_file, select_heads
+        from pipeline.core.labels import select_heads
         from pipeline.deploy import evaluate
         from pipeline.deploy.runtime import TFLiteModel
 
         model = TFLiteModel(RunDir(run).file("export", BY_KEY[variant].file))
-        heads, schema = evaluate.spec_heads(model.spec), schema_of(self.labels)
-        samples = select_heads(load_label_file(self.labels, schema), schema, heads,
-                               str(self.labels))
+        heads = evaluate.spec_heads(model.spec)
+        samples = select_heads(self.samples, self.schema, heads, str(self.labels))
         metrics = evaluate.score(model, samples, heads)
         out = {h.name: {key: metrics[h.name].get(key) for key, _ in FIGURES} for h in heads}
         if self.negatives is not None:

@@ -181,12 +181,14 @@ def _trained_pair(ctx: Context) -> Variant:
     """The int8 QAT files that the single-task baselines exported themselves (baselines.py):
     trained, quantized and exported exactly like the two-head model."""
     from pipeline.bench.models import count_macs
-    from pipeline.core.trained import TrainedRun
     from pipeline.export.variants import BY_KEY, DEFAULT
+    from pipeline.training.model import build_model
 
     runs = [RunDir(ctx.baselines[name]) for name in ctx.heads.names]
     paths = [run.file("export", BY_KEY[DEFAULT].file) for run in runs]
-    macs = sum(count_macs(TrainedRun.open(run.root).load_keras()) for run in runs)
+    # The architecture fixes the MACs, not the weights: counted on fresh one-head builds.
+    macs = sum(count_macs(build_model(ctx.config, ctx.heads.select([name])))
+               for name in ctx.heads.names)
     models = load_tflite(paths)
     accuracy = None if ctx.test is None else _accuracy(ctx, tflite_probs(models, ctx.test[0]))
     variant = Variant(PAIR, tflite_job(models, ctx.pixels_file),
