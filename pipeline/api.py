@@ -9,8 +9,11 @@
         print(answer["predictions"]["flower_type"]["label"])   # None: not sure
 
 Every function takes a `Run` or a run folder, does what the `pipeline` command of the same
-name does (the CLI calls these), and raises `PipelineError` with the command's one-line
-message on bad input. Nothing here imports TensorFlow until a stage needs it.
+name does, and raises `PipelineError` with the command's one-line message on bad input. Its
+keyword options are the command's flags in snake case: their types, defaults, limits and help
+are the fields of that stage's class in pipeline/core/options.py (TrainOptions, ...), which
+the `pipeline` command is generated from too; `run_stage(options)` runs a stage from such an
+object (the command calls it). Nothing here imports TensorFlow until a stage needs it.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from pathlib import Path
 
 from pipeline.core.errors import PipelineError  # noqa: F401 (what every function raises)
 from pipeline.core.io import read_json
+from pipeline.core import options as opts
 from pipeline.export.variants import BY_KEY, DEFAULT
 
 
@@ -50,52 +54,46 @@ def _path(run: Run | Path | str) -> Path:
     return run.path if isinstance(run, Run) else Path(run)
 
 
+def run_stage(options: opts.StageOptions):
+    """Run the stage that an options object belongs to (its class names the stage's module);
+    the `pipeline` command calls this."""
+    import importlib
+
+    return importlib.import_module(options.module).run(options)
+
+
 def train(data: Path | str, run: Path | str, **options) -> Run:
     """`pipeline train`: options as its flags, in snake case (image_size=224, epochs=30,
-    mode="joint", tasks=["type"], none_weight=1.0, ...)."""
-    from pipeline.training import train as stage
-
-    stage.run(data=data, run=run, **options)
-    return Run(Path(run))
+    mode="joint", tasks=["type"], none_weight=1.0, ...; opts.TrainOptions)."""
+    run_stage(opts.TrainOptions.build(data=data, run=_path(run), **options))
+    return Run(_path(run))
 
 
-def quantize(run: Run | Path | str, epochs: int = 2, lr: float = 1e-4,
-             threshold: str | None = None, coverage: float | None = None) -> dict:
-    """`pipeline quantize`: QAT then the export; returns export/metrics.json's content."""
-    from pipeline.export import quantize as stage
-
-    return stage.run(run=_path(run), epochs=epochs, lr=lr, threshold=threshold,
-                     coverage=coverage)
+def quantize(run: Run | Path | str, **options) -> dict:
+    """`pipeline quantize` (epochs=2, lr=1e-4, threshold="type=0.8", coverage=0.9,
+    variants=["int8"]; opts.QuantizeOptions): QAT then the export; returns
+    export/metrics.json's content."""
+    return run_stage(opts.QuantizeOptions.build(run=_path(run), **options))
 
 
-def export(run: Run | Path | str, threshold: str | None = None,
-           coverage: float | None = None, variants: list[str] | None = None) -> dict:
-    """`pipeline export`: the variants (registry keys, e.g. ["float32", "int8"]; default:
-    every registered one) again from the trained and QAT models, no training."""
-    from pipeline.export import reexport
-
-    return reexport.run(run=_path(run), threshold=threshold, coverage=coverage,
-                        variants=variants)
+def export(run: Run | Path | str, **options) -> dict:
+    """`pipeline export` (threshold, coverage, variants: registry keys, e.g. ["float32",
+    "int8"], default every registered one; opts.ExportOptions): the variants again from the
+    trained and QAT models, no training."""
+    return run_stage(opts.ExportOptions.build(run=_path(run), **options))
 
 
-def benchmark(run: Run | Path | str, threads: tuple[int, ...] = (1, 2), runs: int = 200,
-              warmup: int = 20, quick: bool = False, baselines: str = "untrained",
-              seeds: int = 1) -> dict:
-    """`pipeline benchmark`; baselines="trained" first trains (or reuses) one single-task
+def benchmark(run: Run | Path | str, **options) -> dict:
+    """`pipeline benchmark` (threads=(1, 2), runs, warmup, quick, baselines, seeds;
+    opts.BenchmarkOptions); baselines="trained" first trains (or reuses) one single-task
     model per head and seed in RUN/baselines/, and adds their comparison ("baselines")."""
-    from pipeline.bench import stage
-
-    return stage.run(run=_path(run), threads=list(threads), runs=runs, warmup=warmup,
-                     quick=quick, baselines=baselines, seeds=seeds)
+    return run_stage(opts.BenchmarkOptions.build(run=_path(run), **options))
 
 
-def evaluate(model: Run | Path | str, labels: Path | str, negatives: Path | str | None = None,
-             out: Path | str | None = None, workers: int | None = None) -> dict:
-    """`pipeline evaluate` of a run (its default variant) or a .tflite on a label file."""
-    from pipeline.deploy import evaluate as stage
-
-    return stage.run(model=_path(model), labels=Path(labels), out=out and Path(out),
-                     negatives_file=negatives and Path(negatives), workers=workers)
+def evaluate(model: Run | Path | str, labels: Path | str, **options) -> dict:
+    """`pipeline evaluate` of a run (its default variant) or a .tflite on a label file
+    (negatives, out, workers; opts.EvaluateOptions)."""
+    return run_stage(opts.EvaluateOptions.build(model=_path(model), labels=labels, **options))
 
 
 def predict(model: Run | Path | str, images: list[Path | str], threads: int = 1,
@@ -104,14 +102,14 @@ def predict(model: Run | Path | str, images: list[Path | str], threads: int = 1,
     cannot be read gives {"file": ..., "error": "..."} and the others are still answered."""
     from pipeline.deploy import predict as stage
 
+    o = opts.PredictOptions.build(inputs=images, model=_path(model), threads=threads,
+                                  workers=workers)
     return [result if not isinstance(result, Exception) else
             {"file": str(image), "error": str(result)}
-            for image, result in stage.answers([Path(i) for i in images], _path(model),
-                                               threads, workers)]
+            for image, result in stage.answers(o.inputs, o.model, o.threads, o.workers)]
 
 
-def report(run: Run | Path | str, out: Path | str | None = None, gallery: int = 48) -> Path:
-    """`pipeline report`: the run's one-page HTML report; returns its path."""
-    from pipeline.report import stage
-
-    return stage.run(_path(run), out and Path(out), gallery)
+def report(run: Run | Path | str, **options) -> Path:
+    """`pipeline report` (out, gallery; opts.ReportOptions): the run's one-page HTML report;
+    returns its path."""
+    return run_stage(opts.ReportOptions.build(run=_path(run), **options))

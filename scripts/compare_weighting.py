@@ -39,7 +39,7 @@ def folder_of(rd: RunDir, kind: str, seed: int, own_seed: int) -> Path:
 
 
 def train(rd: RunDir, kind: str, seed: int, folder: Path) -> None:
-    from pipeline.training import train as stage
+    from pipeline import api
 
     settings = baselines.run_settings(rd)
     if RunDir(folder).has("train"):
@@ -52,7 +52,7 @@ def train(rd: RunDir, kind: str, seed: int, folder: Path) -> None:
     if kind == "uncertainty":
         kwargs["loss_weights"] = None  # learned, not given
     print(f"training {folder} ({kind}, seed {seed})", flush=True)
-    stage.run(run=folder, resume=RunDir(folder).partial("train").is_dir(), **kwargs)
+    api.train(run=folder, resume=RunDir(folder).partial("train").is_dir(), **kwargs)
 
 
 def figures(folder: Path, heads: list[str]) -> dict:

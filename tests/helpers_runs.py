@@ -109,14 +109,14 @@ def make_tiny_trained_run(root: Path, heads: Heads = FLOWER_HEADS, epochs: int =
 
 def make_tiny_exported_run(tmp_path: Path, heads: Heads = FLOWER_HEADS) -> RunDir:
     """A run with train/, qat/ and export/, copied from one built per process and head set."""
-    from pipeline.export import quantize
+    from pipeline import api
 
     key = ",".join(heads.names)
     if key not in _CACHE:
         import tempfile
 
         base = Path(tempfile.mkdtemp(prefix="tiny_runs_")) / f"run{len(_CACHE)}"
-        quantize.run(make_tiny_trained_run(base, heads).root, epochs=1, lr=1e-4)
+        api.quantize(make_tiny_trained_run(base, heads).root, epochs=1, lr=1e-4)
         _CACHE[key] = base
     target = Path(tmp_path) / "run"
     shutil.copytree(_CACHE[key], target, symlinks=True)  # stage links stay links

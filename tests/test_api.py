@@ -19,7 +19,7 @@ def test_predict_evaluate_export_and_report_through_the_api(tmp_path):
     assert metrics["thresholds"]["int8"]["flower_type"]["threshold"] == 0.75
     assert run.stage_metrics("export")["thresholds"]["float32"]["flower_type"]["threshold"] == 0.75
     assert run.model_file("int8").name == "model_int8.tflite"
-    assert api.report(run, tmp_path / "r.html").read_text().startswith("<!doctype html>")
+    assert api.report(run, out=tmp_path / "r.html").read_text().startswith("<!doctype html>")
 
 
 def test_api_errors_are_the_clis_one_line_messages(tmp_path):

@@ -55,7 +55,7 @@ def test_plan_names_every_head_and_seed(tiny):
 @pytest.mark.parametrize("extra, message", [
     (["--seeds", "2"], "--seeds counts trained models: it needs --baselines trained"),
     (["--baselines", "some"], "'some' is not one of"),
-    (["--baselines", "trained", "--seeds", "0"], "greater than or equal to 1"),
+    (["--baselines", "trained", "--seeds", "0"], "--seeds 0: must be at least 1"),
 ])
 def test_bad_options_are_refused_before_any_work(tiny, extra, message):
     result = bench(tiny, *extra)
@@ -78,7 +78,7 @@ def test_one_head_run_has_nothing_to_compare(tmp_path):
 def test_seeds_zero_through_the_api(tiny):
     from pipeline import api
 
-    with pytest.raises(PipelineError, match="--seeds must be 1 or more, got 0"):
+    with pytest.raises(PipelineError, match="--seeds 0: must be at least 1"):
         api.benchmark(tiny, baselines="trained", seeds=0)
 
 
@@ -115,11 +115,11 @@ def test_trained_baselines_end_to_end(tiny, monkeypatch):
     monkeypatch.setattr(bench_models, "PEAK_FEATURES", 128)
     real_quantize, calls = quantize.run, []
 
-    def stopped_second(run, **kwargs):
-        calls.append(Path(run).name)
+    def stopped_second(options):
+        calls.append(options.run.name)
         if len(calls) == 2:
             raise Stopped()
-        return real_quantize(run, **kwargs)
+        return real_quantize(options)
 
     monkeypatch.setattr(quantize, "run", stopped_second)
     result = bench(tiny, "--baselines", "trained")

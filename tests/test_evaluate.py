@@ -8,6 +8,7 @@ from helpers_runs import export_known_model, strip_metadata
 from PIL import Image
 from typer.testing import CliRunner
 
+from pipeline import api
 from pipeline.deploy import evaluate
 from pipeline.cli import app
 from pipeline.core.heads import FLOWER_HEADS
@@ -57,14 +58,14 @@ def test_known_answers_from_a_tflite_file(known, tmp_path):
 
 
 def test_run_directory_uses_its_default_int8_variant(known):
-    result = evaluate.run(known / "run", known / "labels.txt")
+    result = api.evaluate(known / "run", known / "labels.txt")
     assert result["variant"] == "int8"
     check_known(result["metrics"])
 
 
 def test_tflite_evaluation_imports_no_tensorflow(known):
-    run_without_tensorflow("from pipeline.deploy import evaluate; "
-                           f"evaluate.run({str(known / 'run/export/model_int8.tflite')!r}, "
+    run_without_tensorflow("from pipeline import api; "
+                           f"api.evaluate({str(known / 'run/export/model_int8.tflite')!r}, "
                            f"{str(known / 'labels.txt')!r})")
 
 
@@ -88,7 +89,7 @@ def test_truncated_tflite(known, tmp_path):
 def test_tflite_without_metadata_reads_the_model_json_beside_it(known, tmp_path):
     shutil.copytree(known / "run/export", tmp_path / "export")
     strip_metadata(tmp_path / "export/model_int8.tflite")
-    result = evaluate.run(tmp_path / "export/model_int8.tflite", known / "labels.txt")
+    result = api.evaluate(tmp_path / "export/model_int8.tflite", known / "labels.txt")
     assert result["variant"] == "int8"
     check_known(result["metrics"])
 
@@ -108,7 +109,7 @@ def test_tflite_without_metadata_and_other_outputs_in_model_json(known, tmp_path
 
 def test_bare_tflite_takes_everything_from_its_metadata(known, tmp_path):
     shutil.copy(known / "run/export/model_int8.tflite", tmp_path)
-    result = evaluate.run(tmp_path / "model_int8.tflite", known / "labels.txt")
+    result = api.evaluate(tmp_path / "model_int8.tflite", known / "labels.txt")
     assert result["variant"] == "int8"
     check_known(result["metrics"])
 

@@ -153,12 +153,14 @@ def test_bad_files_raise_image_error_only(tmp_path):
 def test_predict_answers_the_rest_streams_json_and_fails_at_the_end(tmp_path, capfd):
     from helpers_runs import export_known_model
     from pipeline.core.heads import FLOWER_HEADS
+    from pipeline.core.options import PredictOptions
     from pipeline.deploy import predict
 
     bad = bad_folder(tmp_path / "photos")
     spec = export_known_model(tmp_path / "model", FLOWER_HEADS, size=32, variants=("int8",))
     model = tmp_path / "model" / spec["variants"]["int8"]["file"]
-    failures = predict.run([tmp_path / "photos"], model, as_json=True, workers=2)
+    failures = predict.run(PredictOptions(inputs=[tmp_path / "photos"], model=model, json_output=True,
+                                                workers=2))
     out, err = capfd.readouterr()
     rows = [json.loads(line) for line in out.splitlines()]
     names = sorted(p.name for p in (tmp_path / "photos").iterdir())

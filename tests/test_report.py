@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.core.heads import FLOWER_HEADS
 from pipeline.export.variants import BENCH_KERAS, BY_KEY
+from pipeline import api
 from pipeline.report import stage
 from helpers_process import run_without_tensorflow
 
@@ -50,7 +51,7 @@ class Page(HTMLParser):
 
 
 def report(run) -> tuple[str, Page]:
-    out = stage.run(Path(run))
+    out = api.report(run)
     text = out.read_text(encoding="utf-8")
     return text, Page(text)
 
@@ -110,7 +111,7 @@ def test_stale_stage_folder_is_reported_not_shown(exported, tmp_path):
     del manifest["stages"]["benchmark"]
     exported.manifest_path.write_text(json.dumps(manifest))
     elsewhere = tmp_path / "page.html"  # written outside the run: a pure reader
-    stage.run(exported.root, out=elsewhere)
+    api.report(exported.root, out=elsewhere)
     words = Page(elsewhere.read_text(encoding="utf-8")).words
     assert "no benchmark yet" in words
     assert "the folder is there but the manifest has no finished 'benchmark'" in words
@@ -157,7 +158,7 @@ def test_three_heads_render_three_sections(tmp_path):
 
 def test_report_imports_no_tensorflow(exported):
     write_benchmark(exported, FLOWER_HEADS)
-    run_without_tensorflow(f"from pipeline.report import stage; stage.run({str(exported.root)!r})")
+    run_without_tensorflow(f"from pipeline import api; api.report({str(exported.root)!r})")
 
 
 def one_line_error(result, *fragments):
@@ -197,7 +198,7 @@ def test_cli_writes_where_asked_and_prints_the_path(exported, tmp_path):
 
 
 def test_failed_render_leaves_the_old_page(exported, monkeypatch):
-    out = stage.run(exported.root)
+    out = api.report(exported.root)
     before = out.read_bytes()
 
     def boom(*args):
@@ -205,7 +206,7 @@ def test_failed_render_leaves_the_old_page(exported, monkeypatch):
 
     monkeypatch.setattr(stage, "render", boom)
     with pytest.raises(RuntimeError):
-        stage.run(exported.root)
+        api.report(exported.root)
     assert out.read_bytes() == before
     assert [p.name for p in out.parent.iterdir()] == ["index.html"]  # no temporary left
 

@@ -120,11 +120,11 @@ def test_training_learns(tmp_path):
     (1/2 and 1/3). A trainer that only ran without learning fails here."""
     sys.path.insert(0, str(Path(__file__).parent))
     from helpers_runs import make_tiny_exported_run
-    from pipeline.deploy import evaluate
+    from pipeline import api
 
     run = make_tiny_exported_run(tmp_path)
     data = Path(run.manifest()["stages"]["train"]["settings"]["data"])
-    metrics = evaluate.run(model=run.root, labels=data / "test.txt")["metrics"]
+    metrics = api.evaluate(run.root, data / "test.txt")["metrics"]
     assert metrics["flower_type"]["accuracy"] >= 0.8, metrics["flower_type"]
     assert metrics["flower_color"]["accuracy"] >= 0.75, metrics["flower_color"]
 
@@ -149,7 +149,7 @@ def test_choices_come_from_the_registries(data, tmp_path, extra):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--image-size", "16"], "too small"),
+    (["--image-size", "16"], "--image-size 16: must be at least 32"),
     (["--resume"], "no checkpoint"),
     (["--loss-weights", "size=2"], "--loss-weights"),
     (["--tasks", "smell"], "unknown task"),

@@ -92,14 +92,14 @@ def test_current_follows_the_export(exported, modules, tmp_path):
 
 
 def test_report_without_device_results_says_how(exported, tmp_path):
-    from pipeline.report import stage as report
+    from pipeline import api
 
-    page = report.run(exported, tmp_path / "report.html").read_text()
+    page = api.report(exported, out=tmp_path / "report.html").read_text()
     assert "no device has posted a benchmark yet" in page.split('id="devices"')[1]
 
 
 def test_report_shows_measured_on_devices(exported, modules, tmp_path):
-    from pipeline.report import stage as report
+    from pipeline import api
 
     out = sitelib.build(exported, tmp_path / "site", ["int8"])
     info = json.loads((out / "site.json").read_text())
@@ -109,12 +109,12 @@ def test_report_shows_measured_on_devices(exported, modules, tmp_path):
                        "hardware_concurrency": 8, "wasm_simd": True, "webgpu": False},
             "variants": {"int8": {"sha256": sha, "runs": 50, "p50_ms": 7.25, "p90_ms": 9.5}}}
     name = devices.record(exported, devices.parse(json.dumps(body).encode(), info), info)
-    page = report.run(exported, tmp_path / "report.html").read_text()
+    page = api.report(exported, out=tmp_path / "report.html").read_text()
     table = page.split('id="devices"')[1]
     assert "Measured on devices" in page and name in table and "Android 14; Pixel 7" in table
     assert "7.25" in table and "an earlier export" not in table
     info["variants"][0]["sha256"] = "0" * 64  # a result of another export's file
     body["variants"]["int8"]["sha256"] = "0" * 64
     devices.record(exported, devices.parse(json.dumps(body).encode(), info), info)
-    table = report.run(exported, tmp_path / "report.html").read_text().split('id="devices"')[1]
+    table = api.report(exported, out=tmp_path / "report.html").read_text().split('id="devices"')[1]
     assert table.count("an earlier export") == 1

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.options import QuantizeOptions, TrainOptions
 from pipeline.core.runs import RunDir
 
 KINDS = ("untrained", "trained")  # `benchmark --baselines`: what the single-task models are
@@ -127,7 +128,8 @@ def _train(baseline: Baseline, settings: dict) -> None:
     base = RunDir(baseline.path)
     # A call killed while training left its checkpoints: go on from them, not from scratch.
     resume = base.partial("train").is_dir()
-    train.run(run=baseline.path, resume=resume, **train_kwargs(settings, baseline))
+    train.run(TrainOptions.build(run=baseline.path, resume=resume,
+                                 **train_kwargs(settings, baseline)))
 
 
 def export_settings(rd: RunDir) -> dict:
@@ -138,11 +140,12 @@ def _quantize(baseline: Baseline, qat: dict, export: dict) -> None:
     """QAT as the run had it, then an export of the two files the comparison scores (int8
     QAT and float32) with the run's not-sure rule: its coverage and its own thresholds."""
     from pipeline.export import quantize
-    from pipeline.export.variants import BY_KEY, DEFAULT, REFERENCE
+    from pipeline.export.variants import DEFAULT, REFERENCE
 
     overrides = export.get("overrides") or {}
     threshold = ",".join(f"{h}={overrides[h]}" for h in baseline.tasks if h in overrides)
-    quantize.run(run=baseline.path, epochs=int(qat.get("epochs", 2)),
-                 lr=float(qat.get("lr", 1e-4)), threshold=threshold or None,
-                 coverage=export.get("coverage"),
-                 variants=[BY_KEY[DEFAULT], BY_KEY[REFERENCE]])
+    defaults = QuantizeOptions.build(run=baseline.path)  # a run from before a key: its default
+    quantize.run(QuantizeOptions.build(
+        run=baseline.path, epochs=qat.get("epochs", defaults.epochs),
+        lr=qat.get("lr", defaults.lr), threshold=threshold or None,
+        coverage=export.get("coverage"), variants=[DEFAULT, REFERENCE]))

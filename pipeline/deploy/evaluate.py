@@ -18,6 +18,7 @@ from pipeline.core.images import iter_resized
 from pipeline.core.io import write_json
 from pipeline.core.labels import Sample, load_label_file, select_heads
 from pipeline.core.metrics import format_table, head_metrics
+from pipeline.core.options import EvaluateOptions
 from pipeline.deploy.runtime import TFLiteModel, resolve_model
 
 
@@ -90,11 +91,11 @@ def format_negatives(found: dict) -> str:
     return "\n".join(lines)
 
 
-def run(model: Path, labels: Path, out: Path | None = None,
-        negatives_file: Path | None = None, workers: int | None = None) -> dict:
+def run(o: EvaluateOptions) -> dict:
     """Score the model's heads on a label file read with its own schema (heads.json beside
     it, else the flower heads): a file may hold more columns than the model has heads. With
     a negatives file (`path, kind`), also the share of "not sure" per kind."""
+    model, labels, out, negatives_file, workers = o.model, o.labels, o.out, o.negatives, o.workers
     tflite = open_model(model)
     heads = spec_heads(tflite.spec)
     schema = schema_of(labels)

@@ -17,6 +17,7 @@ import numpy as np
 from pipeline.core.decode_pool import decode_ordered
 from pipeline.core.images import ImageError, is_image_file, load_resized
 from pipeline.core.notsure import answer
+from pipeline.core.options import PredictOptions
 from pipeline.deploy.runtime import TFLiteModel, resolve_model
 
 class InputError(Exception):
@@ -100,12 +101,11 @@ def answers(inputs: list[Path], model: Path, threads: int = 1, workers: int | No
             yield image, exc
 
 
-def run(inputs: list[Path], model: Path, as_json: bool = False, threads: int = 1,
-        workers: int | None = None) -> int:
+def run(o: PredictOptions) -> int:
     """Print one line (text or JSON) per image as it is answered, in input order; return how
     many inputs failed."""
-    failures = 0
-    for image, result in answers(inputs, model, threads, workers):
+    failures, as_json = 0, o.json_output
+    for image, result in answers(o.inputs, o.model, o.threads, o.workers):
         if isinstance(result, Exception):
             failures += 1
             print(f"error: {image}: {result}", file=sys.stderr)

@@ -19,6 +19,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads
 from pipeline.core.images import normalize
 from pipeline.core.metrics import head_metrics
+from pipeline.core.options import QuantizeOptions
 from pipeline.core.io import write_json
 from pipeline.core.runs import RunDir
 from pipeline.core.trained import TrainedRun
@@ -147,22 +148,21 @@ def prepare_data(source, settings) -> tuple[dict, dict, np.ndarray]:
     return datasets, arrays, calibration
 
 
-def run(run: Path, epochs: int = 2, lr: float = 1e-4, threshold: str | None = None,
-        coverage: float | None = None, variants=None) -> dict:
-    """QAT, then the export. threshold: 'type=0.8,...' sets those heads' not-sure thresholds;
-    coverage: the share of labelled validation photos the chosen thresholds answer;
-    variants: registry entries to export (default: all)."""
-    rd = RunDir(run)
+def run(o: QuantizeOptions) -> dict:
+    """QAT, then the export (core/options.py: thresholds of your own, coverage, variants)."""
+    from pipeline.export.variants import select
+
+    variants = select(o.variants)  # an unknown one stops before anything
+    rd = RunDir(o.run)
     rd.require("train")
     with rd.writing():  # held from before train/ is read: a retrain cannot slip in between
-        return _run(rd, epochs, lr, threshold, coverage, variants)
+        return _run(rd, o.epochs, o.lr, o.threshold, o.coverage, variants)
 
 
 def not_sure_options(heads: Heads, threshold: str | None, coverage: float | None) -> dict:
     from pipeline.export import thresholds
 
-    return {"overrides": thresholds.parse_overrides(threshold, heads),
-            "coverage": thresholds.check_coverage(coverage)}
+    return {"overrides": thresholds.parse_overrides(threshold, heads), "coverage": coverage}
 
 
 def _run(rd: RunDir, epochs: int, lr: float, threshold: str | None,

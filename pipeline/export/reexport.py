@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.core.options import ExportOptions
 from pipeline.core.runs import RunDir
 from pipeline.core.trained import TrainedRun
 
@@ -21,16 +22,16 @@ def load_qat(path: Path):
         return keras().models.load_model(path, compile=False)
 
 
-def run(run: Path, threshold: str | None = None, coverage: float | None = None,
-        variants: list[str] | None = None) -> dict:
-    """variants: registry keys to export (None: all); an unknown one stops before anything."""
+def run(o: ExportOptions) -> dict:
+    """The registry's variants named in o.variants (None: all); an unknown one stops before
+    anything."""
     from pipeline.export.variants import select
 
-    chosen = select(variants)
-    rd = RunDir(run)
+    chosen = select(o.variants)
+    rd = RunDir(o.run)
     rd.require("qat")
     with rd.writing():
-        return _run(rd, threshold, coverage, chosen)
+        return _run(rd, o.threshold, o.coverage, chosen)
 
 
 def _run(rd: RunDir, threshold: str | None, coverage: float | None, variants) -> dict:

@@ -53,12 +53,6 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def check_coverage(coverage: float | None) -> float | None:
-    if coverage is not None and not 0 < coverage <= 1:
-        raise PipelineError(f"--coverage {coverage} must be in (0, 1]")
-    return coverage
-
-
 def variant_scores(entry: dict, content: bytes, spec: dict, pixels: np.ndarray) -> dict:
     """{head: [N, C]} of one converted (metadata-less) file through the one runtime path."""
     from pipeline.deploy.evaluate import predict

@@ -22,11 +22,10 @@ from pipeline.core.metrics import head_metrics
 from pipeline.export.variants import REFERENCE
 from pipeline.report.gather import problem, variant_keys
 
-GALLERY = 48  # images shown at most
 THUMB = 128  # thumbnail side, pixels
 
 
-def run(report: dict, root: Path, gallery: int = GALLERY) -> dict | None:
+def run(report: dict, root: Path, gallery: int) -> dict | None:
     """{"probs", "labels", "rows", "metrics", "agreement", "gallery"}, or None (nothing to run)."""
     rows = ((report["data"] or {}).get("splits") or {}).get("test")
     if not report["spec"] or not rows:

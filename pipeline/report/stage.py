@@ -13,14 +13,16 @@ from pathlib import Path
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.io import atomic_write_text
+from pipeline.core.options import ReportOptions
 from pipeline.report import benchmark, calibration, devices, html, predictions, sections
 from pipeline.report.gather import gather, variant_keys
 
 DEFAULT_OUT = Path("report") / "index.html"
 
 
-def run(run: Path, out: Path | None = None, gallery: int = predictions.GALLERY) -> Path:
-    out = Path(out) if out else Path(run) / DEFAULT_OUT
+def run(o: ReportOptions) -> Path:
+    run, gallery = o.run, o.gallery
+    out = o.out or run / DEFAULT_OUT
     if out.is_dir():
         raise PipelineError(f"{out}: is a folder; give the report's file name, e.g. {out}/index.html")
     with _lock_if_inside(Path(run), out):

@@ -14,49 +14,40 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from pipeline.core import cluster as cluster_lib
-from pipeline.core.config import MODES, WEIGHTINGS, Distribute, ModelConfig, TrainSettings
+from pipeline.core.config import ModelConfig, TrainSettings
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads
 from pipeline.core.io import read_json, write_json
 from pipeline.core.metrics import format_table, head_metrics
+from pipeline.core.options import DEFAULT_LR, FREEZE_EPOCHS, TrainOptions
 from pipeline.core.runs import RunDir
 from pipeline.core.trained import CONFIG_FILE
 from pipeline.data.sources import data_schema, open_source, resolve_input
 from pipeline.training import backbones, plots
 from pipeline.training.checkpoints import STATE
 
-# Pretrained starts: a few epochs with the trunk frozen (the new conv10s settle before their
-# gradients reach the ImageNet features), then the whole network; learning rates by start.
-# Chosen on the real photos, several seeds (docs/training.md).
-FREEZE_EPOCHS = 2
-DEFAULT_LR = {"pretrained": 3e-4, "scratch": 1e-3}
-DISTRIBUTE = tuple(d.value for d in Distribute)
 
 
-def run(data, run, arch="squeezenet1.1", image_size=224, epochs=20, batch_size=32, lr=None,
-        mode="joint", loss_weights=None, weighting="fixed", tasks=None, init_from=None,
-        none_weight=1.0,
-        seed=0, resume=False, pretrained=None, freeze_epochs=None, finetune_lr=None,
-        distribute="none", input="auto", scale_lr=False, cluster_timeout=None) -> dict:
+def run(o: TrainOptions) -> dict:
     """Train, evaluate on val and test, publish `train/`; returns the test metrics (an empty
     dict on a non-chief worker, which writes nothing in the run)."""
-    data = Path(data)
-    cluster = check_distribute(distribute)
-    kind = resolve_input(data, input)
-    schema = data_schema(data, kind)
-    heads, config, weights = resolve(schema, arch, image_size, mode, loss_weights, weighting,
-                                     tasks)
-    start = resolve_start(config, heads, pretrained, init_from)
-    schedule = resolve_schedule(config, epochs, lr, freeze_epochs, finetune_lr)
-    source = open_source(data, kind, config, schema, heads)  # every file checked, before TF
-    rundir = RunDir(run)
+    cluster = check_distribute(o.distribute)
+    kind = resolve_input(o.data, o.input)
+    schema = data_schema(o.data, kind)
+    heads, config, weights = resolve(schema, o.arch, o.image_size, o.loss_weights, o.weighting,
+                                     o.tasks)
+    start = resolve_start(config, heads, o.pretrained, o.init_from)
+    schedule = resolve_schedule(config, o.epochs, o.lr, o.freeze_epochs, o.finetune_lr)
+    source = open_source(o.data, kind, config, schema, heads)  # every file checked, before TF
+    rundir = RunDir(o.run)
     settings = TrainSettings(
-        data=str(data.resolve()), arch=arch, image_size=image_size, epochs=epochs,
-        batch_size=batch_size, mode=mode, loss_weights=weights, weighting=weighting,
-        none_weight=check_none_weight(none_weight),
-        tasks=heads.names, init_from=str(Path(init_from).resolve()) if init_from else None,
-        pretrained=config.pretrained, seed=seed, input=kind, distribute=distribute,
-        scale_lr=scale_lr, **schedule)
+        data=str(o.data.resolve()), arch=o.arch, image_size=o.image_size, epochs=o.epochs,
+        batch_size=o.batch_size, mode=o.mode, loss_weights=weights, weighting=o.weighting,
+        none_weight=o.none_weight, tasks=heads.names,
+        init_from=str(o.init_from.resolve()) if o.init_from else None,
+        pretrained=config.pretrained, seed=o.seed, input=kind, distribute=o.distribute,
+        scale_lr=o.scale_lr, **schedule)
+    resume, distribute, cluster_timeout = o.resume, o.distribute, o.cluster_timeout
     if resume and not rundir.root.is_dir():
         resume_state(rundir, settings)  # refused before a run directory is made for nothing
     chief = cluster is None or cluster.is_chief  # the only writer of the run directory
@@ -65,7 +56,7 @@ def run(data, run, arch="squeezenet1.1", image_size=224, epochs=20, batch_size=3
         state = resume_state(rundir, settings, but=("replicas",)) if resume else None
         from pipeline.training import distribute as dist_lib  # TensorFlow from here on
 
-        dist = dist_lib.start(distribute, cluster, cluster_timeout or dist_lib.CLUSTER_TIMEOUT)
+        dist = dist_lib.start(distribute, cluster, cluster_timeout)
         settings.replicas = dist.replicas
         if state:
             resume_state(rundir, settings)
@@ -92,7 +83,7 @@ def train_chief(rundir: RunDir, source, config, schema, heads, settings, state, 
               "(use --resume to continue it)", file=sys.stderr)
     with rundir.stage("train", settings.to_json(), keep_partial=True, fresh=not state,
                       on_disk_full=keep_last_checkpoint) as w:
-        write_json(w.dir / "checkpoints" / "settings.json", settings.to_json())
+        (w.dir / "checkpoints").mkdir(exist_ok=True)
         net = guarded(fitting.fit, dist, w.dir, source, config, heads, settings, state, start,
                       dist)
         return finish(w, rundir, net, source, config, schema, heads, settings)
@@ -124,16 +115,8 @@ def guarded(fit, dist, *args, **kwargs):
         raise lost from None
 
 
-def check_none_weight(value: float) -> float:
-    if not 0 <= value <= 10:
-        raise PipelineError(f"--none-weight {value} must be between 0 and 10")
-    return float(value)
-
-
 def check_distribute(kind: str):
     """The cluster of a multi-worker run (TF_CONFIG checked), before TensorFlow starts."""
-    if kind not in DISTRIBUTE:
-        raise PipelineError(f"unknown --distribute {kind!r}; choose from {', '.join(DISTRIBUTE)}")
     return cluster_lib.from_environment() if kind == "multi-worker" else None
 
 
@@ -145,8 +128,7 @@ def keep_last_checkpoint(partial: Path) -> str:
     try:
         state = json.loads((partial / STATE).read_text(encoding="utf-8"))
         # model.h5: once training ended the best epoch's file was moved there (fitting.fit)
-        keep = {STATE, "checkpoints/settings.json", f"checkpoints/{state['best_file']}",
-                "model.h5"}
+        keep = {STATE, f"checkpoints/{state['best_file']}", "model.h5"}
         prefix = f"checkpoints/{state['checkpoint']}."
     except (OSError, ValueError, KeyError, TypeError):
         shutil.rmtree(partial, ignore_errors=True)  # nothing resumable: all of it goes
@@ -162,17 +144,13 @@ def keep_last_checkpoint(partial: Path) -> str:
             "free some space and add --resume")
 
 
-def resolve(schema: Heads, arch, image_size, mode, loss_weights, weighting, tasks):
+def resolve(schema: Heads, arch, image_size, loss_weights, weighting, tasks):
     backbones.get(arch)  # one line naming the choices for an unknown arch
     try:
         config = ModelConfig(arch=arch, image_size=image_size)
         heads = schema.select(tasks)
     except ValueError as exc:
         raise PipelineError(str(exc)) from None
-    if mode not in MODES:
-        raise PipelineError(f"unknown --mode {mode!r}; choose from {', '.join(MODES)}")
-    if weighting not in WEIGHTINGS:
-        raise PipelineError(f"unknown --weighting {weighting!r}; choose from {', '.join(WEIGHTINGS)}")
     if loss_weights and weighting == "uncertainty":
         raise PipelineError("--loss-weights and --weighting uncertainty exclude each other: "
                             "uncertainty weighting learns the weights")
@@ -242,8 +220,6 @@ def resolve_schedule(config: ModelConfig, epochs: int, lr, freeze_epochs, finetu
     if not 0 <= freeze <= epochs:
         raise PipelineError(f"--freeze-epochs {freeze} must be between 0 and --epochs {epochs}")
     finetune_lr = lr if finetune_lr is None else finetune_lr
-    if lr <= 0 or finetune_lr <= 0:
-        raise PipelineError("--lr and --finetune-lr must be positive")
     return {"lr": lr, "freeze_epochs": freeze, "finetune_lr": finetune_lr}
 
 

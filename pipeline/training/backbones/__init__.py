@@ -6,11 +6,11 @@ entry below; the model builder, the CLI and the run directory only use this mapp
 from __future__ import annotations
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.options import DEFAULT_ARCH  # the option's default, named once
 from pipeline.training.backbones.base import NONE, Backbone, PretrainedSource
 from pipeline.training.backbones.squeezenet import SQUEEZENET_1_0, SQUEEZENET_1_1
 
 BACKBONES: dict[str, Backbone] = {b.name: b for b in (SQUEEZENET_1_0, SQUEEZENET_1_1)}
-DEFAULT_ARCH = "squeezenet1.1"
 
 __all__ = ["BACKBONES", "DEFAULT_ARCH", "NONE", "Backbone", "PretrainedSource", "get"]
 
