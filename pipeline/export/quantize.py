@@ -116,13 +116,12 @@ def recalibrate_qat(qat, heads: Heads, arrays: dict, normalization: dict) -> dic
     return recalibrate(qat, heads, arrays, normalization)
 
 
-def with_ece_after(calibration: dict, metrics: dict, heads: Heads) -> dict:
+def with_ece_after(calibration: dict, metrics: dict) -> dict:
     """The recalibration report with the calibrated QAT model's ECE per split; printed."""
     from pipeline.training.calibrate import describe
 
-    for head in heads:
-        calibration[head.name].update({f"ece_after_{split}": metrics[split][head.name]["ece"]
-                                       for split in metrics})
+    for name, entry in calibration.items():
+        entry.update({f"ece_after_{split}": metrics[split][name]["ece"] for split in metrics})
     print("QAT " + describe(calibration))
     return calibration
 
@@ -206,7 +205,7 @@ def _run(rd: RunDir, epochs: int, lr: float, threshold: str | None,
         history = fine_tune(qat, heads, trained.settings, datasets, epochs, lr, steps)
         recalibration = recalibrate_qat(qat, heads, arrays, config.normalization)
         metrics = keras_metrics(qat, heads, arrays, config.normalization)
-        metrics["calibration"] = with_ece_after(recalibration, metrics, heads)
+        metrics["calibration"] = with_ece_after(recalibration, metrics)
         save_qat(qat_stage.dir, qat, heads, history, metrics)
         qat_stage.metrics = {"test": _accuracies(metrics["test"], heads)}
         return export_stage(rd, model, qat, config, heads, calibration, arrays, not_sure,
