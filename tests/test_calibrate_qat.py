@@ -28,6 +28,15 @@ def test_fit_temperature_none_recovers_both():
     assert np.allclose(calibrated, softmax(z / t + [0, 0, 0, b]), atol=1e-5)
 
 
+def test_ece_noise_floor_is_what_a_calibrated_model_reads_on_so_few_photos():
+    rng = np.random.default_rng(3)
+    z = rng.normal(0, 2, (128, 3))
+    seen = [notsure.ece(softmax(z), drawn(z, rng)) for _ in range(300)]  # calibrated truth
+    floor = notsure.ece_noise_floor(softmax(z), np.zeros(128, int))
+    assert floor == pytest.approx(np.mean(seen), rel=0.1) and floor > 0.05
+    assert notsure.ece_noise_floor(softmax(np.tile(z, (20, 1))), np.zeros(2560, int)) < 0.03
+
+
 @pytest.fixture(scope="module")
 def tiny_qat():
     from pipeline.core.config import DEFAULT_NORMALIZATION, ModelConfig
