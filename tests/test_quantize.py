@@ -94,6 +94,7 @@ def test_interrupted_quantize_leaves_previous_export(exported, tmp_path, monkeyp
     # Skip the slow parts; what is under test is the publishing, not the training.
     monkeypatch.setattr(quantize, "quantize_model", lambda model, normalization: model)
     monkeypatch.setattr(quantize, "fine_tune", lambda *args: {})
+    monkeypatch.setattr(quantize, "recalibrate_qat", lambda *args: {})  # needs a QAT model
     monkeypatch.setattr(stage, "export", dies_midway)
     result = runner.invoke(app, ["quantize", "--run", str(run.root)])
     assert result.exit_code != 0 and "interrupted" in result.output

@@ -45,6 +45,7 @@ def single_head(classes, truth, scores, threshold: float | None = None) -> dict:
     extra = {}
     if np.asarray(scores).ndim == 2:
         extra = {"ece": notsure.ece(scores, truth),
+                 "ece_noise_floor": notsure.ece_noise_floor(scores, truth),
                  "risk_coverage": notsure.risk_coverage(scores, truth),
                  **notsure.selective(scores, truth, threshold)}
     keep = truth >= 0
@@ -99,7 +100,8 @@ def format_table(metrics: dict, heads: Heads, title: str = "") -> str:
             lines.append(f"{head.name:<14}{name:<10}{c['n']:>6}{_fmt(c['precision']):>11}"
                          f"{_fmt(c['recall']):>8}")
         lines.append(f"{head.name:<14}{'ALL':<10}{m['n']:>6}   accuracy {_fmt(m['accuracy'])}"
-                     f"   mean recall {_fmt(m['mean_recall'])}   ECE {_fmt(m.get('ece'))}")
+                     f"   mean recall {_fmt(m['mean_recall'])}   ECE {_fmt(m.get('ece'))}"
+                     f" (calibrated: ~{_fmt(m.get('ece_noise_floor'))})")
         if m.get("threshold") is not None:
             lines.append(f"{head.name:<14}{'not sure':<10}threshold {m['threshold']:.4f}: "
                          f"answers {_fmt(m['coverage'])} of labelled, selective accuracy "

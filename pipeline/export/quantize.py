@@ -108,6 +108,25 @@ def fine_tune(qat, heads: Heads, settings, datasets: dict, epochs: int, lr: floa
     return history.history
 
 
+def recalibrate_qat(qat, heads: Heads, arrays: dict, normalization: dict) -> dict:
+    """QAT fine-tuning sharpens the scores the trained model's temperature had calibrated:
+    fit a temperature and a "none" bias per head on the QAT model's val scores and fold
+    them into it (and its quantizer ranges) before it is saved and converted."""
+    from pipeline.training.calibrate import recalibrate_qat as recalibrate
+
+    return recalibrate(qat, heads, arrays, normalization)
+
+
+def with_ece_after(calibration: dict, metrics: dict) -> dict:
+    """The recalibration report with the calibrated QAT model's ECE per split; printed."""
+    from pipeline.training.calibrate import describe
+
+    for name, entry in calibration.items():
+        entry.update({f"ece_after_{split}": metrics[split][name]["ece"] for split in metrics})
+    print("QAT " + describe(calibration))
+    return calibration
+
+
 def keras_metrics(model, heads: Heads, arrays: dict, normalization: dict) -> dict:
     from pipeline.export.stage import keras_probs
 
@@ -184,7 +203,9 @@ def _run(rd: RunDir, epochs: int, lr: float, threshold: str | None,
         qat = quantize_model(model, config.normalization)
         calibrate_ranges(qat, model, calibration, config.normalization)
         history = fine_tune(qat, heads, trained.settings, datasets, epochs, lr, steps)
+        recalibration = recalibrate_qat(qat, heads, arrays, config.normalization)
         metrics = keras_metrics(qat, heads, arrays, config.normalization)
+        metrics["calibration"] = with_ece_after(recalibration, metrics)
         save_qat(qat_stage.dir, qat, heads, history, metrics)
         qat_stage.metrics = {"test": _accuracies(metrics["test"], heads)}
         return export_stage(rd, model, qat, config, heads, calibration, arrays, not_sure,

@@ -136,12 +136,18 @@ def format_not_sure(results: dict, chosen: dict, heads: Heads) -> str:
             lines.append(f"  {key:<9} {chosen[key][head.name]['threshold']:.4f}  test: answers "
                          f"{_pct(m['coverage']).strip()}%, selective accuracy "
                          f"{_pct(m['selective_accuracy']).strip()}%{none}, ECE "
-                         f"{m['ece'] if m['ece'] is None else round(m['ece'], 3)}")
+                         f"{m['ece'] if m['ece'] is None else round(m['ece'], 3)}"
+                         f"{_floor(m.get('ece_noise_floor'))}")
         lines.append(f"  other thresholds for {BY_KEY[first].file} on val (threshold: answers"
                      " / selective accuracy / not sure on 'none of these'): " + "; ".join(
                          f"{t:g}: {_pct(c).strip()}/{_pct(a).strip()}/{_pct(n).strip()}"
                          for t, c, a, n in chosen[first][head.name]["val_curve"]))
     return "\n".join(lines)
+
+
+def _floor(value) -> str:
+    """The ECE a perfectly calibrated file would read on these photos (sampling alone)."""
+    return "" if value is None else f" (calibrated: ~{value:.3f})"
 
 
 def _pct(value) -> str:
