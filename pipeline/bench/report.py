@@ -182,9 +182,11 @@ def markdown(results: dict) -> str:
 
 
 def write_all(results: dict, folder: Path) -> None:
-    from pipeline.bench.plot import latency_chart
-    from pipeline.core.io import atomic_write_text
+    from pipeline.core import charts
+    from pipeline.core.io import atomic_write_bytes, atomic_write_text
 
     write_json(folder / "results.json", results)
     atomic_write_text(folder / "results.md", markdown(results))
-    latency_chart(results, folder / "latency.png")
+    figure = charts.latency(results)  # the report's latency figure, the same drawing
+    if figure:
+        atomic_write_bytes(folder / "latency.png", figure)

@@ -2,8 +2,9 @@
 
 The parent (this module) reads the run, scores accuracy, builds the single-task pair and the
 peak models; the timing happens in bench_worker subprocesses driven by bench_driver, and
-bench_report turns the figures into results.json / results.md / latency.png and the terminal
-table. Figures are only compared within one run: the machine is shared and drifts.
+bench_report turns the figures into results.json / results.md / latency.png (the report's
+latency figure, core/charts.py) and the terminal table. Figures are only compared within one
+run: the machine is shared and drifts.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ model against two single-task models, and the targets. Everything from benchmark
 """
 from __future__ import annotations
 
-from pipeline.report import plots
+from pipeline.core import charts as plots
 from pipeline.report.gather import problem
 from pipeline.report.html import esc, fmt, img, missing, section, table
 from pipeline.core import claim_table as claim

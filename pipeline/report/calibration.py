@@ -9,7 +9,7 @@ import numpy as np
 from pipeline.core import notsure
 from pipeline.report.gather import title
 from pipeline.report.html import esc, fmt, img, missing, section, table
-from pipeline.report.plots import _png, _pyplot, plain
+from pipeline.core.charts import plain, png, pyplot
 
 
 def reliability_and_coverage(head: str, scores: np.ndarray, truth: np.ndarray,
@@ -22,7 +22,7 @@ def reliability_and_coverage(head: str, scores: np.ndarray, truth: np.ndarray,
         return None
     top, correct = scores[keep].max(1), scores[keep].argmax(1) == truth[keep]
     bins = np.minimum((top * notsure.ECE_BINS).astype(int), notsure.ECE_BINS - 1)
-    plt = _pyplot()
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
     centres, accs, sizes = [], [], []
     for b in range(notsure.ECE_BINS):
@@ -46,7 +46,7 @@ def reliability_and_coverage(head: str, scores: np.ndarray, truth: np.ndarray,
     right.set(xlabel="coverage (share answered)", ylabel="selective accuracy",
               xlim=(0, 1.02), title="coverage vs accuracy")
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def head_rows(preds: dict, head: str) -> list[list[str]]:
@@ -77,9 +77,9 @@ def not_sure_section(report: dict, preds: dict | None) -> tuple[str, str, str]:
     for i, head in enumerate(report["heads"]):
         parts.append(f"<h3><code>{esc(head.name)}</code></h3>")
         parts.append(table(header, head_rows(preds, head.name)))
-        png = reliability_and_coverage(head.name, preds["probs"][key][head.name],
-                                       preds["labels"][:, i],
-                                       preds["thresholds"][key].get(head.name))
-        parts.append(img(png, f"reliability and coverage: {head.name}") if png else
+        figure = reliability_and_coverage(head.name, preds["probs"][key][head.name],
+                                          preds["labels"][:, i],
+                                          preds["thresholds"][key].get(head.name))
+        parts.append(img(figure, f"reliability and coverage: {head.name}") if figure else
                      missing("no labelled test photo for this head"))
     return "notsure", "not sure", section("Not sure", "".join(parts), "notsure")
