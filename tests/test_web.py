@@ -118,3 +118,19 @@ def test_report_shows_measured_on_devices(exported, modules, tmp_path):
     devices.record(exported, devices.parse(json.dumps(body).encode(), info), info)
     table = api.report(exported, out=tmp_path / "report.html").read_text().split('id="devices"')[1]
     assert table.count("an earlier export") == 1
+
+
+def test_default_variants_are_the_exports_default_and_reference(exported, monkeypatch):
+    from pipeline.core.io import read_json
+    from pipeline.core.runs import RunDir
+
+    spec = read_json(exported / "export" / "model.json")
+    assert (spec["default"], spec["reference"]) == ("int8", "float32")
+    _, chosen = sitelib.chosen_variants(RunDir(exported), None)
+    assert list(chosen) == ["int8", "float32"]
+    _, chosen = sitelib.chosen_variants(RunDir(exported), ["float16"])
+    assert list(chosen) == ["float16"]
+    # Read from model.json, not a list of the page's own: another default is followed.
+    monkeypatch.setattr(sitelib, "read_json", lambda path: {**spec, "default": "float16"})
+    _, chosen = sitelib.chosen_variants(RunDir(exported), None)
+    assert list(chosen) == ["float16", "float32"]

@@ -10,7 +10,7 @@ import numpy as np
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads
-from pipeline.export.variants import lead
+from pipeline.export.variants import REFERENCE, lead
 
 INPUT_NAME = "image"
 SIGNATURE = "serving_default"
@@ -98,9 +98,12 @@ def describe(content: bytes, file: str, heads: Heads, normalization: dict,
 
 def model_spec(heads: Heads, image_size: int, variants: dict) -> dict:
     """The whole model.json. `tasks` keeps the label-file column order and short names; the
-    default is the registry's where it was exported, else the first variant."""
+    default is the registry's where it was exported, else the first variant; `reference`
+    (where exported) the float variant the others are compared with: readers that may not
+    import the registry (the phone page) take both from here."""
     return {"heads": heads.labels_by_name(),
             "tasks": [{"name": h.name, "short": h.short} for h in heads],
-            "image_size": image_size, "default": lead(variants), "variants": variants}
+            "image_size": image_size, "default": lead(variants),
+            **({"reference": REFERENCE} if REFERENCE in variants else {}), "variants": variants}
 
 

@@ -14,8 +14,9 @@ def add(app: typer.Typer, friendly, csv) -> None:
     def web(run: Path = typer.Option(..., help="Run directory with an export."),
             out: Path = typer.Option(..., help="Folder for the static site (replaced if "
                                                "`pipeline web` made it before)."),
-            variants: str = typer.Option("int8,float32", help="Exported variants to include; "
-                                                              "the first is the default.")):
+            variants: Optional[str] = typer.Option(
+                None, help="Exported variants to include; the first is the default (default: "
+                           "the export's default variant and its float reference, int8,float32).")):
         """A static page that runs the exported .tflite in a phone's browser, offline."""
         from pipeline.web import stage
         stage.web(run=run, out=out, variants=csv(variants))

@@ -25,7 +25,6 @@ from pipeline.core.runs import RunDir
 STATIC = Path(__file__).parent / "static"
 PAGE_FILES = ("index.html", "app.js", "style.css")
 MARKER = "site.json"
-DEFAULT_VARIANTS = ("int8", "float32")
 MEDIAPIPE = "@mediapipe/tasks-vision"
 # What the page loads of the package: its ES module bundle and the wasm it picks from (with or
 # without SIMD, chosen by MediaPipe's FilesetResolver from what the browser supports).
@@ -51,11 +50,13 @@ def mediapipe_dir() -> Path:
 
 
 def chosen_variants(rd: RunDir, names: list[str] | None) -> tuple[dict, dict]:
-    """(model.json, {variant: its entry}) for the variants asked for, in that order."""
+    """(model.json, {variant: its entry}) for the variants asked for, in that order; by
+    default the export's default variant and its float reference (model.json names both)."""
     rd.require("export")
     spec = read_json(rd.file("export", "model.json"))
     have = spec.get("variants") or {}
-    names = list(names or [n for n in DEFAULT_VARIANTS if n in have] or have)
+    wanted = [spec.get("default"), spec.get("reference")]
+    names = list(names or [n for n in wanted if n in have] or have)
     for name in names:
         if name not in have:
             raise PipelineError(f"{rd.root / 'export' / 'model.json'}: no variant '{name}' "
