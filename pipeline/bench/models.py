@@ -68,12 +68,14 @@ def convert(model, shape: list[int], calibration=None) -> bytes:
     return converter.convert()
 
 
-def write_model(folder: Path, stem: str, content: bytes, heads: dict, norm: dict) -> Path:
-    """The .tflite plus a model.json that lets pipeline.deploy.runtime load it by signature."""
+def write_model(folder: Path, stem: str, content: bytes, heads: dict, norm: dict,
+                tasks: list[dict] | None = None) -> Path:
+    """The .tflite plus a model.json that lets pipeline.deploy.runtime load it by signature
+    (tasks: the heads' kinds, Heads.tasks(); default classification)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}.tflite"
     path.write_bytes(content)
-    spec = {"heads": heads, "variants": {stem: {
+    spec = {"heads": heads, **({"tasks": tasks} if tasks else {}), "variants": {stem: {
         "file": path.name, "signature": "serving_default",
         "input": {"name": "image", "normalization": norm}}}}
     (folder / "model.json").write_text(json.dumps(spec, indent=2), encoding="utf-8")
@@ -99,7 +101,7 @@ def single_task_models(config: ModelConfig, heads: Heads, calibration: np.ndarra
         content = convert(model, one, config.image_size, BY_KEY[DEFAULT].conversion,
                           calibration, config.normalization)
         paths.append(write_model(folder / head.short, f"single_{head.short}", content,
-                                 one.labels_by_name(), config.normalization))
+                                 one.labels_by_name(), config.normalization, one.tasks()))
         keras().backend.clear_session()
     return paths, macs
 

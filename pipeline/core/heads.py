@@ -1,30 +1,31 @@
 """The task heads: names, label-file columns and class names, as data.
 
 Every module loops over a `Heads` value instead of naming tasks itself, so the same
-pipeline serves other multi-task problems (a car's kind and make, face attributes).
+pipeline serves other multi-task problems (a car's kind and make, face attributes). What a
+head's cells, output, loss and scores are is its kind's (`core/kinds/`, `"kind"` in heads.json,
+default classification).
 
 Two uses of one type, kept apart everywhere:
 - a dataset's *schema*: the columns of its label files. Column i after the path holds the
-  class index of head i (-1 = no label). A folder of label files declares it in heads.json
+  label of head i in its kind's format (classification: class index, -1 = no label). A folder of label files declares it in heads.json
   (the shape of a run's labels.json); without one, the article's flower heads apply.
 - a model's *heads*: a selection of the schema (`--tasks`), in the schema's order.
 """
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
+from pipeline.core import kinds
 from pipeline.core.errors import PipelineError
 from pipeline.core.io import write_json
-
-MISSING = -1  # a label file's "no label for this task"
-# In memory only (never written to a label file): "looked at, and none of this head's
-# classes". A -1 cell becomes NONE for a head whose heads.json says `"minus_one": "none"`,
-# and every head of a negative photo is NONE. Its loss teaches the head to abstain.
-NONE = -2
-MINUS_ONE = ("unknown", "none")  # what a -1 cell may mean, declared per head
+from pipeline.core.kinds.base import MISSING, NONE  # noqa: F401 (re-export)
+from pipeline.core.kinds.classification import MINUS_ONE  # noqa: F401 (re-export)
 SCHEMA_FILE = "heads.json"
 MAX_HEADS = 16
 # Head names become Keras layer names, signature output keys and file names: keep them plain.
@@ -37,10 +38,37 @@ class Head:
     short: str  # what the user types: --tasks type,color
     classes: tuple[str, ...]
     none: bool = False  # -1 in this head's column means "none of these classes"
+    kind: str = kinds.DEFAULT
+    unit: str = ""  # regression: what the number is in
+    loss: str = "huber"  # regression: huber or mse
+    # regression: the training targets' mean and standard deviation (set by train)
+    center: float = 0.0
+    scale: float = 1.0
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def impl(self) -> kinds.Kind:
+        return kinds.get(self.kind)
+
+    @property
+    def classifies(self) -> bool:
+        """A classification head: has "none of these", a not-sure threshold, calibration."""
+        return self.kind == kinds.DEFAULT
+
+    def to_json(self) -> dict:
+        entry = {"name": self.name, "short": self.short}
+        if self.kind != kinds.DEFAULT:
+            entry["kind"] = self.kind
+        if self.impl.has_classes:
+            entry["classes"] = list(self.classes)
+        if self.none:
+            entry["minus_one"] = "none"
+        if self.kind == "regression":
+            entry.update(unit=self.unit, loss=self.loss, center=self.center, scale=self.scale)
+        return entry
 
 
 @dataclass(frozen=True)
@@ -76,12 +104,58 @@ class Heads:
         return Heads(tuple(h for h in self.heads if h.name in wanted))
 
     def to_json(self) -> dict:
-        return {"heads": [{"name": h.name, "short": h.short, "classes": list(h.classes),
-                           **({"minus_one": "none"} if h.none else {})} for h in self.heads]}
+        return {"heads": [h.to_json() for h in self.heads]}
+
+    @property
+    def width(self) -> int:
+        """Columns of a label matrix: each head's kind's width, in head order."""
+        return sum(h.impl.width(h) for h in self.heads)
+
+    def slices(self) -> list[slice]:
+        """Each head's columns in a label matrix [N, width]."""
+        out, start = [], 0
+        for head in self.heads:
+            out.append(slice(start, start + head.impl.width(head)))
+            start = out[-1].stop
+        return out
+
+    def block(self, labels, i: int) -> np.ndarray:
+        """Head i's labels from a label matrix: [N] for a one-column kind, else [N, width], in
+        its kind's dtype (class indices as integers)."""
+        part = np.asarray(labels).reshape(-1, self.width)[:, self.slices()[i]]
+        part = part.astype(self.heads[i].impl.dtype)
+        return part[:, 0] if part.shape[1] == 1 else part
+
+    def encode(self, samples) -> np.ndarray:
+        """Samples' labels (in these heads' order) -> the float32 label matrix [N, width]."""
+        rows = [[v for head, value in zip(self.heads, s.labels)
+                 for v in head.impl.encode(value, head)] for s in samples]
+        return np.array(rows, dtype=np.float32).reshape(len(rows), self.width)
+
+    def missing_row(self) -> np.ndarray:
+        """The label-matrix row of an image with no label for any head (padding)."""
+        return self.encode([_Unlabelled(tuple(h.impl.missing for h in self.heads))])[0]
+
+    def fitted(self, samples) -> "Heads":
+        """Regression heads with center and scale from these (training) samples' values."""
+        out = []
+        for i, head in enumerate(self.heads):
+            if head.kind == "regression":
+                values = np.array([s.labels[i] for s in samples], dtype=np.float64)
+                values = values[~np.isnan(values)]
+                center = float(values.mean()) if len(values) else 0.0
+                scale = float(values.std()) if len(values) > 1 else 0.0
+                head = replace(head, center=center, scale=scale if scale > 0 else 1.0)
+            out.append(head)
+        return Heads(tuple(out))
 
     def declare_none(self, names: list[str]) -> "Heads":
         """These heads (short or full names) with -1 meaning "none of these classes"."""
         wanted = {self.get(n).name for n in names}
+        other = [h for h in self.heads if h.name in wanted and not h.classifies]
+        if other:
+            raise PipelineError(f"--none {other[0].short}: a {other[0].kind} head has no "
+                                "\"none of these\" declaration (its cells say it themselves)")
         return Heads(tuple(replace(h, none=h.none or h.name in wanted) for h in self.heads))
 
     @classmethod
@@ -90,6 +164,11 @@ class Heads:
 
     def labels_by_name(self) -> dict[str, list[str]]:
         return {h.name: list(h.classes) for h in self.heads}
+
+    def tasks(self) -> list[dict]:
+        """model.json's `tasks`: each head as heads.json has it, its classes (under `heads`)
+        apart."""
+        return [{k: v for k, v in h.to_json().items() if k != "classes"} for h in self.heads]
 
     def columns(self, heads: "Heads", source: str = "label file") -> list[int]:
         """Where each of `heads` is in this schema; a head it lacks (or with other classes)
@@ -100,12 +179,20 @@ class Heads:
                 raise PipelineError(f"{source}: has no column for head {head.name!r} (its "
                                     f"heads: {', '.join(self.names)})")
             mine = self.heads[self.names.index(head.name)]
+            if mine.kind != head.kind:
+                raise PipelineError(f"{source}: head {head.name!r} is {mine.kind}; the "
+                                    f"model's is {head.kind}")
             if mine.classes != head.classes:
                 raise PipelineError(f"{source}: head {head.name!r} has classes "
                                     f"{', '.join(mine.classes)}; the model's are "
                                     f"{', '.join(head.classes)}")
             out.append(self.names.index(head.name))
         return out
+
+
+@dataclass(frozen=True)
+class _Unlabelled:
+    labels: tuple
 
 
 def parse_schema(data, source: str) -> Heads:
@@ -126,22 +213,34 @@ def _parse_head(entry, i: int, source: str) -> Head:
     where = f"{source}: head {i + 1}"
     if not isinstance(entry, dict):
         raise PipelineError(f"{where} is not an object")
-    name, short, classes = entry.get("name"), entry.get("short", entry.get("name")), \
-        entry.get("classes")
+    name, short = entry.get("name"), entry.get("short", entry.get("name"))
     for what, value in (("name", name), ("short", short)):
         if not isinstance(value, str) or not NAME.match(value):
             raise PipelineError(f"{where}: {what} {value!r} must be lower-case letters, digits "
                                 "and _, starting with a letter")
-    if (not isinstance(classes, list) or len(classes) < 2
-            or not all(isinstance(c, str) and c.strip() and "," not in c and "\n" not in c
-                       for c in classes) or len(set(classes)) != len(classes)):
-        raise PipelineError(f"{where} ({name}): classes must be 2 or more distinct, non-empty "
-                            "names without commas")
-    minus_one = entry.get("minus_one", "unknown")
-    if minus_one not in MINUS_ONE:
-        raise PipelineError(f"{where} ({name}): minus_one {minus_one!r} must be one of "
-                            f"{', '.join(MINUS_ONE)} (what a -1 cell means)")
-    return Head(name, short, tuple(classes), minus_one == "none")
+    kind_name = entry.get("kind", kinds.DEFAULT)
+    if kind_name not in kinds.KINDS:
+        raise PipelineError(f"{where} ({name}): unknown kind {kind_name!r}; choose from "
+                            f"{', '.join(kinds.KINDS)}")
+    if kind_name != "regression" and ("unit" in entry or "loss" in entry):
+        raise PipelineError(f"{where} ({name}): unit and loss apply to regression heads, "
+                            f"not {kind_name}")
+    wrong = kinds.get(kind_name).check_entry(entry, where)
+    if wrong:
+        raise PipelineError(f"{where} ({name}): {wrong}")
+    stats = {}
+    if kind_name == "regression":
+        stats = {"unit": entry.get("unit", ""), "loss": entry.get("loss", "huber")}
+        for key in ("center", "scale"):  # a run's labels.json; absent in a dataset's heads.json
+            if key in entry:
+                value = entry[key]
+                if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                        or not math.isfinite(value) or (key == "scale" and value <= 0):
+                    raise PipelineError(f"{where} ({name}): {key} {value!r} is not a valid "
+                                        "number")
+                stats[key] = float(value)
+    return Head(name, short, tuple(entry.get("classes", ())), entry.get("minus_one") == "none",
+                kind=kind_name, **stats)
 
 
 def load_schema(folder: Path | str) -> Heads:

@@ -15,13 +15,14 @@ from pathlib import Path
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.io import atomic_write_text
-from pipeline.core.heads import MISSING, NONE, Heads, schema_of
+from pipeline.core.heads import NONE, Heads, schema_of
+from pipeline.core.kinds.classification import KIND as CLASSIFICATION
 
 
 @dataclass(frozen=True)
 class Sample:
     path: Path  # absolute
-    labels: tuple[int, ...]  # one class index (or -1) per head, in head order
+    labels: tuple  # one value per head, in head order, as the head's kind reads a cell
     line: int = 0  # where it came from, for messages
 
 
@@ -47,7 +48,7 @@ class LabelFileError(PipelineError):
         super().__init__(f"{errors[0]}{more}")
 
 
-def parse_line(text: str, heads: Heads) -> tuple[str, tuple[int, ...]] | str:
+def parse_line(text: str, heads: Heads) -> tuple[str, tuple] | str:
     """One non-blank, non-comment line -> (path, labels), or the reason it is wrong."""
     fields = [f.strip() for f in text.split(",")]
     if len(fields) != 1 + len(heads):
@@ -57,13 +58,9 @@ def parse_line(text: str, heads: Heads) -> tuple[str, tuple[int, ...]] | str:
         return "empty image path"
     labels = []
     for head, field in zip(heads, fields[1:]):
-        try:
-            value = int(field)
-        except ValueError:
-            return f"{head.short} label {field!r} is not an integer"
-        if value != MISSING and not 0 <= value < head.num_classes:
-            return (f"{head.short} label {value} out of range "
-                    f"(0..{head.num_classes - 1}, or -1 for no label)")
+        value = head.impl.parse_cell(field, head)
+        if isinstance(value, str):
+            return value
         labels.append(value)
     return fields[0], tuple(labels)
 
@@ -81,7 +78,7 @@ def parse_text(text: str, source: Path, heads: Heads) -> tuple[list[Sample], lis
             problems.append(Problem(name, number, parsed))
             continue
         path, labels = parsed
-        if all(v == MISSING and not h.none for v, h in zip(labels, heads)):
+        if all(h.impl.is_missing(v) and not h.none for v, h in zip(labels, heads)):
             problems.append(Problem(name, number, "no label for any task; the image is unused",
                                     warning=True))
         samples.append(Sample(resolve_path(base, path), labels, number))
@@ -171,15 +168,17 @@ def select_heads(samples: list[Sample], schema: Heads, heads: Heads, source: str
     drop_unlabelled: leave out images with no label for any of `heads` (they teach nothing)."""
     columns = schema.columns(heads, source)
     none = [schema.heads[c].none for c in columns]
-    narrowed = [Sample(s.path, tuple(NONE if v == MISSING and n else v
-                                     for v, n in zip((s.labels[c] for c in columns), none)),
-                       s.line) for s in samples]
+    narrowed = [Sample(s.path, tuple(NONE if n and h.impl.is_missing(v) else v
+                                     for v, n, h in zip((s.labels[c] for c in columns), none,
+                                                        heads)), s.line) for s in samples]
     if drop_unlabelled:
-        narrowed = [s for s in narrowed if any(v != MISSING for v in s.labels)]
+        narrowed = [s for s in narrowed
+                    if any(not h.impl.is_missing(v) for v, h in zip(s.labels, heads))]
     return narrowed
 
 
-def format_line(sample: Sample, base: Path) -> str:
+def format_line(sample: Sample, base: Path, heads: Heads | None = None) -> str:
+    """One label-file line; cells in `heads`' kinds (None: classification indices)."""
     try:
         shown = os.path.relpath(sample.path, base)
     except ValueError:  # another drive on Windows
@@ -187,16 +186,19 @@ def format_line(sample: Sample, base: Path) -> str:
     if "," in shown:
         raise PipelineError(f"{sample.path}: a comma in an image path cannot be written "
                             "to a label file")
-    # NONE is written back as the -1 it was read from (its head declares what -1 means).
     return ", ".join([shown.replace(os.sep, "/")] +
-                     [str(MISSING if v == NONE else v) for v in sample.labels])
+                     [(h.impl if h else CLASSIFICATION).format_cell(v)
+                      for h, v in zip(heads or [None] * len(sample.labels), sample.labels)])
 
 
-def write_label_file(path: Path | str, samples: list[Sample], header: str = "") -> None:
-    """Write atomically, paths relative to the file's own folder."""
+def write_label_file(path: Path | str, samples: list[Sample], header: str = "",
+                     heads: Heads | None = None) -> None:
+    """Write atomically, paths relative to the file's own folder; cells in `heads`' kinds
+    (default: classification indices)."""
     path = Path(path)
     base = path.absolute().parent
-    lines = [f"# {h}" for h in header.splitlines()] + [format_line(s, base) for s in samples]
+    lines = [f"# {h}" for h in header.splitlines()] + [format_line(s, base, heads)
+                                                        for s in samples]
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
@@ -204,8 +206,9 @@ SPLITS = ("train", "val", "test")
 
 
 def split_samples(samples: list[Sample], ratios: tuple[float, float, float] = (0.6, 0.25, 0.15),
-                  seed: int = 0) -> dict[str, list[Sample]]:
-    """Stratified over the label tuple (-1 its own value), deterministic for a seed.
+                  seed: int = 0, heads: Heads | None = None) -> dict[str, list[Sample]]:
+    """Stratified over the classification heads' labels (-1 its own value; other kinds of
+    `heads` are not stratified), deterministic for a seed.
 
     Each stratum is shuffled and cut where the running totals over all strata so far round
     to the ratios: every class stays within one image of its share and the totals stay exact
@@ -214,9 +217,12 @@ def split_samples(samples: list[Sample], ratios: tuple[float, float, float] = (0
     if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
         raise PipelineError(f"ratios must be three non-negative numbers summing to 1, got {ratios}")
     by_path = {s.path: s for s in reversed(samples)}  # the first line of a repeated image wins
-    strata: dict[tuple[int, ...], list[Sample]] = defaultdict(list)
+    strata: dict[tuple, list[Sample]] = defaultdict(list)
+    stratified = [h.impl.stratify for h in heads] if heads is not None else []
     for sample in sorted(by_path.values(), key=lambda s: str(s.path)):
-        strata[sample.labels].append(sample)
+        key = sample.labels if heads is None else tuple(
+            v for v, keep in zip(sample.labels, stratified) if keep)
+        strata[key].append(sample)
     rng = random.Random(seed)
     parts: dict[str, list[Sample]] = {name: [] for name in SPLITS}
     seen = 0
@@ -240,10 +246,9 @@ def _share(ratio: float, count: int) -> int:
 
 
 def class_counts(samples: list[Sample], heads: Heads) -> dict[str, Counter]:
-    """Per head: class name (or 'none') -> count."""
+    """Per head: class name (or 'none', or what its kind counts) -> count."""
     counts = {}
     for i, head in enumerate(heads):
-        names = list(head.classes)
-        counts[head.name] = Counter(names[s.labels[i]] if s.labels[i] >= 0 else "none"
-                                    for s in samples)
+        counts[head.name] = Counter(key for s in samples
+                                    for key in head.impl.counts_key(s.labels[i], head))
     return counts

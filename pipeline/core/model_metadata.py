@@ -178,11 +178,13 @@ def _check_outputs(model, sig, graph, files: dict[str, bytes], name: str) -> Non
             raise MetadataError(f"{name}: output {head!r}: ScoreThresholdingOptions threshold "
                                 f"{threshold} is not between 0 and 1")
         label_files = files_named(meta, fb.AssociatedFileType.TENSOR_AXIS_LABELS)
-        if len(label_files) != 1:
-            raise MetadataError(f"{name}: output {head!r} has {len(label_files)} label files, "
-                                "expected 1")
         shape = tflite_file.tensor(model, index, sig.subgraph).shape
         size = _size(shape[1:])
+        if not label_files and size == 1:
+            continue  # one number (a regression head): no class names to check
+        if len(label_files) != 1:
+            raise MetadataError(f"{name}: output {head!r} has {len(label_files)} label files, "
+                                "expected 1 (only a one-value output may have none)")
         count = len(labels(files, label_files[0], name))
         if count != size:
             raise MetadataError(f"{name}: {label_files[0]} has {count} labels but output "

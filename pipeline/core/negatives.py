@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pipeline.core.heads import NONE, Heads
+from pipeline.core.heads import Heads
 from pipeline.core.io import atomic_write_text
 from pipeline.core.labels import (LabelFileError, Problem, Sample, resolve_path, check_images,
                                   format_line, unique)
@@ -44,7 +44,7 @@ def read(path: Path | str, heads: Heads, images: bool = True
             problems.append(Problem(str(path), number, "expected `path, kind` (a kind of "
                                     f"letters, digits, _ or -), found {line!r}"))
         else:
-            sample = Sample(resolve_path(path.absolute().parent, fields[0]), (NONE,) * len(heads),
+            sample = Sample(resolve_path(path.absolute().parent, fields[0]), tuple(h.impl.none_value() for h in heads),
                             number)
             found.append((sample, fields[1]))
     if not found and not problems:

@@ -5,7 +5,8 @@ augmentation, same normalization), and both decode with the same loader.
 
 Images are decoded with `images.load_resized` (PIL, bilinear resize of the whole image), the
 same function `predict` uses, so training sees exactly the pixels the exported model will see.
-Labels stay as class indices with -1 for "no label"; the masked loss in `multitask` skips those.
+Labels are each head's kind's columns (class indices with -1 for "no label" for classification);
+the masked losses of the head kinds skip unknown ones.
 Augmentation keeps colour true (the colour head's whole signal): geometric transforms, mild
 brightness and contrast applied equally to R, G and B, and never a hue or saturation shift.
 """
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.core.heads import MISSING, Heads
+from pipeline.core.heads import Heads
 from pipeline.core.images import load_batch, normalize
 from pipeline.core.tfcompat import tf
 
@@ -32,10 +33,9 @@ CONTRAST = (0.85, 1.15)  # around the image's grey mean, the same factor for R, 
 
 
 def load_arrays(samples, size: int, heads: Heads) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 [N, size, size, 3], int32 [N, len(heads)]) of samples whose labels are the
-    model's heads' columns (labels.select_heads)."""
-    labels = np.array([s.labels for s in samples], dtype=np.int32)
-    return load_batch([s.path for s in samples], size), labels.reshape(len(samples), len(heads))
+    """(uint8 [N, size, size, 3], float32 label matrix [N, heads.width]) of samples whose
+    labels are the model's heads' columns (labels.select_heads)."""
+    return load_batch([s.path for s in samples], size), heads.encode(samples)
 
 
 def _crop_sides(batch):
@@ -111,7 +111,7 @@ def arrays_dataset(images: np.ndarray, labels: np.ndarray, config, heads: Heads,
     if feed.pad_to is not None and feed.pad_to > len(images):
         extra = feed.pad_to - len(images)
         images = np.concatenate([images, np.zeros((extra, *images.shape[1:]), np.uint8)])
-        labels = np.concatenate([labels, np.full((extra, labels.shape[1]), MISSING, np.int32)])
+        labels = np.concatenate([labels, np.tile(heads.missing_row(), (extra, 1))])
     ds = t.data.Dataset.from_tensor_slices((images, labels))
     if feed.training:
         ds = ds.shuffle(len(images), seed=feed.seed, reshuffle_each_iteration=True)
@@ -132,7 +132,8 @@ def batches(ds, config, heads: Heads, feed: Feed, decode=None):
     def prepare(*element):
         x, labels = decode(*element) if decode else element
         x = augment(x) if feed.training else x
-        targets = {head.name: labels[:, i] for i, head in enumerate(heads)}
+        targets = {head.name: labels[:, s.start] if s.stop - s.start == 1 else labels[:, s]
+                   for head, s in zip(heads, heads.slices())}
         return normalize(tf().cast(x, tf().float32), config.normalization), targets
 
     ds = ds.map(prepare, num_parallel_calls=t.data.AUTOTUNE, deterministic=not feed.training)

@@ -68,6 +68,11 @@ def _read(path: Path) -> tuple[list[Sample], Heads]:
     """A label file's samples with its own schema; syntax errors stop everything here (the
     images are checked while they are packed)."""
     schema = schema_of(path)
+    other = [h for h in schema if not h.classifies]
+    if other:  # a record's labels are one int64 per head
+        raise PipelineError(f"{path.parent / 'heads.json'}: packs carry classification heads "
+                            f"only (yet); {other[0].name} is {other[0].kind}: train from the "
+                            "label files")
     samples, problems = read_label_file(path, schema)
     if any(not p.warning for p in problems):
         raise LabelFileError(problems)

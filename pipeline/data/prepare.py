@@ -54,12 +54,12 @@ def counts_table(groups: dict[str, list[Sample]], heads: Heads) -> str:
     header, titles = ["", "images"], []
     for head in heads:
         titles.append((len(header), head.name))
-        header += ["|", *head.classes, "none"]
+        header += ["|", *head.impl.count_columns(head)]
     rows = [header]
     for label, samples in groups.items():
         counts = class_counts(samples, heads)
         rows.append([label, str(len(samples))] + [cell for head in heads for cell in (
-            "|", *(str(counts[head.name][name]) for name in (*head.classes, "none")))])
+            "|", *(str(counts[head.name][name]) for name in head.impl.count_columns(head)))])
     widths = [max(len(row[j]) for row in rows) for j in range(len(header))]
     lines = ["  ".join(cell.ljust(w) if j == 0 else cell.rjust(w)
                        for j, (cell, w) in enumerate(zip(row, widths))) for row in rows]
@@ -124,12 +124,12 @@ def split(labels: Path | str, out: Path | str, ratios: str = "0.6,0.25,0.15", se
     negative_parts = split_negatives(negatives, heads, fractions, seed) if negatives else {}
     for problem in problems:  # e.g. a repeated line, dropped: no image in two splits
         typer.echo(str(problem), err=True)
-    parts = split_samples(samples, fractions, seed)
-    strata = ", ".join(h.short for h in heads)
+    parts = split_samples(samples, fractions, seed, heads)
+    strata = ", ".join(h.short for h in heads if h.impl.stratify) or "nothing"
     for name in SPLITS:
         write_label_file(targets[name], parts[name], f"{name} split of {labels} (ratios "
                                                      f"{ratios}, seed {seed}), stratified "
-                                                     f"over ({strata})")
+                                                     f"over ({strata})", heads)
     for name, (chosen, kinds) in negative_parts.items():
         negatives_lib.write(targets[f"negatives_{name}"], chosen, kinds)
     for path in old_negatives if not negatives else []:  # a split without them: none stale

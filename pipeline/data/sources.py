@@ -70,7 +70,8 @@ def load_splits(data: Path, schema: Heads, heads: Heads) -> dict:
         used = select_heads(samples, schema, heads, str(path), drop_unlabelled=True)
         if not used:
             raise PipelineError(f"{path}: no image has a label for {', '.join(heads.names)}")
-        warn_gaps(path, [{s.labels[i] for s in used} for i in range(len(heads))], heads)
+        warn_gaps(path, [{v for s in used for v in h.impl.gap_values(s.labels[i])}
+                         for i, h in enumerate(heads)], heads)
         splits[split] = used + load_negatives(data, split, heads)
     return splits
 
@@ -97,6 +98,11 @@ class MemorySource:
 
     def count(self, split: str) -> int:
         return len(self.splits[split])
+
+    def fit_targets(self) -> Heads:
+        """The heads, regression ones standardized by the training split's values."""
+        self.heads = self.heads.fitted(self.splits["train"])
+        return self.heads
 
     def dataset(self, split: str, feed):
         from pipeline.data.datasets import arrays_dataset, load_arrays
@@ -132,6 +138,9 @@ class StreamSource:
 
     def count(self, split: str) -> int:
         return self.packs[split].labelled(self.columns)
+
+    def fit_targets(self) -> Heads:
+        return self.heads  # packs hold classification heads only
 
     def dataset(self, split: str, feed):
         from pipeline.data.stream import packed_dataset

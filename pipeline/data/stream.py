@@ -68,7 +68,8 @@ def parser(pack: Pack, columns: list[int]):
         example = t.io.parse_example(serialized, spec)
         images = t.reshape(t.io.decode_raw(example["image"], t.uint8), [-1, size, size, 3])
         labels = t.cast(t.gather(example["labels"], columns, axis=1), t.int32)
-        return images, t.where(none & t.equal(labels, MISSING), NONE, labels)
+        labels = t.where(none & t.equal(labels, MISSING), NONE, labels)
+        return images, t.cast(labels, t.float32)  # as the in-memory path's label matrix
 
     return parse
 

@@ -13,41 +13,31 @@ import numpy as np
 
 from pipeline.core import negatives, notsure
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import Head, Heads, schema_of
+from pipeline.core.heads import Heads, schema_of
 from pipeline.core.images import iter_resized
 from pipeline.core.io import write_json
 from pipeline.core.labels import Sample, load_label_file, select_heads
 from pipeline.core.metrics import format_table, head_metrics
 from pipeline.core.options import EvaluateOptions
+from pipeline.deploy import runtime
 from pipeline.deploy.runtime import TFLiteModel, resolve_model
 
 
 def spec_heads(spec: dict) -> Heads:
     """The model's heads in label-file column order, from model.json (beside or packed)."""
-    labels = spec.get("heads") or {}
-    tasks = spec.get("tasks") or [{"name": n} for n in labels]
-    heads = []
-    for task in tasks:
-        name = task["name"]
-        if name not in labels:
-            raise PipelineError(f"model.json: task {name!r} has no labels under 'heads'")
-        heads.append(Head(name, task.get("short") or name, tuple(labels[name])))
-    if not heads:
-        raise PipelineError("model.json: no heads")
-    return Heads(tuple(heads))
+    return runtime.spec_heads(spec, "model.json")
 
 
 def labels_array(samples: list[Sample], heads: Heads) -> np.ndarray:
-    return np.array([s.labels for s in samples], dtype=np.int64).reshape(-1, len(heads))
+    return heads.encode(samples)
 
 
 def predict(model: TFLiteModel, pixels: np.ndarray) -> dict[str, np.ndarray]:
     """{head name: [N, C] probabilities}, one image at a time (the signature has batch 1);
     pixels: an array or any iterable of images."""
     outputs = [model(image) for image in pixels]
-    return {name: np.stack([o[name] for o in outputs]) if outputs
-            else np.zeros((0, len(classes)), np.float32)
-            for name, classes in model.labels.items()}
+    return {h.name: np.stack([o[h.name] for o in outputs]) if outputs
+            else np.zeros((0, h.impl.output_size(h)), np.float32) for h in model.heads}
 
 
 def open_model(model: Path) -> TFLiteModel:
@@ -73,7 +63,7 @@ def score_negatives(model: TFLiteModel, path: Path, heads: Heads,
     samples, kinds = negatives.read(path, heads)
     probs = predict(model, iter_resized([s.path for s in samples], model.image_size, workers))
     out = {}
-    for head in heads:
+    for head in (h for h in heads if h.classifies):  # the heads that can say "not sure"
         unsure = notsure.answers(probs[head.name], model.thresholds[head.name]) \
             == notsure.NOT_SURE
         groups = {kind: [i for i, k in enumerate(kinds) if k == kind] for kind in sorted(set(kinds))}
@@ -97,7 +87,7 @@ def run(o: EvaluateOptions) -> dict:
     a negatives file (`path, kind`), also the share of "not sure" per kind."""
     model, labels, out, negatives_file, workers = o.model, o.labels, o.out, o.negatives, o.workers
     tflite = open_model(model)
-    heads = spec_heads(tflite.spec)
+    heads = tflite.heads
     schema = schema_of(labels)
     samples = select_heads(load_label_file(labels, schema), schema, heads, str(labels))
     if negatives_file is not None:

@@ -91,8 +91,8 @@ def _fill(info: ModelInfo, model, metadata: fb.ModelMetadataT, files: dict) -> N
     info.normalization = md.normalization(graph.inputTensorMetadata[0])
     labels = {}
     for meta in graph.outputTensorMetadata:
-        (label_file,) = md.files_named(meta, fb.AssociatedFileType.TENSOR_AXIS_LABELS)
-        labels[md.text(meta.name)] = md.labels(files, label_file, name)
+        found = md.files_named(meta, fb.AssociatedFileType.TENSOR_AXIS_LABELS)  # 0: a number
+        labels[md.text(meta.name)] = md.labels(files, found[0], name) if found else []
         info.thresholds[md.text(meta.name)] = md.score_threshold(meta)
     info.files = {k: len(v) for k, v in files.items()}
     if md.MODEL_JSON in files:

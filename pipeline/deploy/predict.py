@@ -16,7 +16,6 @@ import numpy as np
 
 from pipeline.core.decode_pool import decode_ordered
 from pipeline.core.images import ImageError, is_image_file, load_resized
-from pipeline.core.notsure import answer
 from pipeline.core.options import PredictOptions
 from pipeline.deploy.runtime import TFLiteModel, resolve_model
 
@@ -62,36 +61,28 @@ def classify(model: TFLiteModel, image: Path, pixels: np.ndarray | None = None) 
     start = time.perf_counter()
     probs = model.run_prepared(x)
     elapsed_ms = (time.perf_counter() - start) * 1000
-    predictions = {}
-    for head, classes in model.labels.items():
-        p = [float(v) for v in probs[head]]
-        best = answer(probs[head], model.thresholds[head])  # None: not sure
-        predictions[head] = {"label": None if best is None else classes[best],
-                             "probability": None if best is None else round(p[best], 6),
-                             "threshold": model.thresholds[head],
-                             "probabilities": {c: round(v, 6) for c, v in zip(classes, p)}}
+    predictions = {h.name: h.impl.answer(probs[h.name], h, model.thresholds[h.name])
+                   for h in model.heads}  # a classification head's label None: not sure
     return {"file": str(image), "variant": model.variant,
             "inference_ms": round(elapsed_ms, 3), "predictions": predictions}
 
 
-def format_text(result: dict) -> str:
+def format_text(result: dict, heads) -> str:
     """`a.jpg  flower_type: rose 93.1% (daisy 6.9%)  flower_color: not sure (red 41.0%, ...)
-    [int8, 0.6 ms]`."""
+    [int8, 0.6 ms]` (each head as its kind says it: classes present, a number and unit)."""
     parts = [result["file"]]
-    for head, pred in result["predictions"].items():
-        ranked = sorted(pred["probabilities"].items(), key=lambda item: -item[1])
-        others = ", ".join(f"{c} {p:.1%}" for c, p in ranked if c != pred["label"])
-        said = "not sure" if pred["label"] is None else \
-            f"{pred['label']} {pred['probability']:.1%}"
-        parts.append(f"{head}: {said} ({others})")
+    for head in heads:
+        parts.append(f"{head.name}: "
+                     f"{head.impl.describe(result['predictions'][head.name], head)}")
     parts.append(f"[{result['variant']}, {result['inference_ms']:.1f} ms]")
     return "  ".join(parts)
 
 
-def answers(inputs: list[Path], model: Path, threads: int = 1, workers: int | None = None):
+def answers(inputs: list[Path], model, threads: int = 1, workers: int | None = None):
     """(image, result dict or the ImageError / InputError it raised), one per input image, in
     input order, as each is answered (decoding runs ahead in threads, memory stays bounded)."""
-    net = TFLiteModel(resolve_model(model), threads=threads)
+    net = model if isinstance(model, TFLiteModel) else TFLiteModel(resolve_model(model),
+                                                                     threads=threads)
     for image, pixels in decoded(expand(inputs), net.image_size, workers):
         try:
             if isinstance(pixels, Exception):
@@ -105,12 +96,13 @@ def run(o: PredictOptions) -> int:
     """Print one line (text or JSON) per image as it is answered, in input order; return how
     many inputs failed."""
     failures, as_json = 0, o.json_output
-    for image, result in answers(o.inputs, o.model, o.threads, o.workers):
+    net = TFLiteModel(resolve_model(o.model), threads=o.threads)
+    for image, result in answers(o.inputs, net, o.threads, o.workers):
         if isinstance(result, Exception):
             failures += 1
             print(f"error: {image}: {result}", file=sys.stderr)
             continue
-        print(json.dumps(result) if as_json else format_text(result), flush=True)
+        print(json.dumps(result) if as_json else format_text(result, net.heads), flush=True)
     if failures:
         print(f"{failures} input(s) failed", file=sys.stderr)
     return failures

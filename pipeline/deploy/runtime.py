@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.core import kinds
 from pipeline.core.errors import PipelineError
+from pipeline.core.heads import Heads, parse_schema
 from pipeline.core.runs import VERSION_DIR, RunDir, read_json
 from pipeline.export.variants import DEFAULT
 
@@ -58,9 +60,13 @@ def spec_problem(spec) -> str | None:
         return "not a JSON object"
     heads, variants = spec.get("heads"), spec.get("variants")
     if not isinstance(heads, dict) or not heads or not all(
-            isinstance(c, list) and c and all(isinstance(n, str) for n in c)
+            isinstance(c, list) and all(isinstance(n, str) for n in c)
             for c in heads.values()):
         return "'heads' is not {head: [class names]}"
+    try:
+        spec_heads(spec, "model.json")
+    except PipelineError as exc:
+        return str(exc).removeprefix("model.json: ")
     if not isinstance(variants, dict) or not variants:
         return "'variants' is not a non-empty object"
     for key, entry in variants.items():
@@ -73,6 +79,27 @@ def spec_problem(spec) -> str | None:
                 or not isinstance(norm, dict) or not {"mean", "std"} <= set(norm):
             return f"variant {key!r}: 'input' needs a name and normalization mean and std"
     return None
+
+
+def spec_heads(spec: dict, source: str) -> Heads:
+    """The heads a model.json describes: `tasks` (kind, unit, ... in column order; a file
+    from before head kinds names and short names only: classification) with `heads`' classes."""
+    tasks = spec.get("tasks") or [{"name": n} for n in spec["heads"]]
+    if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
+        raise PipelineError(f"{source}: 'tasks' is not a list of heads")
+    classes, entries = spec["heads"], []
+    for task in tasks:
+        kind = kinds.KINDS.get(task.get("kind", kinds.DEFAULT))
+        if kind is None:
+            raise PipelineError(f"{source}: task {task.get('name')!r} is of unknown kind "
+                                f"{task.get('kind')!r} (this pipeline knows "
+                                f"{', '.join(kinds.KINDS)})")
+        entries.append({**task, **({"classes": classes.get(task.get("name"))}
+                                   if kind.has_classes else {})})
+    heads = parse_schema({"heads": entries}, source)
+    if sorted(heads.names) != sorted(classes):
+        raise PipelineError(f"{source}: 'tasks' and 'heads' name other heads")
+    return heads
 
 
 def resolve_model(model: Path, variant: str | None = None) -> Path:
@@ -146,6 +173,7 @@ class TFLiteModel:
         self.input = inputs[self.input_name]
         self.outputs = self.runner.get_output_details()
         self.labels = self.spec["heads"]
+        self.heads = spec_heads(self.spec, str(self.path))
         missing = set(self.labels) - set(self.outputs)
         if missing:
             raise PipelineError(f"{self.path}: signature lacks output(s) {sorted(missing)}; "
@@ -171,9 +199,13 @@ class TFLiteModel:
     def _check_class_counts(self) -> None:
         """Each head's class list must be as long as its output: a shorter list would drop a
         class from every answer, a longer one name classes the model cannot give."""
-        for name, classes in self.labels.items():
+        for head in self.heads:
+            name, classes = head.name, head.classes
             size = int(np.prod(self.outputs[name]["shape"][1:]))
-            if size != len(classes):
+            if head.kind == "regression" and size != 1:
+                raise PipelineError(f"{self.path}: output {name!r} has {size} values; a "
+                                    "regression head has one: re-export it")
+            if head.kind != "regression" and size != len(classes):
                 raise PipelineError(f"{self.path}: output {name!r} has {size} values but the "
                                     f"model's description lists {len(classes)} classes "
                                     f"({', '.join(map(str, classes))}); the description does "

@@ -40,7 +40,7 @@ class About:
 def describe_heads(heads: Heads, arch: str = "SqueezeNet") -> str:
     """'multi-task SqueezeNet: flower_type (rose, daisy), flower_color (red, pink, white)'."""
     kind = "multi-task" if len(heads) > 1 else "single-task"
-    parts = ", ".join(f"{h.name} ({', '.join(h.classes)})" for h in heads)
+    parts = ", ".join(f"{h.name} ({', '.join(h.classes) or h.kind})" for h in heads)
     return f"{kind} {arch}: {parts}"
 
 
@@ -98,10 +98,7 @@ def output_metadata(head, threshold: float | None = None) -> fb.TensorMetadataT:
     ScoreThresholdingOptions (MediaPipe Tasks drops classes scoring below it by itself)."""
     meta = fb.TensorMetadataT()
     meta.name = head.name
-    meta.description = (f"{head.name}: softmax probabilities of {head.num_classes} classes "
-                        f"({', '.join(head.classes)})"
-                        + (f"; not sure when no class reaches {threshold:g}"
-                           if threshold is not None else ""))
+    meta.description = head.impl.output_description(head, threshold)
     if threshold is not None:
         options = fb.ScoreThresholdingOptionsT()
         options.globalScoreThreshold = float(threshold)
@@ -111,9 +108,10 @@ def output_metadata(head, threshold: float | None = None) -> fb.TensorMetadataT:
     meta.content = fb.ContentT()
     meta.content.contentPropertiesType = fb.ContentProperties.FeatureProperties
     meta.content.contentProperties = fb.FeaturePropertiesT()
-    meta.stats = _stats([0.0], [1.0])
-    meta.associatedFiles = _files([md.label_file(head.name)],
-                                  description=f"{head.name} class names, in output order")
+    if head.impl.has_classes:  # scores in 0..1, one per class (a regression value is not)
+        meta.stats = _stats([0.0], [1.0])
+        meta.associatedFiles = _files([md.label_file(head.name)],
+                                      description=f"{head.name} class names, in output order")
     return meta
 
 
@@ -141,7 +139,8 @@ def build(content: bytes, heads: Heads, normalization: dict, model_json: dict | 
     meta.author, meta.license = about.author, about.license
     meta.minParserVersion = md.MIN_PARSER_VERSION
     meta.subgraphMetadata = [graph]
-    files = {md.label_file(h.name): ("\n".join(h.classes) + "\n").encode() for h in heads}
+    files = {md.label_file(h.name): ("\n".join(h.classes) + "\n").encode() for h in heads
+             if h.impl.has_classes}
     if model_json is not None:
         meta.associatedFiles = _files([md.MODEL_JSON], fb.AssociatedFileType.DESCRIPTIONS,
                                       "flower-pipeline model.json of this file")

@@ -51,22 +51,28 @@ def quantize_model(model, normalization: dict):
 
 
 def calibrate_ranges(qat, model, pixels: np.ndarray, normalization: dict,
-                     batch: int = 32) -> int:
+                     batch: int = 32, outputs: tuple[str, ...] = ()) -> int:
     """Start every activation range of the QAT clone at what the float model's layer really
     outputs on the calibration images (as post-training quantization would calibrate them).
 
     tfmot starts each range at [-6, 6] and moves it by a moving average with decay 0.999: a
     short fine-tune on a few hundred photos leaves layers whose outputs span 0..0.5 quantized
     in steps of 6/255 (seen: two colour photos of 49 flipped against the float model, which
-    post-training quantization got right). Returns the number of ranges set.
+    post-training quantization got right). `outputs`: layers (the heads' output layers) whose
+    post-activation range is set too: a head's output Dense keeps tfmot's [-6, 6] otherwise,
+    which clips a regression head's numbers and leaves class scores steps of 12/255. Returns
+    the number of ranges set.
     """
     from pipeline.core.tfcompat import keras
 
     ranges = {}  # float layer name -> (min var, max var) of its output quantizer
     for var in qat.non_trainable_variables:
         layer, _, what = var.name.partition("/")
+        name = layer.removeprefix("quant_")
         if layer.startswith("quant_") and what.startswith(("output_min", "output_max")):
-            ranges.setdefault(layer.removeprefix("quant_"), {})[what[7:10]] = var
+            ranges.setdefault(name, {})[what[7:10]] = var
+        elif name in outputs and what.startswith(("post_activation_min", "post_activation_max")):
+            ranges.setdefault(name, {})[what[16:19]] = var
     names = [n for n in ranges if set(ranges[n]) == {"min", "max"}]
     if not names:
         return 0
@@ -143,8 +149,8 @@ def save_qat(out: Path, qat, heads: Heads, history: dict, metrics: dict) -> None
                                                             history.items()}}
                                         for e in range(epochs)])
     write_json(out / "metrics.json", metrics)
-    print("QAT Keras model, test accuracy: " + ", ".join(
-        f"{h.name} {metrics['test'][h.name]['accuracy']:.4f}" for h in heads))
+    print("QAT Keras model, test: " + "; ".join(
+        f"{h.name} {h.impl.summary(metrics['test'][h.name])}" for h in heads))
 
 
 def calibration_positions(count: int, pick: int = CALIBRATION_IMAGES, seed: int = 0) -> list:
@@ -201,7 +207,8 @@ def _run(rd: RunDir, epochs: int, lr: float, threshold: str | None,
                 "heads": heads.names, "calibration_images": int(len(calibration))}
     with rd.stage("qat", settings) as qat_stage:
         qat = quantize_model(model, config.normalization)
-        calibrate_ranges(qat, model, calibration, config.normalization)
+        calibrate_ranges(qat, model, calibration, config.normalization,
+                         outputs=tuple(heads.names))
         history = fine_tune(qat, heads, trained.settings, datasets, epochs, lr, steps)
         recalibration = recalibrate_qat(qat, heads, arrays, config.normalization)
         metrics = keras_metrics(qat, heads, arrays, config.normalization)

@@ -69,7 +69,7 @@ def check_signature(content: bytes, heads: Heads, image_size: int, input_dtype: 
         problems.append(f"outputs {sorted(outputs)}, expected {sorted(heads.names)}")
     for head in heads:
         detail = outputs.get(head.name)
-        if detail is not None and list(detail["shape"]) != [1, head.num_classes]:
+        if detail is not None and list(detail["shape"]) != [1, head.impl.output_size(head)]:
             problems.append(f"output {head.name} shape {list(detail['shape'])}")
         if detail is not None and np.dtype(detail["dtype"]).name != "float32":
             problems.append(f"output {head.name} dtype {np.dtype(detail['dtype']).name}")
@@ -92,17 +92,20 @@ def describe(content: bytes, file: str, heads: Heads, normalization: dict,
                                  "shape": [int(v) for v in outputs[h.name]["shape"]],
                                  "quantization": _quantization(outputs[h.name]),
                                  "labels": list(h.classes),
-                                 **({"threshold": thresholds[h.name]} if thresholds else {})}
+                                 **({"threshold": thresholds[h.name]}
+                                    if thresholds and thresholds.get(h.name) is not None
+                                    else {})}
                         for h in heads}}
 
 
 def model_spec(heads: Heads, image_size: int, variants: dict) -> dict:
     """The whole model.json. `tasks` keeps the label-file column order and short names; the
-    default is the registry's where it was exported, else the first variant; `reference`
+    default is the registry's where it was exported (each task also carries its kind when not
+    classification, and a regression head's unit, center and scale), else the first variant; `reference`
     (where exported) the float variant the others are compared with: readers that may not
     import the registry (the phone page) take both from here."""
     return {"heads": heads.labels_by_name(),
-            "tasks": [{"name": h.name, "short": h.short} for h in heads],
+            "tasks": heads.tasks(),
             "image_size": image_size, "default": lead(variants),
             **({"reference": REFERENCE} if REFERENCE in variants else {}), "variants": variants}
 

@@ -57,11 +57,13 @@ def compare(heads: Heads, probs: dict, reference: dict, labels: np.ndarray) -> d
     "none of these" photo the classes' scores are all low and their order means nothing),
     and the largest probability difference over all photos."""
     agreement = {}
-    for i, n in enumerate(heads.names):
-        known = labels[:, i] >= 0
-        same = probs[n].argmax(1) == reference[n].argmax(1)
+    for i, head in enumerate(heads):
+        n = head.name
+        known = head.impl.known(heads.block(labels, i))
+        same = head.impl.agreement(probs[n], reference[n], head)
         agreement[n] = float(np.mean(same[known])) if known.any() else 1.0
-    diff = max(float(np.max(np.abs(probs[n] - reference[n]))) for n in heads.names)
+    # a regression output is compared in its training standard deviations, like a probability
+    diff = max(float(np.max(np.abs(probs[h.name] - reference[h.name]))) / h.scale for h in heads)
     return {"agreement": agreement, "max_abs_diff": diff}
 
 
@@ -78,15 +80,15 @@ def score_variants(out_dir: Path, spec: dict, heads: Heads, pixels: np.ndarray,
         model = TFLiteModel(Path(out_dir) / entry["file"])
         probs = predict(model, pixels)
         test = head_metrics(heads, labels, probs, model.thresholds)
-        said[key] = {n: notsure.answers(probs[n], model.thresholds[n]) != notsure.NOT_SURE
-                     for n in heads.names}
+        said[key] = {h.name: notsure.answers(probs[h.name], model.thresholds[h.name])
+                     != notsure.NOT_SURE for h in heads if h.classifies}
         results[key] = {"accuracy": {n: test[n]["accuracy"] for n in heads.names},
                         "joint_accuracy": test["joint_accuracy"], "source": BY_KEY[key].source,
                         **compare(heads, probs, references[BY_KEY[key].source], labels),
                         "size_bytes": entry["size_bytes"], "test": test}
     for key in results if REFERENCE in said else ():  # answered / not sure: the same
         results[key]["answered_agreement"] = {  # photos as the float32 file, if exported?
-            n: float(np.mean(said[key][n] == said[REFERENCE][n])) for n in heads.names}
+            n: float(np.mean(said[key][n] == said[REFERENCE][n])) for n in said[key]}
     return results
 
 
@@ -126,7 +128,7 @@ def format_not_sure(results: dict, chosen: dict, heads: Heads) -> str:
     """Per head: the threshold and how it chose, then per variant on test: answered share of
     labelled photos, selective accuracy, not sure on "none of these", ECE."""
     lines, first = [], lead(chosen)
-    for head in heads:
+    for head in (h for h in heads if h.classifies):
         lines.append(f"{head.name}: not sure below each file's threshold ("
                      f"{chosen[first][head.name]['rule']})")
         for key, r in results.items():
@@ -197,8 +199,8 @@ def export(out_dir: Path, float_model, qat_model, heads: Heads, image_size: int,
     print(format_not_sure(results, chosen, heads))
     if ratio is not None:
         print(f"{BY_KEY[DEFAULT].file} is {ratio:.3f}x the size of {BY_KEY[REFERENCE].file}")
-    failures, warnings = gate(results, heads, {h.name: int((labels[:, i] >= 0).sum())
-                                               for i, h in enumerate(heads)})
+    failures, warnings = gate(results, heads, {
+        h.name: int(h.impl.known(heads.block(labels, i)).sum()) for i, h in enumerate(heads)})
     for warning in warnings:
         print(f"warning: {warning}")
     if failures:

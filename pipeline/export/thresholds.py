@@ -74,7 +74,10 @@ def choose(heads: Heads, scores: dict, labels: np.ndarray, coverage: float | Non
     its classes' photos (notsure.choose_threshold)."""
     out = {}
     for i, head in enumerate(heads):
-        probs, truth = scores[head.name], labels[:, i]
+        if not head.classifies:
+            out[head.name] = other_kind(head, overrides)
+            continue
+        probs, truth = scores[head.name], heads.block(labels, i).astype(np.int64)
         known, none = truth >= 0, truth < -1
         top = probs.max(axis=1)
         if head.name in overrides:
@@ -92,6 +95,22 @@ def choose(heads: Heads, scores: dict, labels: np.ndarray, coverage: float | Non
                           "val": notsure.selective(probs, truth, value),
                           "val_curve": curve(probs, truth)}
     return out
+
+
+def other_kind(head, overrides: dict) -> dict:
+    """A multilabel head's threshold: a class is present at 0.5 unless --threshold says
+    otherwise (one per head); a regression head has none."""
+    if head.kind != "multilabel":
+        if head.name in overrides:
+            raise PipelineError(f"--threshold {head.short}: a {head.kind} head has no "
+                                "threshold")
+        return {"threshold": None, "rule": f"none ({head.kind})", "val_curve": []}
+    from pipeline.core.kinds.multilabel import DEFAULT_THRESHOLD
+
+    value = overrides.get(head.name, DEFAULT_THRESHOLD)
+    rule = "set with --threshold" if head.name in overrides else \
+        f"{DEFAULT_THRESHOLD:g} per class (multilabel default)"
+    return {"threshold": value, "rule": rule, "val_curve": []}
 
 
 def curve(probs: np.ndarray, truth: np.ndarray) -> list[list]:

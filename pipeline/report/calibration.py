@@ -67,14 +67,14 @@ def not_sure_section(report: dict, preds: dict | None) -> tuple[str, str, str]:
         return "notsure", "not sure", section("Not sure", missing(
             "no LiteRT pass over the test split (see the gallery's reason)"), "notsure")
     key = preds["default"]
-    none = sum(1 for labels in preds["labels"] if (labels < -1).all())
+    none = sum(1 for labels in preds["labels"] if len(labels) and (labels < -1).all())
     parts = [f"<p>Each head answers its top class when it reaches the head's threshold "
              f"(stored in the model file), and says <i>not sure</i> otherwise. Test split, "
              f"{none} negative photo(s) among them, run by LiteRT; plots: {esc(title(key))}."
              "</p>"]
     header = ["variant", "threshold", "answers (labelled)", "selective accuracy",
               "accuracy (all)", "not sure on none of these", "ECE"]
-    for i, head in enumerate(report["heads"]):
+    for i, head in enumerate(preds["classifying"]):  # the heads that can say "not sure"
         parts.append(f"<h3><code>{esc(head.name)}</code></h3>")
         parts.append(table(header, head_rows(preds, head.name)))
         figure = reliability_and_coverage(head.name, preds["probs"][key][head.name],

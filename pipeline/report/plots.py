@@ -18,8 +18,10 @@ def history_series(rows: list[dict] | None, head: str, metric: str) -> dict:
     return out
 
 
-def curves(head: str, train: list[dict] | None, qat: list[dict] | None) -> bytes | None:
-    """Loss and accuracy of one head by epoch: training, then QAT fine-tuning after it."""
+def curves(head: str, train: list[dict] | None, qat: list[dict] | None,
+           figure: str = "accuracy") -> bytes | None:
+    """Loss and `figure` (the head kind's: accuracy, or a regression head's MAE) of one head
+    by epoch: training, then QAT fine-tuning after it."""
     parts = [(name, rows) for name, rows in (("training", train), ("QAT", qat)) if rows]
     if not any(history_series(rows, head, "loss") for _, rows in parts):
         return None
@@ -27,7 +29,7 @@ def curves(head: str, train: list[dict] | None, qat: list[dict] | None) -> bytes
     from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.2))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
+    for ax, metric in zip(axes, ("loss", figure)):
         start = 0
         for stage, rows in parts:
             series = history_series(rows, head, metric)

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import MISSING, NONE
+from pipeline.core.heads import MISSING, NONE, Heads
+from pipeline.core.labels import Sample
 from pipeline.core.images import ImageError, load_resized, open_rgb
 from pipeline.core.notsure import answer
 from pipeline.core.metrics import head_metrics
@@ -44,17 +45,23 @@ def run(report: dict, root: Path, gallery: int) -> dict | None:
         return None
     probs = {key: predict(model, pixels[model.image_size]) for key, model in models.items()}
     thresholds = {key: model.thresholds for key, model in models.items()}
-    labels = np.array([labels for _, labels in rows], dtype=np.int64)
+    heads = report["heads"]
+    matrix = heads.encode([Sample(Path(path), labels) for path, labels in rows])
+    metrics = {k: head_metrics(heads, matrix, p, thresholds[k]) for k, p in probs.items()}
+    # The gallery, agreement and calibration plots read classification heads (the ones with
+    # class answers and "not sure"); the others are in the metrics tables.
+    classifying = Heads(tuple(h for h in heads if h.classifies))
+    labels = np.stack([heads.block(matrix, heads.names.index(h.name)) for h in classifying],
+                      axis=1) if len(classifying) else np.zeros((len(rows), 0), np.int64)
+    probs = {k: {h.name: p[h.name] for h in classifying} for k, p in probs.items()}
     out = {"probs": probs, "labels": labels, "rows": rows, "thresholds": thresholds,
-           "metrics": {k: head_metrics(report["heads"], labels, p, thresholds[k])
-                       for k, p in probs.items()},
-           "agreement": agreement(probs), "reference": REFERENCE}
+           "metrics": metrics, "agreement": agreement(probs), "reference": REFERENCE,
+           "classifying": classifying}
     cross_check(report, out)
     default = report["spec"].get("default")
     key = default if default in probs else list(probs)[-1]
     out["default"] = key
-    out["gallery"] = select(report["heads"], rows, labels, probs[key], gallery,
-                            thresholds[key])
+    out["gallery"] = select(classifying, rows, labels, probs[key], gallery, thresholds[key])
     out["gallery"]["variant"] = key
     return out
 
@@ -122,6 +129,8 @@ def select(heads, rows: list, labels: np.ndarray, probs: dict, limit: int,
     classes), most confident first; then photos a head was not sure about; then correct
     ones, least confident first. Confidence of an image: its lowest top probability."""
     items = []
+    if not len(heads):
+        return {"items": [], "mistakes": 0, "unsure": 0, "total": len(rows)}
     for i, (path, _) in enumerate(rows):
         per_head = [judge(head, probs[head.name][i], int(labels[i, j]),
                           (thresholds or {}).get(head.name)) for j, head in enumerate(heads)]

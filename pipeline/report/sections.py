@@ -75,7 +75,20 @@ def agreement_cell(preds: dict | None, key: str, head: str) -> str:
     return fmt(value)
 
 
+def kind_table(report: dict, preds: dict | None, head) -> str:
+    """A multilabel or regression head: its kind's figures per model, one line each."""
+    rows = []
+    for key, name in rows_for(report):
+        m, source = metrics_of(report, preds, key)
+        h = (m or {}).get(head.name)
+        mark = " <small>(report's LiteRT run)</small>" if source == "report" else ""
+        rows.append([esc(name) + mark, esc(head.impl.summary(h)) if h else "–"])
+    return table(["model", f"test ({head.kind})"], rows)
+
+
 def head_table(report: dict, preds: dict | None, head) -> str:
+    if not head.classifies:
+        return kind_table(report, preds, head)
     header = (["model", "accuracy (n)", "mean recall"]
               + [f"{esc(c)}: recall (hits/n)" for c in head.classes] + ["agrees with float"])
     rows = []
@@ -122,17 +135,19 @@ def confusions(report: dict, preds: dict | None, head) -> str:
 
 def head_section(report: dict, preds: dict | None, i: int, head) -> tuple[str, str, str]:
     history = report["history"]
-    png = plots.curves(head.name, history.get("train"), history.get("qat"))
-    curves = (img(png, f"{head.name}: loss and accuracy by epoch") if png
+    png = plots.curves(head.name, history.get("train"), history.get("qat"), head.impl.metric)
+    curves = (img(png, f"{head.name}: loss and {head.impl.metric} by epoch") if png
               else missing("no training curves for this head (no history.csv)"))
     unlabelled = (((report["data"] or {}).get("counts") or {}).get("test") or {}).get(
         head.name, {}).get("none")
     gaps = (f" · {unlabelled} test image(s) have no {esc(head.name)} label and are left out of "
             "its figures" if unlabelled else "")
-    body = (f"<p>classes: {esc(', '.join(head.classes))}{gaps}</p><h3>Training and QAT curves</h3>"
-            f"{curves}<h3>Test accuracy, recall and precision per variant</h3>"
-            f"{head_table(report, preds, head)}<h3>Confusion matrices (test)</h3>"
-            f"{confusions(report, preds, head)}")
+    what = (f"classes: {esc(', '.join(head.classes))}" if head.classes else
+            f"one number{esc(' in ' + head.unit) if head.unit else ''}")
+    body = (f"<p>{head.kind}, {what}{gaps}</p><h3>Training and QAT curves</h3>"
+            f"{curves}<h3>Test figures per variant</h3>{head_table(report, preds, head)}"
+            + (f"<h3>Confusion matrices (test)</h3>{confusions(report, preds, head)}"
+               if head.classifies else ""))
     anchor = f"head-{i}"
     html = section(f"Head <code>{esc(head.name)}</code>", body, anchor, "head",
                    f' data-head="{esc(head.name)}"')

@@ -46,14 +46,16 @@ def calibrate(net, heads: Heads, scored: dict) -> dict:
     labels, probs = scored["val"]
     report = {}
     for i, head in enumerate(heads):
-        t = notsure.fit_temperature(*with_none(probs[head.name], labels[:, i]))
+        if not head.classifies:  # only a softmax has a temperature
+            continue
+        t = notsure.fit_temperature(*with_none(probs[head.name], heads.block(labels, i)))
         fold_temperature(net, head.name, t)
         entry = {"temperature": round(t, 4)}
         for split, (y, split_probs) in scored.items():
-            p = split_probs[head.name]
-            after = notsure.tempered(with_none(p, y[:, i])[0], t)[:, :head.num_classes]
-            entry[f"ece_before_{split}"] = notsure.ece(p, y[:, i])
-            entry[f"ece_after_{split}"] = notsure.ece(after, y[:, i])
+            p, truth = split_probs[head.name], heads.block(y, i)
+            after = notsure.tempered(with_none(p, truth)[0], t)[:, :head.num_classes]
+            entry[f"ece_before_{split}"] = notsure.ece(p, truth)
+            entry[f"ece_after_{split}"] = notsure.ece(after, truth)
         report[head.name] = entry
     return report
 
@@ -128,15 +130,21 @@ def recalibrate_qat(qat, heads: Heads, arrays: dict, normalization: dict) -> dic
     """Fit (T, none bias) per head by NLL on the QAT model's val logits and fold them.
     arrays: {split: (uint8 pixels, labels [N, H])}, "val" among them. Returns {head:
     {temperature, none_bias, ECE of the QAT Keras model's output before, per split}}."""
-    scored = {split: qat_scores(qat, heads, pixels, normalization)
+    softmax = Heads(tuple(h for h in heads if h.classifies))
+    if not len(softmax):
+        return {}
+    scored = {split: qat_scores(qat, softmax, pixels, normalization)
               for split, (pixels, _) in arrays.items()}
     report = {}
     for i, head in enumerate(heads):
-        full, truth = scored["val"][0][head.name], arrays["val"][1][:, i]
+        if not head.classifies:
+            continue
+        full, truth = scored["val"][0][head.name], heads.block(arrays["val"][1], i)
         t, b = notsure.fit_temperature_none(full, np.where(truth == NONE, head.num_classes,
-                                                           truth))
+                                                           truth).astype(np.int64))
         fold_qat(qat, head.name, t, b)
         report[head.name] = {"temperature": round(t, 4), "none_bias": round(b, 4), **{
             f"ece_before_{split}": notsure.ece(scored[split][1][head.name],
-                                               arrays[split][1][:, i]) for split in scored}}
+                                               heads.block(arrays[split][1], i))
+            for split in scored}}
     return report

@@ -35,9 +35,10 @@ class EpochKeeper:
             for head, s in zip(self.trainer.heads, self.trainer.log_variances()):
                 row[f"{head.name}_log_var"] = float(s)
         self.history.append(row)
-        # Best = highest mean validation accuracy over heads, then lowest validation loss.
-        score = [sum(row.get(f"val_{h.name}_accuracy", 0.0) for h in self.trainer.heads),
-                 -row.get("val_loss", 0.0)]
+        # Best = highest sum of the heads' validation figures (accuracy; a regression head's
+        # MAE counts negatively, in standard deviations), then lowest validation loss.
+        score = [sum(_better(row.get(f"val_{h.name}_{h.impl.metric}", 0.0), h)
+                     for h in self.trainer.heads), -row.get("val_loss", 0.0)]
         if self.best is None or score > self.best:
             self.best, self.best_file = score, f"best-epoch-{epoch + 1}.h5"
             save_h5(self.trainer.net, self.folder / "checkpoints" / self.best_file)
@@ -109,3 +110,8 @@ def write_history(path: Path, rows: list[dict]) -> None:
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(path, buffer.getvalue())
+
+
+def _better(value: float, head) -> float:
+    """A head's validation figure, larger = better, on a scale comparable to accuracy."""
+    return value if head.impl.metric == "accuracy" else -value / head.scale

@@ -125,7 +125,7 @@ def initial_model(config, heads, source):
         print(f"initialised {copied} of {total} layers with weights from {source}")
     elif source:
         count = load_pretrained(net, source)
-        # layers that learn (not the heads' fixed class-selection layers, head_output.py)
+        # layers that learn (not the heads' fixed output layers, core/kinds)
         total = sum(1 for layer in net.layers if layer.trainable_weights)
         print(f"initialised {count} of {total} layers with {config.pretrained} weights")
     return net
@@ -160,7 +160,7 @@ def transfer_weights(source: Path, net) -> tuple[int, int]:
 
 
 def predict(net, source, split: str, config, heads, batch_size: int = 32):
-    """(labels [N, H], {head name: probabilities [N, C]}) of `net` on a split, read from the
+    """(label matrix [N, heads.width], {head name: outputs [N, C]}) of `net` on a split, read from the
     source batch by batch (a packed split is never held in memory whole)."""
     from pipeline.data.datasets import Feed
 
@@ -169,6 +169,7 @@ def predict(net, source, split: str, config, heads, batch_size: int = 32):
     for x, y in source.dataset(split, Feed(batch_size, False)):
         out = model.predict_on_batch(x)
         outputs.append(out if isinstance(out, list) else [out])
-        labels.append(np.stack([y[h.name].numpy() for h in heads], axis=1))
+        labels.append(np.concatenate([np.asarray(y[h.name]).reshape(len(x), -1) for h in heads],
+                                     axis=1))
     probs = {h.name: np.concatenate([o[i] for o in outputs]) for i, h in enumerate(heads)}
     return np.concatenate(labels), probs

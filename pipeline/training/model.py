@@ -1,8 +1,9 @@
 """The multi-task model: a backbone's shared trunk, then one head per task, in tf_keras.
 
 The trunk runs to the article's split point (SqueezeNet: fire8 + maxpool8); each head is the
-backbone's per-task block (SqueezeNet: its own fire9, dropout, 1x1 conv to its classes, global
-average pooling, softmax) and its output layer carries the head's name.
+backbone's per-task branch (SqueezeNet: its own fire9, dropout, 1x1 conv, global average
+pooling) and the head kind's output layer (core/kinds: softmax with room for "none of these",
+a sigmoid per class, or one number), which carries the head's name.
 """
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from pipeline.training import backbones
 
 
 def build_model(config: ModelConfig, heads: Heads):
-    """Input `image` (normalized float32, NHWC); one softmax output per head, named by it."""
+    """Input `image` (normalized float32, NHWC); one output per head, named by it."""
     k = keras()
     backbone = backbones.get(config.arch)
     image = k.Input((config.image_size, config.image_size, 3), name="image")
     shared = backbone.trunk(image, config.batchnorm)
-    outputs = {h.name: backbone.head(shared, h.name, h.num_classes, config.dropout,
-                                     config.batchnorm) for h in heads}
+    outputs = {h.name: h.impl.output(backbone.branch(shared, h.name, h.impl.units(h),
+                                                     config.dropout, config.batchnorm), h)
+               for h in heads}
     return k.Model(image, outputs, name=f"{config.arch.replace('.', '_')}_multitask")
 
 

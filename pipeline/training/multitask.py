@@ -1,10 +1,11 @@
 """Multi-task training step: masked losses, joint or alternating updates, loss weighting.
 
-`MultiTask` wraps any functional model with one softmax output per head (the float model, or
-its tfmot QAT clone whose outputs are renamed `quant_<name>`) and trains it with `fit`:
+`MultiTask` wraps any functional model with one output per head (the float model, or its tfmot
+QAT clone whose outputs are renamed `quant_<name>`) and trains it with `fit`:
 
-- masked loss: a label of -1 adds nothing to its head's loss or gradient; each head's loss is
-  the mean cross-entropy over the images labelled for that head in the batch;
+- masked loss: an unknown label adds nothing to its head's loss or gradient; each head's loss
+  is its kind's loss (core/kinds: cross-entropy, binary cross-entropy, Huber) averaged over the
+  images labelled for that head in the batch;
 - joint: one step on the weighted sum of the head losses (fixed weights, or Kendall et al. 2018
   learned log-variances s: exp(-s) * L + s / 2, s scaled to learn at a rate of its own);
 - alternating: step k trains head k mod H. The step runs a sub-model made of the trunk and the
@@ -24,10 +25,10 @@ import it inside their functions, so the CLI starts without TensorFlow.
 from __future__ import annotations
 
 from pipeline.core.config import MODES, WEIGHTINGS
-from pipeline.core.heads import NONE, Heads
+from pipeline.core.heads import Heads
+from pipeline.core.kinds.classification import masked_cross_entropy  # noqa: F401 (re-export)
 from pipeline.core.tfcompat import keras, tf
 
-EPSILON = 1e-7  # as Keras clips probabilities before its log
 # Uncertainty weighting: each log-variance s is stored as s / LOG_VAR_RATE. Adam moves a
 # variable by about the learning rate per step whatever its gradient's size, so with the
 # fine-tuning rate (3e-4) s itself moved ~1e-2 in a whole run and the weights stayed 1.0;
@@ -48,24 +49,11 @@ def head_tensors(net, heads: Heads) -> list:
     return [by_name[h.name] for h in heads]
 
 
-def masked_cross_entropy(labels, probs, none_weight: float = 1.0):
-    """(mean loss over the images that count, per-image loss, mask of those images).
-
-    `probs` are the head's classes' probabilities, which leave room for "none of these"
-    (head_output.py): a class label costs -log p(class), NONE costs -log(1 - sum of p), the
-    cross-entropy of the head's full softmax either way. MISSING (-1) costs exactly 0, with a
-    zero gradient. (Keras' own cross-entropy would renormalize p to sum to 1.) none_weight
-    scales the NONE photos' loss (fewer of them pull the head's scores less towards "none")."""
+def masked_loss(head, labels, out, none_weight: float = 1.0):
+    """(mean loss over the images that count, per-image loss, mask of those images): the
+    head's kind's loss (core/kinds), an unknown label costing exactly 0 with no gradient."""
     t = tf()
-    labels = t.cast(t.reshape(labels, [-1]), t.int32)
-    known = t.cast(labels >= 0, t.float32)
-    none = t.cast(t.equal(labels, NONE), t.float32)
-    picked = t.gather(probs, t.maximum(labels, 0), axis=1, batch_dims=1)
-    rest = 1.0 - t.reduce_sum(probs, axis=-1)
-    likelihood = known * picked + none * rest + (1.0 - known - none)  # log(1) = 0 when unused
-    per_image = -t.math.log(t.clip_by_value(likelihood, EPSILON, 1.0)) * (known + none_weight * none
-                                                                          + (1.0 - known - none))
-    mask = known + none
+    per_image, mask = head.impl.loss(labels, out, head, none_weight)
     return t.reduce_sum(per_image) / t.maximum(t.reduce_sum(mask), 1.0), per_image, mask
 
 
@@ -109,7 +97,7 @@ class MultiTask(keras().Model):
         self.trackers = [k.metrics.Mean(name="loss")]
         for h in heads:
             self.trackers += [k.metrics.Mean(name=f"{h.name}_loss"),
-                              k.metrics.Mean(name=f"{h.name}_accuracy")]
+                              k.metrics.Mean(name=f"{h.name}_{h.impl.metric}")]
 
     @property
     def metrics(self):
@@ -132,18 +120,15 @@ class MultiTask(keras().Model):
         return present * (t.exp(-s) * loss + 0.5 * s / replicas_in_sync())
 
     def head_losses(self, y, probs: list):
-        return [masked_cross_entropy(y[h.name], p, self.none_weight)
+        return [masked_loss(h, y[h.name], p, self.none_weight)
                 for h, p in zip(self.heads, probs)]
 
     def track(self, i: int, y, probs, loss_parts) -> None:
-        t = tf()
         _, per_image, mask = loss_parts
-        labels = t.cast(t.reshape(y[self.heads.heads[i].name], [-1]), t.int64)
-        correct = t.cast(t.equal(t.argmax(probs, axis=-1), labels), t.float32)
+        head = self.heads.heads[i]
+        figure, weight = head.impl.hits(y[head.name], probs, head)  # accuracy, or MAE
         self.trackers[1 + 2 * i].update_state(per_image, sample_weight=mask)
-        # accuracy over class labels only (a NONE image has no right class)
-        self.trackers[2 + 2 * i].update_state(correct, sample_weight=t.cast(labels >= 0,
-                                                                            t.float32))
+        self.trackers[2 + 2 * i].update_state(figure, sample_weight=weight)
 
     def log_variances(self) -> list[float]:
         """The learned log-variances s (uncertainty weighting): weight exp(-s) per head."""
@@ -213,7 +198,8 @@ class MultiTask(keras().Model):
         branch = self.branches[i]
         with t.GradientTape() as tape:
             probs = branch(x, training=True)
-            part = masked_cross_entropy(y[self.heads.heads[i].name], probs, self.none_weight)
+            head = self.heads.heads[i]
+            part = masked_loss(head, y[head.name], probs, self.none_weight)
             total = self.weighted(i, part)
         variables = branch.trainable_variables + self.extra_vars()
         self.optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))

@@ -25,17 +25,19 @@ def _save(fig, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def training_curves(history: list[dict], head_names: list[str], path: Path) -> None:
-    """Loss (total and per head) and accuracy per head, training and validation, by epoch."""
+def training_curves(history: list[dict], head_names: list[str], path: Path,
+                    accuracy_heads: list[str] | None = None) -> None:
+    """Loss (total and per head) and accuracy per head (of `accuracy_heads`, default all),
+    training and validation, by epoch."""
     plt = _pyplot()
     epochs = [row["epoch"] for row in history]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     loss_ax, acc_ax = axes
     for key in ["loss"] + [f"{name}_loss" for name in head_names]:
         _plot_pair(loss_ax, history, epochs, key)
-    for name in head_names:
+    for name in head_names if accuracy_heads is None else accuracy_heads:
         _plot_pair(acc_ax, history, epochs, f"{name}_accuracy")
-    loss_ax.set(title="loss (masked cross-entropy)", xlabel="epoch", yscale="log")
+    loss_ax.set(title="loss (masked, per head kind)", xlabel="epoch", yscale="log")
     acc_ax.set(title="accuracy per head", xlabel="epoch", ylim=(0, 1.02))
     for ax in axes:
         ax.grid(alpha=0.3)

@@ -39,6 +39,7 @@ def run(o: TrainOptions) -> dict:
     start = resolve_start(config, heads, o.pretrained, o.init_from)
     schedule = resolve_schedule(config, o.epochs, o.lr, o.freeze_epochs, o.finetune_lr)
     source = open_source(o.data, kind, config, schema, heads)  # every file checked, before TF
+    heads = source.fit_targets()  # a regression head's center and scale, from train
     rundir = RunDir(o.run)
     settings = TrainSettings(
         data=str(o.data.resolve()), arch=o.arch, image_size=o.image_size, epochs=o.epochs,
@@ -256,8 +257,9 @@ def finish(w, rundir: RunDir, net, source, config, schema: Heads, heads: Heads,
     write_json(w.dir / "metrics.json", metrics)
     print(describe(calibration))
     history = read_json(w.dir / STATE)["history"]
-    plots.training_curves(history, heads.names, w.dir / "curves.png")
-    for head in heads:
+    plots.training_curves(history, heads.names, w.dir / "curves.png",
+                          [h.name for h in heads if h.impl.metric == "accuracy"])
+    for head in (h for h in heads if h.classifies):
         plots.confusion_matrix(metrics["test"][head.name]["confusion"], head.classes,
                                f"{head.name} (test)", w.dir / f"confusion_{head.name}.png")
     write_json(w.dir / CONFIG_FILE, {**config.to_json(), "heads": heads.names,
@@ -271,6 +273,6 @@ def finish(w, rundir: RunDir, net, source, config, schema: Heads, heads: Heads,
 
 
 def _summary(m: dict, heads: Heads) -> dict:
-    out = {h.name: {"accuracy": m[h.name]["accuracy"], "mean_recall": m[h.name]["mean_recall"]}
-           for h in heads}
+    keys = ("accuracy", "mean_recall", "mae")
+    out = {h.name: {k: m[h.name][k] for k in keys if k in m[h.name]} for h in heads}
     return {**out, "joint_accuracy": m["joint_accuracy"]}

@@ -1,5 +1,6 @@
-"""What a backbone is: a trunk up to the article's split point, a per-head block, and the
-pretrained weights it can start from. The registry in `__init__` maps names to these."""
+"""What a backbone is: a trunk up to the article's split point, a per-head branch to a given
+number of pooled logits, and the pretrained weights it can start from (the output layer,
+loss and decoding are the head kind's, never the backbone's). The registry in `__init__` maps names to these."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -29,7 +30,9 @@ class PretrainedSource:
 class Backbone:
     name: str
     trunk: Callable  # (image, batchnorm) -> the shared feature map
-    head: Callable  # (x, name, num_classes, dropout, batchnorm) -> softmax named `name`
+    # (x, head name, units, dropout, batchnorm) -> the head's pooled logits [N, units]; its
+    # layers are named `<head name>_...`. The head's kind (core/kinds) makes the output.
+    branch: Callable
     pretrained: dict[str, PretrainedSource] = field(default_factory=dict)
     from_file: Callable[[Path], PretrainedSource] | None = None  # a user's weights file
     default_pretrained: str = NONE

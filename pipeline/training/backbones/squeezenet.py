@@ -13,7 +13,6 @@ inputs (32 px in tests) still have a feature map for the heads.
 from __future__ import annotations
 
 from pipeline.core.tfcompat import keras
-from pipeline.training.head_output import class_scores
 from pathlib import Path
 
 from pipeline.training.backbones.base import Backbone, PretrainedSource
@@ -68,16 +67,14 @@ def _pool_padding(arch: str) -> str:
     return "valid" if arch == "squeezenet1.1" else "same"
 
 
-def head(x, name: str, num_classes: int, dropout: float, batchnorm: bool):
-    """The article's task head: its own fire9, dropout, 1x1 conv to the classes, average pool,
-    softmax; then the head's own classes' probabilities (head_output.class_scores)."""
+def branch(x, name: str, units: int, dropout: float, batchnorm: bool):
+    """The article's task head up to its logits: its own fire9, dropout, 1x1 conv to `units`
+    channels, average pool (the head's kind adds the output: softmax, sigmoid, a number)."""
     k = keras()
     x = fire(x, f"{name}_fire9", batchnorm, FIRES[9])
     x = k.layers.Dropout(dropout, name=f"{name}_dropout")(x)
-    x = k.layers.Conv2D(num_classes + 1, 1, kernel_initializer="he_normal",
-                        name=f"{name}_conv10")(x)
-    x = k.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
-    return class_scores(x, name, num_classes)
+    x = k.layers.Conv2D(units, 1, kernel_initializer="he_normal", name=f"{name}_conv10")(x)
+    return k.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
 
 
 # ---- pretrained weights: the ImageNet network's layer names -> this model's ----------------
@@ -144,7 +141,7 @@ def _imagenet() -> PretrainedSource:
 
 
 def _backbone(arch: str, **kwargs) -> Backbone:
-    return Backbone(name=arch, trunk=lambda image, bn: trunk(arch, image, bn), head=head,
+    return Backbone(name=arch, trunk=lambda image, bn: trunk(arch, image, bn), branch=branch,
                     **kwargs)
 
 
