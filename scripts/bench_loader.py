@@ -36,7 +36,6 @@ from pipeline.core.images import load_resized, open_rgb, resize  # noqa: E402
 from pipeline.core.labels import load_label_file  # noqa: E402
 from pipeline.core.machine import cpu  # noqa: E402
 from pipeline.deploy.evaluate import open_model  # noqa: E402
-from pipeline.deploy.evaluate import spec_heads  # noqa: E402
 from pipeline.deploy.runtime import resolve_model  # noqa: E402
 
 CAMERA = (4032, 3024)
@@ -169,7 +168,7 @@ def main() -> None:
                                          text=True).stdout.strip()
     model_path = resolve_model(args.model).resolve()
     model = open_model(model_path)
-    heads = spec_heads(model.spec)
+    heads = model.heads
     samples = load_label_file(args.labels, heads, images=False)
     real = [s.path for s in samples]
     labels = np.array([s.labels for s in samples]).reshape(len(samples), -1)

@@ -90,7 +90,7 @@ class _TestSet:
         from pipeline.deploy.runtime import TFLiteModel
 
         model = TFLiteModel(RunDir(run).file("export", BY_KEY[variant].file))
-        heads = evaluate.spec_heads(model.spec)
+        heads = model.heads
         samples = select_heads(self.samples, self.schema, heads, str(self.labels))
         metrics = evaluate.score(model, samples, heads)
         out = {h.name: {key: metrics[h.name].get(key) for key, _ in FIGURES} for h in heads}

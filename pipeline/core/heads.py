@@ -243,6 +243,36 @@ def _parse_head(entry, i: int, source: str) -> Head:
                 kind=kind_name, **stats)
 
 
+def spec_heads(spec: dict, source: str) -> Heads:
+    """The heads a model.json describes: `tasks` (kind, unit, ... in column order; a file
+    from before head kinds names and short names only: classification) with `heads`' classes."""
+    tasks = spec.get("tasks") or [{"name": n} for n in spec["heads"]]
+    if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
+        raise PipelineError(f"{source}: 'tasks' is not a list of heads")
+    classes, entries = spec["heads"], []
+    for task in tasks:
+        kind = kinds.KINDS.get(task.get("kind", kinds.DEFAULT))
+        if kind is None:
+            raise PipelineError(f"{source}: task {task.get('name')!r} is of unknown kind "
+                                f"{task.get('kind')!r} (this pipeline knows "
+                                f"{', '.join(kinds.KINDS)})")
+        entries.append({**task, **({"classes": classes.get(task.get("name"))}
+                                   if kind.has_classes else {})})
+    heads = parse_schema({"heads": entries}, source)
+    if sorted(heads.names) != sorted(classes):
+        raise PipelineError(f"{source}: 'tasks' and 'heads' name other heads")
+    return heads
+
+
+def only_classification(heads: Heads, what: str, source: str) -> None:
+    """Refuse, in one line, a model whose heads `what` cannot show yet (not classification)."""
+    other = [h for h in heads if not h.classifies]
+    if other:
+        raise PipelineError(f"{source}: {what} shows classification heads only (yet); "
+                            f"{other[0].name} is a {other[0].kind} head (use `pipeline "
+                            "predict` or `pipeline evaluate` for it)")
+
+
 def load_schema(folder: Path | str) -> Heads:
     """The schema of the label files in `folder`: its heads.json, else the flower heads."""
     path = Path(folder) / SCHEMA_FILE

@@ -19,13 +19,7 @@ from pipeline.core.io import write_json
 from pipeline.core.labels import Sample, load_label_file, select_heads
 from pipeline.core.metrics import format_table, head_metrics
 from pipeline.core.options import EvaluateOptions
-from pipeline.deploy import runtime
 from pipeline.deploy.runtime import TFLiteModel, resolve_model
-
-
-def spec_heads(spec: dict) -> Heads:
-    """The model's heads in label-file column order, from model.json (beside or packed)."""
-    return runtime.spec_heads(spec, "model.json")
 
 
 def labels_array(samples: list[Sample], heads: Heads) -> np.ndarray:

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core import kinds
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import Heads, parse_schema
+from pipeline.core.heads import spec_heads
 from pipeline.core.runs import VERSION_DIR, RunDir, read_json
 from pipeline.export.variants import DEFAULT
 
@@ -79,27 +78,6 @@ def spec_problem(spec) -> str | None:
                 or not isinstance(norm, dict) or not {"mean", "std"} <= set(norm):
             return f"variant {key!r}: 'input' needs a name and normalization mean and std"
     return None
-
-
-def spec_heads(spec: dict, source: str) -> Heads:
-    """The heads a model.json describes: `tasks` (kind, unit, ... in column order; a file
-    from before head kinds names and short names only: classification) with `heads`' classes."""
-    tasks = spec.get("tasks") or [{"name": n} for n in spec["heads"]]
-    if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
-        raise PipelineError(f"{source}: 'tasks' is not a list of heads")
-    classes, entries = spec["heads"], []
-    for task in tasks:
-        kind = kinds.KINDS.get(task.get("kind", kinds.DEFAULT))
-        if kind is None:
-            raise PipelineError(f"{source}: task {task.get('name')!r} is of unknown kind "
-                                f"{task.get('kind')!r} (this pipeline knows "
-                                f"{', '.join(kinds.KINDS)})")
-        entries.append({**task, **({"classes": classes.get(task.get("name"))}
-                                   if kind.has_classes else {})})
-    heads = parse_schema({"heads": entries}, source)
-    if sorted(heads.names) != sorted(classes):
-        raise PipelineError(f"{source}: 'tasks' and 'heads' name other heads")
-    return heads
 
 
 def resolve_model(model: Path, variant: str | None = None) -> Path:

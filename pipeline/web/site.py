@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.heads import only_classification, spec_heads
 from pipeline.core.io import read_json, sha256, write_json
 from pipeline.core.runs import RunDir
 
@@ -53,7 +54,9 @@ def chosen_variants(rd: RunDir, names: list[str] | None) -> tuple[dict, dict]:
     """(model.json, {variant: its entry}) for the variants asked for, in that order; by
     default the export's default variant and its float reference (model.json names both)."""
     rd.require("export")
-    spec = read_json(rd.file("export", "model.json"))
+    where = rd.file("export", "model.json")
+    spec = read_json(where)
+    only_classification(spec_heads(spec, str(where)), "the phone page", str(where))
     have = spec.get("variants") or {}
     wanted = [spec.get("default"), spec.get("reference")]
     names = list(names or [n for n in wanted if n in have] or have)
