@@ -63,9 +63,9 @@ def test_round_trip_write_then_read(raw, tmp_path):
     assert info.has_metadata and info.normalization == NORM
     assert info.labels == {h.name: list(h.classes) for h in ZAM}  # in the heads' order
     assert info.model_json == spec
-    assert info.about["name"] == "multi-task SqueezeNet (zeta, alpha, mu)"
+    assert info.about["name"] == "multi-task CNN (zeta, alpha, mu)"
     assert info.about["description"].startswith(
-        "multi-task SqueezeNet: zeta (z0, z1), alpha (a0, a1, a2), mu (m0, m1, m2, m3)")
+        "multi-task CNN: zeta (z0, z1), alpha (a0, a1, a2), mu (m0, m1, m2, m3)")
     assert info.about["min_parser_version"] == "1.0.0"
     assert set(info.files) == {"zeta_labels.txt", "alpha_labels.txt", "mu_labels.txt", "model.json"}
 

@@ -37,17 +37,23 @@ class About:
     license: str = LICENSE
 
 
-def describe_heads(heads: Heads, arch: str = "SqueezeNet") -> str:
-    """'multi-task SqueezeNet: flower_type (rose, daisy), flower_color (red, pink, white)'."""
-    kind = "multi-task" if len(heads) > 1 else "single-task"
-    parts = ", ".join(f"{h.name} ({', '.join(h.classes) or h.kind})" for h in heads)
-    return f"{kind} {arch}: {parts}"
+NETWORK = "CNN"  # when the caller does not say which backbone made the model
 
 
-def default_about(heads: Heads, variant: str | None = None) -> About:
-    name = f"multi-task SqueezeNet ({', '.join(heads.names)})"
+def describe_heads(heads: Heads, network: str = NETWORK) -> str:
+    """'multi-task SqueezeNet 1.1: flower_type (rose, daisy), flower_color (red, pink, white)'."""
+    return f"{_tasks(heads)} {network}: " + ", ".join(
+        f"{h.name} ({', '.join(h.classes) or h.kind})" for h in heads)
+
+
+def _tasks(heads: Heads) -> str:
+    return "multi-task" if len(heads) > 1 else "single-task"
+
+
+def default_about(heads: Heads, variant: str | None = None, network: str = NETWORK) -> About:
+    name = f"{_tasks(heads)} {network} ({', '.join(heads.names)})"
     note = f" Variant {variant}." if variant else ""
-    return About(name=name, description=describe_heads(heads) + "." + note)
+    return About(name=name, description=describe_heads(heads, network) + "." + note)
 
 
 def _files(names, kind=fb.AssociatedFileType.TENSOR_AXIS_LABELS, description=None):
@@ -168,12 +174,12 @@ def embed(content: bytes, heads: Heads, normalization: dict, model_json: dict | 
 
 
 def embed_variant(key: str, content: bytes, model_json: dict, heads: Heads, normalization: dict,
-                  name: str, thresholds: dict | None = None) -> bytes:
+                  name: str, thresholds: dict | None = None, network: str = NETWORK) -> bytes:
     """One exported variant with its metadata and its own model.json packed in."""
     entry = model_json["variants"][key]["input"]
     if entry["dtype"] == "uint8" and not entry.get("raw_pixels"):
         # MediaPipe Tasks feed a uint8 input the image bytes as they are, whatever the metadata.
         print(f"warning: {name}: its uint8 input is not the raw pixels; MediaPipe Tasks would "
               "feed it unnormalized bytes")
-    return embed(content, heads, normalization, model_json, default_about(heads, key), name,
-                 thresholds)
+    return embed(content, heads, normalization, model_json, default_about(heads, key, network),
+                 name, thresholds)

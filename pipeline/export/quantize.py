@@ -225,12 +225,14 @@ def export_stage(rd: RunDir, model, qat, config, heads: Heads, calibration: np.n
     the registry's variants (default: all)."""
     from pipeline.export import stage as export
     from pipeline.export.variants import VARIANTS
+    from pipeline.training.backbones import get as backbone
 
     variants = variants or VARIANTS
     with rd.stage("export", {"variants": [v.key for v in variants], **not_sure}) as stage:
         results = export.export(stage.dir, model, qat, heads, config.image_size,
                                 config.normalization, calibration, arrays["test"],
-                                arrays["val"], **not_sure, variants=variants)
+                                arrays["val"], **not_sure, variants=variants,
+                                network=backbone(config.arch).title)
         stage.metrics = {k: r["accuracy"] for k, r in results["variants"].items()}
     return results
 

@@ -25,9 +25,11 @@ MIN_GATED_IMAGES = 50
 
 
 def write_variants(out_dir: Path, contents: dict[str, bytes], heads: Heads, image_size: int,
-                   normalization: dict, thresholds: dict[str, dict] | None = None) -> dict:
+                   normalization: dict, thresholds: dict[str, dict] | None = None,
+                   network: str = metadata.NETWORK) -> dict:
     """Check each signature, embed the metadata (each variant's thresholds, {variant: {head:
-    threshold}}, included), write the .tflite files and model.json."""
+    threshold}}, included; `network` names the backbone), write the .tflite files and
+    model.json."""
     out_dir = Path(out_dir)
     variants = {}
     for key, content in contents.items():
@@ -38,7 +40,7 @@ def write_variants(out_dir: Path, contents: dict[str, bytes], heads: Heads, imag
         # The packed model.json lists this variant only, and no size: a file cannot hold its own.
         own = {**model_spec(heads, image_size, {key: entry}), "default": key}
         content = metadata.embed_variant(key, content, own, heads, normalization, variant.file,
-                                         own_thresholds)
+                                         own_thresholds, network)
         atomic_write_bytes(out_dir / variant.file, content)
         variants[key] = {**entry, "size_bytes": len(content)}
     spec = model_spec(heads, image_size, variants)
@@ -170,7 +172,7 @@ def format_table(results: dict, heads: Heads) -> str:
 def export(out_dir: Path, float_model, qat_model, heads: Heads, image_size: int,
            normalization: dict, calibration: np.ndarray, test: tuple, val: tuple,
            coverage: float | None = None, overrides: dict | None = None,
-           variants=VARIANTS) -> dict:
+           variants=VARIANTS, network: str = metadata.NETWORK) -> dict:
     """Convert, check, choose the not-sure thresholds on val, score and write export/
     (model.json, metrics.json, the .tflite files) of the variants (default: all registered).
 
@@ -185,7 +187,8 @@ def export(out_dir: Path, float_model, qat_model, heads: Heads, image_size: int,
         chosen[key] = choose_thresholds(key, content, heads, image_size, normalization, val,
                                         coverage, overrides or {})
     spec = write_variants(out_dir, contents, heads, image_size, normalization,
-                          {k: {n: c["threshold"] for n, c in v.items()} for k, v in chosen.items()})
+                          {k: {n: c["threshold"] for n, c in v.items()} for k, v in chosen.items()},
+                          network)
     pixels, labels = test
     references = {"float": keras_probs(float_model, heads, pixels, normalization),
                   "qat": keras_probs(qat_model, heads, pixels, normalization)}

@@ -19,11 +19,12 @@ from pipeline.core.images import normalize
 
 from pipeline.core import notsure
 from pipeline.core.heads import NONE, Heads
+from pipeline.training.backbones import logits_layer
 
 
 def conv10(net, head_name: str):
-    """The head's last conv, found by its name (backbones name it `<head>_conv10`)."""
-    return net.get_layer(f"{head_name}_conv10")
+    """The head's last linear layer, named by the backbone contract (LOGITS_LAYER)."""
+    return net.get_layer(logits_layer(head_name))
 
 
 def fold_temperature(net, head_name: str, temperature: float) -> None:
@@ -95,7 +96,7 @@ def fold_qat(qat, head_name: str, temperature: float, none_bias: float = 0.0) ->
     inference and the converter use (it refreshes them only in training): scaled by 1/T with
     the kernel, the int8 kernel is the same integers at 1/T the scale. The conv's output and
     the pool's output ranges move with the logits; the bias stays float (int32 in the file)."""
-    conv = _variables(qat.get_layer(f"quant_{head_name}_conv10"))
+    conv = _variables(qat.get_layer(f"quant_{logits_layer(head_name)}"))
     shift = np.zeros(conv["bias"].shape[0])
     shift[-1] = none_bias
     conv["kernel"].assign(conv["kernel"].numpy() / temperature)

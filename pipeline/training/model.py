@@ -8,6 +8,7 @@ a sigmoid per class, or one number), which carries the head's name.
 from __future__ import annotations
 
 from pipeline.core.config import DEFAULT_NORMALIZATION, ModelConfig  # noqa: F401 (re-export)
+from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads
 from pipeline.core.tfcompat import keras
 from pipeline.training import backbones
@@ -23,6 +24,21 @@ def build_model(config: ModelConfig, heads: Heads):
                                                      config.dropout, config.batchnorm), h)
                for h in heads}
     return k.Model(image, outputs, name=f"{config.arch.replace('.', '_')}_multitask")
+
+
+def check_head_names(config: ModelConfig, heads: Heads) -> None:
+    """A head's layers are found by its name as prefix: a head named like a trunk layer
+    (`fire2` in SqueezeNet) would claim that layer, so such a name is refused (before
+    anything is written: the trunk is built on its own to read its layer names)."""
+    k = keras()
+    image = k.Input((config.image_size, config.image_size, 3), name="image")
+    trunk = k.Model(image, backbones.get(config.arch).trunk(image, config.batchnorm))
+    arch = config.arch
+    for layer in trunk.layers:
+        for h in heads:
+            if layer.name == h.name or layer.name.startswith(f"{h.name}_"):
+                raise PipelineError(f"head name {h.name!r} clashes with {arch}'s layer "
+                                    f"{layer.name!r}: rename the head in heads.json")
 
 
 def head_layer_names(net, heads: Heads) -> set[str]:

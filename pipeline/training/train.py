@@ -25,6 +25,7 @@ from pipeline.core.trained import CONFIG_FILE
 from pipeline.data.sources import data_schema, open_source, resolve_input
 from pipeline.training import backbones, plots
 from pipeline.training.checkpoints import STATE
+from pipeline.training.model import check_head_names
 
 
 
@@ -198,13 +199,14 @@ def resolve_start(config: ModelConfig, heads: Heads, pretrained: str | None, ini
     ({layer: [kernel, bias]}), or None for a random start. Sets the config's layer style and
     normalization to what those weights need."""
     backbone = backbones.get(config.arch)
+    check_head_names(config, heads)
     if init_from:
         if pretrained:
             raise PipelineError("--init-from and --pretrained exclude each other: the other "
                                 "run's weights already say where they started")
         return init_source(init_from, config)
     source = backbone.source(pretrained or backbone.default_pretrained)
-    config.batchnorm = source is None
+    config.batchnorm = backbone.batchnorm(source)
     if source is None:
         return None
     config.pretrained, config.normalization = source.name, dict(source.normalization)

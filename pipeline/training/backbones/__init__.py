@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.options import DEFAULT_ARCH  # the option's default, named once
-from pipeline.training.backbones.base import NONE, Backbone, PretrainedSource
+from pipeline.training.backbones.base import NONE, Backbone, PretrainedSource, logits_layer
 from pipeline.training.backbones.squeezenet import SQUEEZENET_1_0, SQUEEZENET_1_1
 
 BACKBONES: dict[str, Backbone] = {b.name: b for b in (SQUEEZENET_1_0, SQUEEZENET_1_1)}
 
-__all__ = ["BACKBONES", "DEFAULT_ARCH", "NONE", "Backbone", "PretrainedSource", "get"]
+__all__ = ["BACKBONES", "DEFAULT_ARCH", "NONE", "Backbone", "PretrainedSource", "get",
+           "logits_layer"]
 
 
 def get(name: str) -> Backbone:

@@ -10,6 +10,19 @@ from typing import Callable
 from pipeline.core.errors import PipelineError
 
 NONE = "none"  # --pretrained none: random initialisation
+# The layer whose kernel and bias make a head's logits, with only pooling after it: the
+# calibration folds a temperature into it (training/calibrate.py), so every branch names its
+# last linear layer this way.
+LOGITS_LAYER = "{head}_conv10"
+
+
+def logits_layer(head_name: str) -> str:
+    return LOGITS_LAYER.format(head=head_name)
+
+
+def batchnorm_from_scratch(source: "PretrainedSource | None") -> bool:
+    """BatchNorm layers only for a random start: pretrained weights were made for conv + bias."""
+    return source is None
 
 
 @dataclass(frozen=True)
@@ -29,13 +42,17 @@ class PretrainedSource:
 @dataclass(frozen=True)
 class Backbone:
     name: str
+    title: str  # what the model file's metadata calls the network ("SqueezeNet 1.1")
     trunk: Callable  # (image, batchnorm) -> the shared feature map
     # (x, head name, units, dropout, batchnorm) -> the head's pooled logits [N, units]; its
-    # layers are named `<head name>_...`. The head's kind (core/kinds) makes the output.
+    # layers are named `<head name>_...`, the last linear one LOGITS_LAYER. The head's kind
+    # (core/kinds) makes the output.
     branch: Callable
     pretrained: dict[str, PretrainedSource] = field(default_factory=dict)
     from_file: Callable[[Path], PretrainedSource] | None = None  # a user's weights file
     default_pretrained: str = NONE
+    # (the weights it starts from, None = random) -> whether its layers use BatchNorm
+    batchnorm: Callable[["PretrainedSource | None"], bool] = batchnorm_from_scratch
 
     def source(self, spec: str) -> PretrainedSource | None:
         """--pretrained imagenet | none | PATH -> the weights to start from (None = random)."""

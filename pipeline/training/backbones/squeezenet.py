@@ -15,7 +15,7 @@ from __future__ import annotations
 from pipeline.core.tfcompat import keras
 from pathlib import Path
 
-from pipeline.training.backbones.base import Backbone, PretrainedSource
+from pipeline.training.backbones.base import Backbone, PretrainedSource, logits_layer
 
 # (squeeze, expand) filters of fire2..fire9, from the SqueezeNet paper (same in 1.0 and 1.1).
 FIRES = {2: (16, 64), 3: (16, 64), 4: (32, 128), 5: (32, 128), 6: (48, 192), 7: (48, 192),
@@ -73,7 +73,7 @@ def branch(x, name: str, units: int, dropout: float, batchnorm: bool):
     k = keras()
     x = fire(x, f"{name}_fire9", batchnorm, FIRES[9])
     x = k.layers.Dropout(dropout, name=f"{name}_dropout")(x)
-    x = k.layers.Conv2D(units, 1, kernel_initializer="he_normal", name=f"{name}_conv10")(x)
+    x = k.layers.Conv2D(units, 1, kernel_initializer="he_normal", name=logits_layer(name))(x)
     return k.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
 
 
@@ -141,8 +141,9 @@ def _imagenet() -> PretrainedSource:
 
 
 def _backbone(arch: str, **kwargs) -> Backbone:
-    return Backbone(name=arch, trunk=lambda image, bn: trunk(arch, image, bn), branch=branch,
-                    **kwargs)
+    title = "SqueezeNet " + arch.removeprefix("squeezenet")
+    return Backbone(name=arch, title=title, trunk=lambda image, bn: trunk(arch, image, bn),
+                    branch=branch, **kwargs)
 
 
 SQUEEZENET_1_0 = _backbone("squeezenet1.0")
