@@ -94,15 +94,34 @@ def test_bad_cells_name_the_file_and_line(tmp_path, cells, message):
     assert f"{tmp_path / 'all.txt'}:2: " in result.output and message in result.output
 
 
-def test_none_declaration_and_packs_refuse_other_kinds(tmp_path):
+def test_none_declaration_is_refused_for_other_kinds(tmp_path):
     labels = write_dataset(tmp_path / "data", count=8)
     result = cli("data", "split", labels, "--out", tmp_path / "s", "--none", "shade", code=1)
     assert "a regression head has no \"none of these\"" in result.output
     assert not (tmp_path / "s").exists()
+
+
+def test_packs_carry_every_kind_and_stream_it_as_the_label_files_give_it(tmp_path):
+    from pipeline.core.config import ModelConfig
+    from pipeline.data.datasets import Feed
+    from pipeline.data.sources import open_source
+
+    labels = write_dataset(tmp_path / "data", count=40)
     cli("data", "split", labels, "--out", tmp_path / "s")
-    result = cli("data", "pack", tmp_path / "s", "--out", tmp_path / "p", "--size", 32, code=1)
-    assert "packs carry classification heads only (yet); marks is multilabel" in result.output
-    assert not (tmp_path / "p").exists()
+    cli("data", "pack", tmp_path / "s", "--out", tmp_path / "p", "--size", 32)
+    schema = parse_schema(HEADS, "heads.json")
+    memory, stream = (open_source(tmp_path / "p", how, ModelConfig(image_size=32), schema, schema)
+                      for how in ("memory", "stream"))
+    fitted = [s.fit_targets().get("shade") for s in (memory, stream)]
+    assert fitted[0].center == pytest.approx(fitted[1].center) and fitted[0].scale > 0
+    assert fitted[0].scale == pytest.approx(fitted[1].scale)
+    for split in ("train", "test"):
+        assert memory.count(split) == stream.count(split)
+        pairs = zip(*(s.dataset(split, Feed(8, training=False)) for s in (memory, stream)))
+        for (xa, ya), (xb, yb) in pairs:
+            np.testing.assert_array_equal(xa.numpy(), xb.numpy())
+            for name in ya:  # class index, 0/1 per class, the value (nan where unknown)
+                np.testing.assert_array_equal(ya[name].numpy(), yb[name].numpy())
 
 
 # ---- one run with one head of each kind, through every stage ---------------------------------

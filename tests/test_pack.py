@@ -36,7 +36,8 @@ def read_records(folder: Path) -> list[dict]:
         for raw in t.data.TFRecordDataset(str(folder / name)).as_numpy_iterator():
             feature = t.train.Example.FromString(raw).features.feature
             out.append({"file": name, "image": feature["image"].bytes_list.value[0],
-                        "labels": tuple(feature["labels"].int64_list.value),
+                        "labels": tuple(feature["labels"].float_list.value),
+                        "known": tuple(feature["known"].int64_list.value),
                         "index": feature["index"].int64_list.value[0]})
     return out
 
@@ -50,6 +51,7 @@ def test_round_trip_pixels_and_labels_equal_the_loader(packed):
         pixels = np.frombuffer(record["image"], np.uint8).reshape(SIZE, SIZE, 3)
         np.testing.assert_array_equal(pixels, load_resized(sample.path, SIZE))
         assert record["labels"] == sample.labels  # every column, -1 kept
+        assert record["known"] == tuple(int(v != -1) for v in sample.labels)
     assert any(-1 in r["labels"] for r in records)
 
 
@@ -166,7 +168,8 @@ def test_pack_of_another_size_or_schema(copy_of_pack, tmp_path):
     index = copy_of_pack / "test" / packs.INDEX
     doc = json.loads(index.read_text())
     other = Heads((*FLOWER_HEADS, Head("size", "size", ("small", "big"))))
-    index.write_text(json.dumps({**doc, "schema": other.to_json()}))
+    patterns = {f"{key},-1": n for key, n in doc["patterns"].items()}  # a consistent index
+    index.write_text(json.dumps({**doc, "schema": other.to_json(), "patterns": patterns}))
     result = _train(copy_of_pack, tmp_path / "run")
     assert result.exit_code == 1 and "packed with heads" in result.output
     assert not (tmp_path / "run").exists()

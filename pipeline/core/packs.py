@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import MISSING, Heads, parse_schema
+from pipeline.core.heads import Heads, parse_schema
 from pipeline.core.images import LOADER
 from pipeline.core.io import read_json, sha256
 from pipeline.core.labels import SPLITS
@@ -21,10 +21,12 @@ from pipeline.core.labels import SPLITS
 INDEX = "index.json"
 PLAN = ".plan.json"  # written first: which shards a pack in progress is made of
 FORMAT = "flower-pipeline/pack"
-VERSION = 1
+VERSION = 2  # 2: labels as the label matrix's float row, every head kind
 # Each record is a tf.train.Example with these features.
 FEATURES = {"image": "bytes: uint8 pixels, size x size x 3, row-major RGB",
-            "labels": "int64 list: one class index per head of the schema, -1 = no label",
+            "labels": "float list: the image's label-matrix row in the schema's columns (a class "
+                      "index, a 0/1 per class of a multilabel head, a value; -1 or nan = no label)",
+            "known": "int64 list: 1 per head of the schema with a label, else 0",
             "index": "int64: position of the image among the label file's images"}
 
 
@@ -35,7 +37,7 @@ class Pack:
     count: int
     schema: Heads
     shards: tuple[dict, ...]  # {"file", "records", "first", "bytes", "sha256"}
-    patterns: dict  # "0,2,-1" -> number of records with exactly these labels
+    patterns: dict  # "0,2,-1" (label-file cells) -> number of records with exactly these labels
     source: dict  # {"file", "sha256"}
 
     @property
@@ -46,11 +48,29 @@ class Pack:
     def record_bytes(self) -> int:
         return self.image_size * self.image_size * 3
 
+    def label_rows(self) -> list[tuple[tuple, int]]:
+        """(labels in the schema's kinds, number of records) per distinct label pattern."""
+        return [(_parse_pattern(key, self.schema), n) for key, n in self.patterns.items()]
+
     def labelled(self, columns: list[int]) -> int:
         """Records with a label in at least one of `columns` (the model's heads): the images
         training uses, as the in-memory path's select_heads(drop_unlabelled=True) keeps."""
-        return sum(n for key, n in self.patterns.items()
-                   if any(int(key.split(",")[c]) != MISSING for c in columns))
+        heads = self.schema.heads
+        return sum(n for labels, n in self.label_rows()
+                   if any(not heads[c].impl.is_missing(labels[c]) for c in columns))
+
+
+def pattern(labels: tuple, schema: Heads) -> str:
+    """A record's labels as the index's key: its label-file cells joined by commas."""
+    return ",".join(h.impl.format_cell(v) for h, v in zip(schema, labels))
+
+
+def _parse_pattern(key: str, schema: Heads) -> tuple:
+    cells = key.split(",")
+    values = tuple(h.impl.parse_cell(c, h) for h, c in zip(schema, cells))
+    if len(cells) != len(schema) or any(isinstance(v, str) for v in values):
+        raise ValueError(f"label pattern {key!r} does not fit the schema")
+    return values
 
 
 def is_pack(folder: Path | str) -> bool:
@@ -87,6 +107,7 @@ def read_pack(folder: Path | str) -> Pack:
         pack = Pack(folder, int(data["image_size"]), int(data["count"]),
                     parse_schema(data["schema"], where), shards, dict(data["patterns"]),
                     dict(data["source"]))
+        pack.label_rows()  # every pattern parses in the schema's kinds
         adds_up = sum(int(s["records"]) for s in shards) == pack.count and not any(
             os.sep in s["file"] or s["file"].startswith(".") for s in shards)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -124,7 +145,7 @@ def check_fits(pack: Pack, image_size: int, schema: Heads, what: str = "this run
 
 
 def _describe(heads: Heads) -> str:
-    return "; ".join(f"{h.name} ({', '.join(h.classes)})" for h in heads)
+    return "; ".join(f"{h.name} ({', '.join(h.classes) or h.kind})" for h in heads)
 
 
 def open_split_packs(folder: Path | str, image_size: int, schema: Heads | None = None,

@@ -3,7 +3,8 @@
 Pixels come from `images.load_resized`, the loader `predict` and the in-memory path use, so
 a model trained from a pack sees the same bytes; the index records the loader (`images.LOADER`)
 and readers refuse a pack made by another one. Each record holds the uint8 image, every
-label column of the file's schema (-1 kept) and the image's position in the label file.
+label column of the file's schema as its label-matrix row (-1 and nan kept: every head kind),
+which heads are labelled, and the image's position in the label file.
 
 Crash safety, per shard: a shard is written as `.tmp` and renamed when complete, and the
 plan (`.plan.json`: which images go in which shard, and the sha256 of each finished shard)
@@ -55,9 +56,9 @@ def run(labels: Path | str, out: Path | str, size: int, shard_mb: float = 100,
     samples = {name: _read(path) for name, path in sources.items()}  # every file, first
     done = {name: pack_file(path, out / name, size, shard_mb, workers, samples[name])
             for name, path in sources.items()}
-    for name, (split_samples, _) in samples.items():
+    for name, (split_samples, schema) in samples.items():
         write_label_file(out / f"{name}.txt", split_samples,
-                         f"{name} split of {sources[name]}, packed in {out / name}")
+                         f"{name} split of {sources[name]}, packed in {out / name}", schema)
     write_schema(out, schema_of(sources["train"]))
     typer.echo(f"wrote {out}: train/, val/, test/ packs, their label files and heads.json; "
                f"train with `pipeline train --data {out} --image-size {size}`", err=True)
@@ -68,11 +69,6 @@ def _read(path: Path) -> tuple[list[Sample], Heads]:
     """A label file's samples with its own schema; syntax errors stop everything here (the
     images are checked while they are packed)."""
     schema = schema_of(path)
-    other = [h for h in schema if not h.classifies]
-    if other:  # a record's labels are one int64 per head
-        raise PipelineError(f"{path.parent / 'heads.json'}: packs carry classification heads "
-                            f"only (yet); {other[0].name} is {other[0].kind}: train from the "
-                            "label files")
     samples, problems = read_label_file(path, schema)
     if any(not p.warning for p in problems):
         raise LabelFileError(problems)
@@ -92,11 +88,11 @@ def pack_file(labels: Path, out: Path, size: int, shard_mb: float, workers: int,
     todo = [s for s in plan["shards"] if s["file"] not in finished]
     write_json(out / packs.PLAN, {**plan, "done": finished})
     if todo:
-        _write_shards(out, plan, samples, todo, finished, workers)
+        _write_shards(out, plan, samples, schema, todo, finished, workers)
     shards = [{**s, "bytes": (out / s["file"]).stat().st_size, "sha256": finished[s["file"]]}
               for s in plan["shards"]]
     counts = {head: dict(c) for head, c in class_counts(samples, schema).items()}
-    patterns = Counter(",".join(map(str, s.labels)) for s in samples)
+    patterns = Counter(packs.pattern(s.labels, schema) for s in samples)
     write_json(out / packs.INDEX, {**plan, "shards": shards, "counts": counts,
                                    "patterns": dict(patterns), "features": packs.FEATURES,
                                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
@@ -163,8 +159,8 @@ def _ours(path: Path) -> bool:
     return path.name.startswith(("shard-", ".shard-")) or path.name in (packs.INDEX, packs.PLAN)
 
 
-def _write_shards(out: Path, plan: dict, samples: list[Sample], todo: list[dict],
-                  finished: dict, workers: int) -> None:
+def _write_shards(out: Path, plan: dict, samples: list[Sample], schema: Heads,
+                  todo: list[dict], finished: dict, workers: int) -> None:
     """Images decoded ahead in threads (core.decode_pool, the path `predict` and `data check`
     use), written in order by this thread, shard after shard; the plan records each shard's
     sha256 as it finishes. Memory holds a few images, whatever the pack's size."""
@@ -178,7 +174,8 @@ def _write_shards(out: Path, plan: dict, samples: list[Sample], todo: list[dict]
     with closing(stream), typer.progressbar(length=sum(s["records"] for s in todo),
                                             label=f"packing {out}", file=sys.stderr) as bar:
         for shard in todo:
-            result = _write_shard(t, out, shard, samples, stream, plan["source"]["file"], bar)
+            result = _write_shard(t, out, shard, samples, schema, stream,
+                                  plan["source"]["file"], bar)
             if isinstance(result, list):
                 problems += result
                 continue
@@ -188,8 +185,8 @@ def _write_shards(out: Path, plan: dict, samples: list[Sample], todo: list[dict]
         raise LabelFileError(sorted(problems, key=lambda p: p.line))
 
 
-def _write_shard(t, out: Path, shard: dict, samples: list[Sample], stream, source: str,
-                 bar) -> str | list[Problem]:
+def _write_shard(t, out: Path, shard: dict, samples: list[Sample], schema: Heads, stream,
+                 source: str, bar) -> str | list[Problem]:
     """Write one shard from the next records of `stream`; its sha256, or the problems of
     images that could not be decoded (the shard is then not kept)."""
     final = out / shard["file"]
@@ -203,7 +200,7 @@ def _write_shard(t, out: Path, shard: dict, samples: list[Sample], stream, sourc
                 if isinstance(pixels, ImageError):
                     problems.append(Problem(source, sample.line, f"{sample.path}: {pixels}"))
                     continue
-                writer.write(example(t, pixels, sample.labels, index))
+                writer.write(example(t, pixels, schema, sample.labels, index))
                 bar.update(1)
         if problems:
             return problems
@@ -213,10 +210,16 @@ def _write_shard(t, out: Path, shard: dict, samples: list[Sample], stream, sourc
         tmp.unlink(missing_ok=True)
 
 
-def example(t, pixels, labels, index: int) -> bytes:
+def example(t, pixels, schema: Heads, labels: tuple, index: int) -> bytes:
+    """One record (packs.FEATURES): the labels as the schema's label-matrix row, so every
+    head kind packs, and which heads have a label, so streaming can skip without knowing
+    each kind's "unknown"."""
     feature = t.train.Feature
+    row = schema.encode([Sample(Path(), labels)])[0]
+    known = [0 if h.impl.is_missing(v) else 1 for h, v in zip(schema, labels)]
     return t.train.Example(features=t.train.Features(feature={
         "image": feature(bytes_list=t.train.BytesList(value=[pixels.tobytes()])),
-        "labels": feature(int64_list=t.train.Int64List(value=list(labels))),
+        "labels": feature(float_list=t.train.FloatList(value=row.tolist())),
+        "known": feature(int64_list=t.train.Int64List(value=known)),
         "index": feature(int64_list=t.train.Int64List(value=[index])),
     })).SerializeToString()

@@ -17,7 +17,7 @@ import numpy as np
 from pipeline.core import negatives, packs
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads, schema_of
-from pipeline.core.labels import SPLITS, load_label_file, select_heads
+from pipeline.core.labels import SPLITS, Sample, load_label_file, select_heads
 
 MEMORY, STREAM = "memory", "stream"
 
@@ -133,14 +133,20 @@ class StreamSource:
             if not self.count(split):
                 raise PipelineError(f"{pack.folder}: no image has a label for "
                                     f"{', '.join(heads.names)}")
-            seen = [{int(key.split(",")[c]) for key in pack.patterns} for c in self.columns]
-            warn_gaps(pack.folder, seen, heads)
+            rows = pack.label_rows()
+            warn_gaps(pack.folder, [{v for labels, _ in rows for v in h.impl.gap_values(labels[c])}
+                                    for c, h in zip(self.columns, heads)], heads)
 
     def count(self, split: str) -> int:
         return self.packs[split].labelled(self.columns)
 
     def fit_targets(self) -> Heads:
-        return self.heads  # packs hold classification heads only
+        """The heads, regression ones standardized by the training pack's values (read from
+        its index: each distinct label pattern and how many records have it)."""
+        rows = [Sample(Path(), tuple(labels[c] for c in self.columns))
+                for labels, n in self.packs["train"].label_rows() for _ in range(n)]
+        self.heads = self.heads.fitted(rows)
+        return self.heads
 
     def dataset(self, split: str, feed):
         from pipeline.data.stream import packed_dataset

@@ -46,30 +46,39 @@ def records(pack: Pack, columns: list[int], feed: Feed):
     if feed.shards > 1:
         ds = ds.filter(lambda record, i: i % feed.shards == feed.shard)
     if pack.labelled(columns) < pack.count:  # only then is a record parsed to be kept
-        spec = {"labels": t.io.FixedLenFeature([len(pack.schema)], t.int64)}
+        spec = {"known": t.io.FixedLenFeature([len(pack.schema)], t.int64)}
         ds = ds.filter(lambda record, i: t.reduce_any(
-            t.gather(t.io.parse_single_example(record, spec)["labels"], columns) != MISSING))
+            t.gather(t.io.parse_single_example(record, spec)["known"], columns) > 0))
     return ds
 
 
+def matrix_columns(schema: Heads, columns: list[int]) -> tuple[list[int], list[bool]]:
+    """The label-matrix positions of the heads `columns` of `schema` (in that order), and
+    whether each is a column whose -1 the schema declares "none of these"."""
+    spans = schema.slices()
+    positions = [p for c in columns for p in range(spans[c].start, spans[c].stop)]
+    none = [schema.heads[c].none for c in columns for _ in range(spans[c].start, spans[c].stop)]
+    return positions, none
+
+
 def parser(pack: Pack, columns: list[int]):
-    """A batch of serialized records -> (uint8 images [N, size, size, 3], int32 labels of
-    `columns` [N, len(columns)])."""
+    """A batch of serialized records -> (uint8 images [N, size, size, 3], the float32 label
+    matrix of the heads `columns` [N, width]), as the in-memory path's."""
     t = tf()
     size = pack.image_size
     spec = {"image": t.io.FixedLenFeature([], t.string),
-            "labels": t.io.FixedLenFeature([len(pack.schema)], t.int64)}
+            "labels": t.io.FixedLenFeature([pack.schema.width], t.float32)}
+    positions, none_columns = matrix_columns(pack.schema, columns)
 
     # -1 in a column the schema declares "none of these" is NONE (labels.select_heads).
     # Padding records (blank_record) are -1 too: in such a column they count as "none".
-    none = t.constant([pack.schema.heads[c].none for c in columns])
+    none = t.constant(none_columns)
 
     def parse(serialized):
         example = t.io.parse_example(serialized, spec)
         images = t.reshape(t.io.decode_raw(example["image"], t.uint8), [-1, size, size, 3])
-        labels = t.cast(t.gather(example["labels"], columns, axis=1), t.int32)
-        labels = t.where(none & t.equal(labels, MISSING), NONE, labels)
-        return images, t.cast(labels, t.float32)  # as the in-memory path's label matrix
+        labels = t.gather(example["labels"], positions, axis=1)
+        return images, t.where(none & t.equal(labels, float(MISSING)), float(NONE), labels)
 
     return parse
 
@@ -81,12 +90,13 @@ def blank_record(pack: Pack) -> bytes:
     from pipeline.data.pack import example
 
     size = pack.image_size
-    return example(tf(), np.zeros((size, size, 3), np.uint8), [MISSING] * len(pack.schema), -1)
+    unlabelled = tuple(h.impl.missing for h in pack.schema)
+    return example(tf(), np.zeros((size, size, 3), np.uint8), pack.schema, unlabelled, -1)
 
 
 def packed_dataset(pack: Pack, config, heads: Heads, columns: list[int], feed: Feed):
     """The training or evaluation dataset of one pack, as `datasets.arrays_dataset` makes
-    it from arrays: (normalized image, {head name: class index or -1}) batches."""
+    it from arrays: (normalized image, {head name: its label-matrix columns}) batches."""
     t = tf()
     ds = records(pack, columns, feed).map(lambda record, i: record)
     if feed.training:
