@@ -182,16 +182,23 @@ def test_benchmark_and_report_take_every_kind(run, tmp_path):
     assert "exact match" in page and "MAE" in page and 'data-head="shade"' in page
 
 
-def test_phone_page_and_android_refuse_other_kinds_in_one_line(run, tmp_path, monkeypatch):
+def test_phone_page_refuses_other_kinds_in_one_line_and_android_takes_them(run, tmp_path,
+                                                                          monkeypatch):
     result = cli("web", "--run", run, "--out", tmp_path / "site", code=1)
     assert "the phone page shows classification heads only (yet); marks is a multilabel" \
         in result.output
     assert not (tmp_path / "site").exists()
     (tmp_path / "repo" / "android_demo" / "app").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "repo")
-    result = cli("android", "--run", run, code=1)
-    assert "the Android demo shows classification heads only (yet)" in result.output
-    assert not list((tmp_path / "repo").rglob("*.tflite"))
+    cli("android", "--run", run)
+    assert len(list((tmp_path / "repo").rglob("*.tflite"))) == 1
+    # what the app's ModelSpec.kinds reads (OutputsTest.kt parses a model.json of this shape)
+    spec = json.loads((run / "export" / "model.json").read_text())
+    kinds = {t["name"]: (t.get("kind", "classification"), t.get("unit")) for t in spec["tasks"]}
+    assert kinds == {"shape": ("classification", None), "marks": ("multilabel", None),
+                     "shade": ("regression", "level")}
+    assert spec["heads"]["shade"] == [] and spec["variants"]["int8"]["outputs"]["marks"][
+        "threshold"] == 0.5
 
 
 def test_threshold_for_a_regression_head_is_refused(run):

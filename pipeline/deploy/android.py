@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import only_classification, spec_heads
+from pipeline.core.heads import spec_heads
 from pipeline.core.io import atomic_copy
 from pipeline.deploy import model_info
 from pipeline.deploy.runtime import SPEC_FILE, resolve_model
@@ -46,8 +46,7 @@ def run(run: Path, variant: str = DEFAULT, assets: Path | None = None) -> list[P
     assets = Path(assets) if assets else find_assets()
     tflite = resolve_model(Path(run), variant)
     info = _checked(tflite)
-    only_classification(spec_heads(info.model_json, str(tflite)), "the Android demo",
-                        str(tflite))
+    spec_heads(info.model_json, str(tflite))  # heads of a kind the app reads, or one line
     assets.mkdir(parents=True, exist_ok=True)
     for stale in [*assets.glob("*.tflite"), assets / SPEC_FILE]:
         if stale.name != ASSET_NAME and stale.exists():

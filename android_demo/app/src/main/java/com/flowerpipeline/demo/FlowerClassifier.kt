@@ -3,6 +3,7 @@ package com.flowerpipeline.demo
 import android.content.Context
 import android.os.SystemClock
 import com.flowerpipeline.demo.core.DType
+import com.flowerpipeline.demo.core.HeadInfo
 import com.flowerpipeline.demo.core.HeadResult
 import com.flowerpipeline.demo.core.ModelFile
 import com.flowerpipeline.demo.core.ModelSpec
@@ -59,8 +60,9 @@ class FlowerClassifier(context: Context, val threads: Int) : Closeable {
         // drop or invent classes in every answer.
         spec.heads.forEach { (name, labels) ->
             val values = outputTensors.getValue(name).numElements()
-            require(values == labels.size) {
-                "output '$name' has $values values but the model's description lists ${labels.size} classes"
+            val expected = Outputs.outputSize(labels, spec.kinds[name] ?: HeadInfo())
+            require(values == expected) {
+                "output '$name' has $values values but the model's description says $expected"
             }
         }
         outputBuffers = outputTensors.mapValues { (_, t) ->
@@ -89,7 +91,8 @@ class FlowerClassifier(context: Context, val threads: Int) : Closeable {
             val tensor = outputTensors.getValue(name)
             Outputs.dequantize(buffer, dtype(tensor), quantization(tensor), tensor.numElements())
         }
-        return Classification(Outputs.decode(spec.heads, probabilities, variant.thresholds), ms, variant.key, threads)
+        return Classification(Outputs.decode(spec.heads, probabilities, variant.thresholds, spec.kinds),
+                              ms, variant.key, threads)
     }
 
     override fun close() = interpreter.close()

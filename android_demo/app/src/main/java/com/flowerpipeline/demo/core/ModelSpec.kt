@@ -47,10 +47,12 @@ data class VariantSpec(
 )
 
 data class ModelSpec(
-    /** Head name -> class labels, in the order of that output's values. */
+    /** Head name -> class labels, in the order of that output's values (none for a regression head). */
     val heads: LinkedHashMap<String, List<String>>,
     val defaultVariant: String,
     val variants: Map<String, VariantSpec>,
+    /** Head name -> its kind and unit, from `tasks`; a head absent here is a classification head. */
+    val kinds: Map<String, HeadInfo> = emptyMap(),
 ) {
     fun variant(key: String = defaultVariant): VariantSpec =
         variants[key] ?: throw JsonException("model.json has no variant '$key' (has ${variants.keys})")
@@ -66,8 +68,17 @@ data class ModelSpec(
                 .mapValues { (key, v) -> variant(key, v.asObject("variants.$key")) }
             val default = root["default"] as? String ?: variants.keys.firstOrNull()
                 ?: throw JsonException("model.json lists no variants")
-            return ModelSpec(heads, default, variants)
+            return ModelSpec(heads, default, variants, kinds(root["tasks"]))
         }
+
+        /** model.json `tasks`: [{"name", "kind"?, "unit"?, ...}]; absent in older files. */
+        private fun kinds(tasks: Any?): Map<String, HeadInfo> =
+            (tasks?.asList("tasks") ?: emptyList()).withIndex().associate { (i, task) ->
+                val t = task.asObject("tasks[$i]")
+                val kind = t["kind"]?.asString("tasks[$i].kind") ?: HeadKind.CLASSIFICATION.key
+                t.field("name").asString("tasks[$i].name") to
+                    HeadInfo(HeadKind.of(kind), t["unit"]?.asString("tasks[$i].unit") ?: "")
+            }
 
         private fun variant(key: String, v: Map<String, Any?>): VariantSpec {
             val input = v.field("input").asObject("variants.$key.input")

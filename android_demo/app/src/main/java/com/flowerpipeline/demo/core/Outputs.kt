@@ -5,13 +5,40 @@ import java.nio.ByteOrder
 
 data class ClassScore(val label: String, val probability: Float)
 
+/** What a head's output is: model.json `tasks[].kind` (absent: classification), as in core/kinds. */
+enum class HeadKind(val key: String) {
+    CLASSIFICATION("classification"), MULTILABEL("multilabel"), REGRESSION("regression");
+
+    companion object {
+        fun of(key: String): HeadKind = values().firstOrNull { it.key == key }
+            ?: throw JsonException("unknown head kind '$key' (this app reads ${values().joinToString { it.key }})")
+    }
+}
+
+/** A head's kind and, for a regression head, the unit of its number. */
+data class HeadInfo(val kind: HeadKind = HeadKind.CLASSIFICATION, val unit: String = "")
+
 /**
- * One head's answer: every class ranked by probability, and the best one unless the head is
- * not sure ([NotSure]). `threshold` is null for a model exported before thresholds existed.
+ * One head's answer. Classification: every class ranked by probability, and the best one
+ * unless the head is not sure ([NotSure]; `threshold` is null for a model exported before
+ * thresholds existed). Multilabel: every class in the head's order, [present] those at or
+ * above the threshold (0.5 when the file has none). Regression: [value] in [unit].
  */
-data class HeadResult(val head: String, val ranked: List<ClassScore>, val threshold: Float? = null) {
+data class HeadResult(
+    val head: String,
+    val ranked: List<ClassScore>,
+    val threshold: Float? = null,
+    val kind: HeadKind = HeadKind.CLASSIFICATION,
+    val value: Float? = null,
+    val unit: String = "",
+) {
     val best: ClassScore get() = ranked.first()
     val answered: Boolean get() = NotSure.answers(best.probability, threshold)
+    val present: List<ClassScore> get() = ranked.filter { it.probability >= (threshold ?: MULTILABEL_THRESHOLD) }
+
+    companion object {
+        const val MULTILABEL_THRESHOLD = 0.5f  // core/kinds/multilabel.py DEFAULT_THRESHOLD
+    }
 }
 
 /**
@@ -54,26 +81,62 @@ object Outputs {
     fun topK(values: FloatArray, k: Int): List<Int> =
         values.indices.sortedWith(compareByDescending<Int> { values[it] }.thenBy { it }).take(k)
 
-    /** Each head of model.json, in its order, read from `outputs` by name; `thresholds` by head. */
+    /** How many values a head's output holds: one per class, or the one number. */
+    fun outputSize(labels: List<String>, info: HeadInfo): Int =
+        if (info.kind == HeadKind.REGRESSION) 1 else labels.size
+
+    /** Each head of model.json, in its order, read from `outputs` by name; `thresholds` and
+     *  `kinds` by head (a head absent from `kinds` is a classification head). */
     fun decode(heads: Map<String, List<String>>, outputs: Map<String, FloatArray>,
-               thresholds: Map<String, Float> = emptyMap()): List<HeadResult> =
+               thresholds: Map<String, Float> = emptyMap(),
+               kinds: Map<String, HeadInfo> = emptyMap()): List<HeadResult> =
         heads.map { (name, labels) ->
-            val probs = outputs[name]
+            val values = outputs[name]
                 ?: throw IllegalArgumentException("model has no output named '$name' (has ${outputs.keys})")
-            require(probs.size == labels.size) { "output '$name' has ${probs.size} values for ${labels.size} labels" }
-            HeadResult(name, topK(probs, labels.size).map { ClassScore(labels[it], probs[it]) }, thresholds[name])
+            val info = kinds[name] ?: HeadInfo()
+            val size = outputSize(labels, info)
+            require(values.size == size) { "output '$name' has ${values.size} values for ${labels.size} labels" }
+            when (info.kind) {
+                HeadKind.CLASSIFICATION ->
+                    HeadResult(name, topK(values, size).map { ClassScore(labels[it], values[it]) }, thresholds[name])
+                HeadKind.MULTILABEL ->
+                    HeadResult(name, labels.indices.map { ClassScore(labels[it], values[it]) }, thresholds[name],
+                               HeadKind.MULTILABEL)
+                HeadKind.REGRESSION ->
+                    HeadResult(name, emptyList(), null, HeadKind.REGRESSION, values[0], info.unit)
+            }
         }
 
-    /** "flower_type: rose 93.1%  (daisy 6.9%)" lines, or "flower_type: not sure  (rose 41.0%, ...)". */
+    /** One line per head, as `pipeline predict` prints it: "flower_type: rose 93.1%  (daisy 6.9%)",
+     *  "flower_type: not sure  (rose 41.0%, ...; needs 50.0%)", "marks: red+yellow  (red 99.2%,
+     *  blue 6.6%, yellow 95.5%)", "shade: 123.4 level". */
     fun describe(results: List<HeadResult>): String = results.joinToString("\n") { r ->
-        if (r.answered) {
-            val others = r.ranked.drop(1).joinToString(", ") { "${it.label} ${percent(it.probability)}" }
-            "${r.head}: ${r.best.label} ${percent(r.best.probability)}  ($others)"
-        } else {
-            val all = r.ranked.joinToString(", ") { "${it.label} ${percent(it.probability)}" }
-            "${r.head}: not sure  ($all; needs ${percent(r.threshold!!)})"
+        val all = { r.ranked.joinToString(", ") { "${it.label} ${percent(it.probability)}" } }
+        when {
+            r.kind == HeadKind.REGRESSION ->
+                "${r.head}: ${significant(r.value!!)}" + if (r.unit.isEmpty()) "" else " ${r.unit}"
+            r.kind == HeadKind.MULTILABEL ->
+                "${r.head}: ${r.present.joinToString("+") { it.label }.ifEmpty { "none of them" }}  (${all()})"
+            r.answered -> {
+                val others = r.ranked.drop(1).joinToString(", ") { "${it.label} ${percent(it.probability)}" }
+                "${r.head}: ${r.best.label} ${percent(r.best.probability)}  ($others)"
+            }
+            else -> "${r.head}: not sure  (${all()}; needs ${percent(r.threshold!!)})"
         }
     }
 
     private fun percent(p: Float): String = String.format(java.util.Locale.ROOT, "%.1f%%", p * 100)
+
+    /** Four significant digits, trailing zeros dropped, as Python's "%.4g" writes a number. */
+    fun significant(v: Float): String {
+        if (v == 0f || !v.isFinite()) return if (v == 0f) "0" else v.toString()
+        val rounded = java.math.BigDecimal(v.toDouble()).round(java.math.MathContext(4, java.math.RoundingMode.HALF_EVEN))
+        val exponent = rounded.precision() - rounded.scale() - 1
+        if (exponent < -4 || exponent >= 4) {
+            val mantissa = rounded.movePointLeft(exponent).stripTrailingZeros().toPlainString()
+            val sign = if (exponent < 0) "-" else "+"
+            return "${mantissa}e$sign${String.format(java.util.Locale.ROOT, "%02d", kotlin.math.abs(exponent))}"
+        }
+        return rounded.stripTrailingZeros().toPlainString()
+    }
 }

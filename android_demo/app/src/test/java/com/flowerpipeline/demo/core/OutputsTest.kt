@@ -61,4 +61,39 @@ class OutputsTest {
         assertEquals("flower_type: not sure  (rose 45.0%, daisy 40.0%; needs 50.0%)\n" +
                      "flower_color: white 70.0%  (pink 20.0%, red 10.0%)", Outputs.describe(results))
     }
+
+    @Test
+    fun multilabelAndRegressionHeadsReadTheirKindFromModelJson() {
+        val spec = ModelSpec.parse("""{"heads": {"shape": ["disc", "square"], "marks": ["red", "blue", "yellow"], "shade": []},
+            "tasks": [{"name": "shape", "short": "shape"}, {"name": "marks", "short": "marks", "kind": "multilabel"},
+                      {"name": "shade", "short": "shade", "kind": "regression", "unit": "level"}],
+            "default": "int8", "variants": {"int8": {"file": "m.tflite", "input": {"name": "image", "dtype": "uint8",
+              "shape": [1, 32, 32, 3], "normalization": {"mean": [0, 0, 0], "std": [1, 1, 1]}},
+              "outputs": {"marks": {"threshold": 0.5}}}}}""")
+        assertEquals(HeadInfo(HeadKind.MULTILABEL), spec.kinds["marks"])
+        assertEquals(HeadInfo(HeadKind.REGRESSION, "level"), spec.kinds["shade"])
+        assertEquals(HeadInfo(), spec.kinds["shape"])
+        val outputs = mapOf("shape" to floatArrayOf(0.9f, 0.05f), "marks" to floatArrayOf(0.992f, 0.066f, 0.955f),
+                            "shade" to floatArrayOf(123.456f))
+        val results = Outputs.decode(spec.heads, outputs, spec.variant().thresholds, spec.kinds)
+        assertEquals(listOf("red", "yellow"), results[1].present.map { it.label })
+        assertEquals(123.456f, results[2].value)
+        assertEquals("shape: disc 90.0%  (square 5.0%)\n" +
+                     "marks: red+yellow  (red 99.2%, blue 6.6%, yellow 95.5%)\n" +
+                     "shade: 123.5 level", Outputs.describe(results))
+        val none = Outputs.decode(spec.heads, outputs + ("marks" to floatArrayOf(0.1f, 0.2f, 0.3f)), emptyMap(), spec.kinds)
+        assertEquals("marks: none of them  (red 10.0%, blue 20.0%, yellow 30.0%)", Outputs.describe(none).lines()[1])
+        assertThrows(IllegalArgumentException::class.java) {  // a regression output holds one number
+            Outputs.decode(spec.heads, outputs + ("shade" to floatArrayOf(1f, 2f)), emptyMap(), spec.kinds)
+        }
+        assertThrows(JsonException::class.java) { HeadKind.of("ordinal") }
+    }
+
+    @Test
+    fun numbersAreWrittenAsPythonsFourSignificantDigits() {
+        // the same strings as f"{v:.4g}" in Python (pipeline predict's regression answers)
+        val cases = listOf(123.456f to "123.5", 0f to "0", 1f to "1", -2.5f to "-2.5", 12345.6f to "1.235e+04",
+                           0.000012345f to "1.234e-05", 0.5f to "0.5", 1.0625f to "1.062", 9999.7f to "1e+04")
+        for ((v, text) in cases) assertEquals("$v", text, Outputs.significant(v))
+    }
 }
