@@ -264,15 +264,6 @@ def spec_heads(spec: dict, source: str) -> Heads:
     return heads
 
 
-def only_classification(heads: Heads, what: str, source: str) -> None:
-    """Refuse, in one line, a model whose heads `what` cannot show yet (not classification)."""
-    other = [h for h in heads if not h.classifies]
-    if other:
-        raise PipelineError(f"{source}: {what} shows classification heads only (yet); "
-                            f"{other[0].name} is a {other[0].kind} head (use `pipeline "
-                            "predict` or `pipeline evaluate` for it)")
-
-
 def load_schema(folder: Path | str) -> Heads:
     """The schema of the label files in `folder`: its heads.json, else the flower heads."""
     path = Path(folder) / SCHEMA_FILE

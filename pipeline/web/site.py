@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import only_classification, spec_heads
+from pipeline.core.heads import Heads, spec_heads
 from pipeline.core.io import read_json, sha256, write_json
 from pipeline.core.runs import RunDir
 
@@ -56,7 +56,7 @@ def chosen_variants(rd: RunDir, names: list[str] | None) -> tuple[dict, dict]:
     rd.require("export")
     where = rd.file("export", "model.json")
     spec = read_json(where)
-    only_classification(spec_heads(spec, str(where)), "the phone page", str(where))
+    _only_classification(spec_heads(spec, str(where)), str(where))
     have = spec.get("variants") or {}
     wanted = [spec.get("default"), spec.get("reference")]
     names = list(names or [n for n in wanted if n in have] or have)
@@ -138,3 +138,13 @@ def current(site: Path, run: Path, variants: list[str] | None) -> bool:
                 and all((site / v["file"]).is_file() for v in made["variants"]))
     except (PipelineError, KeyError, TypeError, OSError):
         return False
+
+
+def _only_classification(heads: Heads, source: str) -> None:
+    """The page runs MediaPipe's ImageClassifier, which reads class scores: refuse, in one
+    line, a model with a head of another kind (a regression output is a number)."""
+    other = [h for h in heads if not h.classifies]
+    if other:
+        raise PipelineError(f"{source}: the phone page shows classification heads only (yet); "
+                            f"{other[0].name} is a {other[0].kind} head (use `pipeline "
+                            "predict` or `pipeline evaluate` for it)")
