@@ -63,4 +63,5 @@ def test_a_head_named_like_a_trunk_layer_is_refused(tmp_path, registered):
         ' {"name": "flower_color", "short": "color", "classes": ["red", "pink", "white"]}]}')
     with pytest.raises(PipelineError, match="head name 'stem' clashes with tiny-test's layer"):
         api.train(data, tmp_path / "run", arch=TINY.name, image_size=32, epochs=1)
-    assert not (tmp_path / "run").exists()
+    assert not (tmp_path / "run" / "manifest.json").exists()  # no stage published
+    assert not (tmp_path / "run" / "train").exists()

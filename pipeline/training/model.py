@@ -20,20 +20,18 @@ def build_model(config: ModelConfig, heads: Heads):
     backbone = backbones.get(config.arch)
     image = k.Input((config.image_size, config.image_size, 3), name="image")
     shared = backbone.trunk(image, config.batchnorm)
+    _refuse_clashes(k.Model(image, shared), heads, config.arch)
     outputs = {h.name: h.impl.output(backbone.branch(shared, h.name, h.impl.units(h),
                                                      config.dropout, config.batchnorm), h)
                for h in heads}
     return k.Model(image, outputs, name=f"{config.arch.replace('.', '_')}_multitask")
 
 
-def check_head_names(config: ModelConfig, heads: Heads) -> None:
+def _refuse_clashes(trunk, heads: Heads, arch: str) -> None:
     """A head's layers are found by its name as prefix: a head named like a trunk layer
-    (`fire2` in SqueezeNet) would claim that layer, so such a name is refused (before
-    anything is written: the trunk is built on its own to read its layer names)."""
-    k = keras()
-    image = k.Input((config.image_size, config.image_size, 3), name="image")
-    trunk = k.Model(image, backbones.get(config.arch).trunk(image, config.batchnorm))
-    arch = config.arch
+    (`fire2` in SqueezeNet) would claim that layer, so such a name is refused. Only known
+    once the trunk is built, i.e. after TensorFlow has started (which the lock and a
+    multi-worker strategy must precede): the run's stage stays unpublished."""
     for layer in trunk.layers:
         for h in heads:
             if layer.name == h.name or layer.name.startswith(f"{h.name}_"):

@@ -25,7 +25,6 @@ from pipeline.core.trained import CONFIG_FILE
 from pipeline.data.sources import data_schema, open_source, resolve_input
 from pipeline.training import backbones, plots
 from pipeline.training.checkpoints import STATE
-from pipeline.training.model import check_head_names
 
 
 
@@ -199,7 +198,6 @@ def resolve_start(config: ModelConfig, heads: Heads, pretrained: str | None, ini
     ({layer: [kernel, bias]}), or None for a random start. Sets the config's layer style and
     normalization to what those weights need."""
     backbone = backbones.get(config.arch)
-    check_head_names(config, heads)
     if init_from:
         if pretrained:
             raise PipelineError("--init-from and --pretrained exclude each other: the other "
