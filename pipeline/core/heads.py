@@ -54,6 +54,11 @@ class Head:
         return kinds.get(self.kind)
 
     @property
+    def described(self) -> str:
+        """'flower_type (rose, daisy)'; a head without classes by its kind: 'shade (regression)'."""
+        return f"{self.name} ({', '.join(self.classes) or self.kind})"
+
+    @property
     def classifies(self) -> bool:
         """A classification head: has "none of these", a not-sure threshold, calibration."""
         return self.kind == kinds.DEFAULT

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
@@ -48,6 +49,7 @@ class Pack:
     def record_bytes(self) -> int:
         return self.image_size * self.image_size * 3
 
+    @cached_property  # parsed once: a regression head makes about one pattern per image
     def label_rows(self) -> list[tuple[tuple, int]]:
         """(labels in the schema's kinds, number of records) per distinct label pattern."""
         return [(_parse_pattern(key, self.schema), n) for key, n in self.patterns.items()]
@@ -56,7 +58,7 @@ class Pack:
         """Records with a label in at least one of `columns` (the model's heads): the images
         training uses, as the in-memory path's select_heads(drop_unlabelled=True) keeps."""
         heads = self.schema.heads
-        return sum(n for labels, n in self.label_rows()
+        return sum(n for labels, n in self.label_rows
                    if any(not heads[c].impl.is_missing(labels[c]) for c in columns))
 
 
@@ -107,7 +109,7 @@ def read_pack(folder: Path | str) -> Pack:
         pack = Pack(folder, int(data["image_size"]), int(data["count"]),
                     parse_schema(data["schema"], where), shards, dict(data["patterns"]),
                     dict(data["source"]))
-        pack.label_rows()  # every pattern parses in the schema's kinds
+        pack.label_rows  # every pattern parses in the schema's kinds
         adds_up = sum(int(s["records"]) for s in shards) == pack.count and not any(
             os.sep in s["file"] or s["file"].startswith(".") for s in shards)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -145,7 +147,7 @@ def check_fits(pack: Pack, image_size: int, schema: Heads, what: str = "this run
 
 
 def _describe(heads: Heads) -> str:
-    return "; ".join(f"{h.name} ({', '.join(h.classes) or h.kind})" for h in heads)
+    return "; ".join(h.described for h in heads)
 
 
 def open_split_packs(folder: Path | str, image_size: int, schema: Heads | None = None,

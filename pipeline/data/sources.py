@@ -133,7 +133,7 @@ class StreamSource:
             if not self.count(split):
                 raise PipelineError(f"{pack.folder}: no image has a label for "
                                     f"{', '.join(heads.names)}")
-            rows = pack.label_rows()
+            rows = pack.label_rows
             warn_gaps(pack.folder, [{v for labels, _ in rows for v in h.impl.gap_values(labels[c])}
                                     for c, h in zip(self.columns, heads)], heads)
 
@@ -144,7 +144,7 @@ class StreamSource:
         """The heads, regression ones standardized by the training pack's values (read from
         its index: each distinct label pattern and how many records have it)."""
         rows = [Sample(Path(), tuple(labels[c] for c in self.columns))
-                for labels, n in self.packs["train"].label_rows() for _ in range(n)]
+                for labels, n in self.packs["train"].label_rows for _ in range(n)]
         self.heads = self.heads.fitted(rows)
         return self.heads
 

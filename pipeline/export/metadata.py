@@ -42,8 +42,7 @@ NETWORK = "CNN"  # when the caller does not say which backbone made the model
 
 def describe_heads(heads: Heads, network: str = NETWORK) -> str:
     """'multi-task SqueezeNet 1.1: flower_type (rose, daisy), flower_color (red, pink, white)'."""
-    return f"{_tasks(heads)} {network}: " + ", ".join(
-        f"{h.name} ({', '.join(h.classes) or h.kind})" for h in heads)
+    return f"{_tasks(heads)} {network}: " + ", ".join(h.described for h in heads)
 
 
 def _tasks(heads: Heads) -> str:

@@ -34,15 +34,18 @@ def _refuse_clashes(trunk, heads: Heads, arch: str) -> None:
     multi-worker strategy must precede): the run's stage stays unpublished."""
     for layer in trunk.layers:
         for h in heads:
-            if layer.name == h.name or layer.name.startswith(f"{h.name}_"):
+            if _belongs(layer.name, h.name):
                 raise PipelineError(f"head name {h.name!r} clashes with {arch}'s layer "
                                     f"{layer.name!r}: rename the head in heads.json")
 
 
+def _belongs(layer_name: str, head_name: str) -> bool:
+    return layer_name == head_name or layer_name.startswith(f"{head_name}_")
+
+
 def head_layer_names(net, heads: Heads) -> set[str]:
     """Layers that belong to one head (named `<head>_...` or the head itself)."""
-    return {layer.name for layer in net.layers for h in heads
-            if layer.name == h.name or layer.name.startswith(f"{h.name}_")}
+    return {layer.name for layer in net.layers for h in heads if _belongs(layer.name, h.name)}
 
 
 def load_pretrained(net, weights: dict) -> int:
