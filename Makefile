@@ -40,8 +40,11 @@ real: $(STAMP)
 	$(BIN)/pipeline evaluate --model $(REAL_RUN) --labels data/real/test.txt --negatives data/real/negatives_test.txt --out $(REAL_RUN)/evaluate_test.json
 	$(BIN)/pipeline report --run $(REAL_RUN)
 
+# Test files spread over TEST_WORKERS processes (pytest-xdist), each file whole on one worker
+# so its module fixtures are built once; tiny models, so two workers fit two cores.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Browser (LiteRT.js), Kotlin (kotlinc + JUnit) and Android resources (aapt) checks of an
 # exported model that the script builds itself; installs its Debian and npm packages itself.

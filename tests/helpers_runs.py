@@ -1,9 +1,10 @@
 """Tiny run directories for tests: a few 32 px flower drawings, a trained and an exported run.
 
 A plain module (not conftest.py) so any test file can `from helpers_runs import ...`.
-`make_tiny_exported_run(tmp_path)` gives a run with train/, qat/ and export/ (all four
-.tflite files and model.json) in well under a minute; the exported run is built once per
-pytest process and copied, because the TFLite conversions dominate the cost.
+`make_tiny_exported_run(tmp_path)` gives a run with train/, qat/ and export/ (every
+variant's .tflite file and model.json) in well under a minute; the exported run is built once per
+test session (shared by pytest-xdist's workers) and copied, because the TFLite conversions
+dominate the cost.
 
 The data is deliberately trivial (a disc or a ring of petals, in red, pink or white, on green)
 and the test split is the training split: these runs check plumbing, not generalization.
@@ -108,20 +109,39 @@ def make_tiny_trained_run(root: Path, heads: Heads = FLOWER_HEADS, epochs: int =
 
 
 def make_tiny_exported_run(tmp_path: Path, heads: Heads = FLOWER_HEADS) -> RunDir:
-    """A run with train/, qat/ and export/, copied from one built per process and head set."""
-    from pipeline import api
-
+    """A run with train/, qat/ and export/, copied from one built per head set: once per
+    pytest process, or once per session when pytest-xdist runs several (they share it)."""
     key = ",".join(heads.names)
     if key not in _CACHE:
-        import tempfile
-
-        base = Path(tempfile.mkdtemp(prefix="tiny_runs_")) / f"run{len(_CACHE)}"
-        api.quantize(make_tiny_trained_run(base, heads).root, epochs=1, lr=1e-4)
-        _CACHE[key] = base
+        _CACHE[key] = _built_once(key, heads)
     target = Path(tmp_path) / "run"
     shutil.copytree(_CACHE[key], target, symlinks=True)  # stage links stay links
     _fix_data_path(_CACHE[key], target)
     return RunDir(target)
+
+
+def _built_once(key: str, heads: Heads) -> Path:
+    """The exported run of `heads`, built by whichever worker of this session asks first while
+    the others wait on a lock (pytest-xdist names the session in PYTEST_XDIST_TESTRUNUID)."""
+    import fcntl
+    import hashlib
+    import os
+    import tempfile
+
+    from pipeline import api
+
+    session = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
+    shared = Path(tempfile.gettempdir()) / f"tiny_runs_{session}"
+    shared.mkdir(exist_ok=True)
+    base = shared / f"run_{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    with open(shared / f"{base.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (shared / f"{base.name}.done").exists():
+            shutil.rmtree(base, ignore_errors=True)  # a build that died half-way
+            shutil.rmtree(shared / f"{base.name}_data", ignore_errors=True)
+            api.quantize(make_tiny_trained_run(base, heads).root, epochs=1, lr=1e-4)
+            (shared / f"{base.name}.done").touch()
+    return base
 
 
 def _fix_data_path(source: Path, target: Path) -> None:

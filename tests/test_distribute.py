@@ -114,16 +114,6 @@ def test_a_worker_that_never_comes_is_a_time_out(packed, tmp_path):
     assert time.monotonic() - began < 60 and nothing_published(tmp_path / "run")
 
 
-def test_two_workers_train_one_model(packed, tmp_path):
-    """Two processes on localhost: the chief writes the run, the worker only a temporary
-    folder that it removes; their final weights are byte-identical."""
-    run = tmp_path / "run"
-    args = ["--data", packed, "--run", run, "--image-size", 32, "--epochs", 2,
-            "--batch-size", 4, "--distribute", "multi-worker", "--pretrained", "none"]
-    results = finish(start_workers(2, args, tmp_path))
-    check_one_model(results, run, tmp_path, epochs=2)
-
-
 def check_one_model(results, run, tmp_path, epochs):
     for code, output in results:
         assert code == 0, output[-3000:]
@@ -140,8 +130,10 @@ def check_one_model(results, run, tmp_path, epochs):
 
 @pytest.mark.slow
 def test_two_workers_lose_one_resume_and_train_one_model(packed, tmp_path):
-    """Worker 1 is killed after the first checkpoint: the chief stops with one line and
-    keeps its checkpoints; both restarted with --resume finish with identical weights."""
+    """Two processes on localhost. Worker 1 is killed after the first checkpoint: the chief
+    stops with one line and keeps its checkpoints; both restarted with --resume finish with
+    byte-identical weights, the chief writing the run and the worker only a temporary folder
+    that it removes (one test for both: a cluster that trains is what resumes)."""
     run = tmp_path / "run"
     args = ["--data", packed, "--run", run, "--image-size", 32, "--epochs", 3,
             "--batch-size", 4, "--distribute", "multi-worker", "--pretrained", "none"]

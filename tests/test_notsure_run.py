@@ -60,7 +60,8 @@ def run(data, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("runs") / "run"
     cli("train", "--data", split, "--run", run, "--image-size", 32, "--epochs", 3,
         "--batch-size", 16, "--pretrained", "none")
-    cli("quantize", "--run", run, "--epochs", 0, "--threshold", "type=0.6")
+    cli("quantize", "--run", run, "--epochs", 0, "--threshold", "type=0.6",
+        "--variants", "int8,float32")
     return run
 
 
@@ -104,7 +105,8 @@ def test_evaluate_reports_coverage_and_not_sure_per_kind(run, tmp_path):
 
 
 def test_export_again_with_a_users_threshold_and_refuses_bad_ones(run):
-    cli("export", "--run", run, "--threshold", "type=0.9,color=0.7")
+    cli("export", "--run", run, "--threshold", "type=0.9,color=0.7",
+        "--variants", "int8,float32")
     spec = json.loads((run / "export" / "model.json").read_text())
     assert {o["threshold"] for o in spec["variants"]["int8"]["outputs"].values()} == {0.9, 0.7}
     before = hashlib.sha256((run / "export" / "model_int8.tflite").read_bytes()).hexdigest()

@@ -99,7 +99,8 @@ def test_train_and_qat_stream_a_packed_folder_and_record_it(folder, tmp_path):
     run = tmp_path / "run"
     for args in (["train", "--data", folder, "--run", run, "--image-size", SIZE, "--epochs", 1,
                   "--batch-size", 4, "--pretrained", "none"], ["quantize", "--run", run,
-                                                               "--epochs", 1]):
+                                                               "--epochs", 1,
+                                                               "--variants", "int8"]):
         result = CliRunner().invoke(app, [str(a) for a in args])
         assert result.exit_code == 0, result.output[-2000:]
     trained = TrainedRun.open(run)
