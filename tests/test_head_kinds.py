@@ -182,12 +182,20 @@ def test_benchmark_and_report_take_every_kind(run, tmp_path):
     assert "exact match" in page and "MAE" in page and 'data-head="shade"' in page
 
 
-def test_phone_page_refuses_other_kinds_in_one_line_and_android_takes_them(run, tmp_path,
-                                                                          monkeypatch):
-    result = cli("web", "--run", run, "--out", tmp_path / "site", code=1)
-    assert "the phone page shows classification heads only (yet); marks is a multilabel" \
-        in result.output
-    assert not (tmp_path / "site").exists()
+def test_phone_page_and_android_take_every_kind(run, tmp_path, monkeypatch):
+    """The phone page's site says each head's kind (its app.js decodes MediaPipe's result by
+    it; `make test-clients` web-kinds checks that in chromium against predict)."""
+    modules = tmp_path / "node_modules" / "@mediapipe" / "tasks-vision"
+    from pipeline.web import site
+
+    for name in site.MEDIAPIPE_FILES:  # a stand-in for the npm install
+        (modules / name).parent.mkdir(parents=True, exist_ok=True)
+        (modules / name).write_text('{"version": "0"}' if name == "package.json" else name)
+    monkeypatch.setenv("PIPELINE_WEB_MODULES", str(tmp_path / "node_modules"))
+    cli("web", "--run", run, "--out", tmp_path / "site")
+    assert json.loads((tmp_path / "site" / "site.json").read_text())["heads"] == [
+        {"name": "shape", "kind": "classification"}, {"name": "marks", "kind": "multilabel"},
+        {"name": "shade", "kind": "regression", "unit": "level"}]
     (tmp_path / "repo" / "android_demo" / "app").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "repo")
     cli("android", "--run", run)

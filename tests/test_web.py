@@ -45,9 +45,14 @@ def test_site_holds_the_page_the_runtime_and_the_exported_files(exported, module
         assert (out / v["file"]).read_bytes() == (exported / "export" / v["file"].split("/")[1]).read_bytes()
     assert (out / "mediapipe" / "vision_bundle.mjs").read_text() == "vision_bundle.mjs"
     assert info["runtime"] == "@mediapipe/tasks-vision 0.10.21"
-    # The page names no class: heads and labels come from the model file's metadata.
+    # The page names no class: labels come from the model file's metadata; site.json says
+    # only each head's kind (from model.json), and the page's code names no head.
+    assert info["heads"] == [{"name": "flower_type", "kind": "classification"},
+                             {"name": "flower_color", "kind": "classification"}]
     page = "".join((out / n).read_text() for n in ("index.html", "app.js", "site.json"))
-    assert not {"rose", "daisy", "pink", "flower_type"} & set(page.replace('"', " ").split())
+    assert not {"rose", "daisy", "pink"} & set(page.replace('"', " ").split())
+    code = "".join((out / n).read_text() for n in ("index.html", "app.js"))
+    assert "flower_type" not in code
     assert "http://" not in page and "https://" not in page  # nothing from another host
     assert web("--run", exported, "--out", out, "--variants", "int8").exit_code == 0
     assert [v["key"] for v in json.loads((out / "site.json").read_text())["variants"]] == ["int8"]
@@ -82,10 +87,14 @@ def test_bad_input_is_one_line_and_writes_nothing(exported, modules, tmp_path, m
     assert left == (["notes.txt"] if case == "not-a-site" else [])
 
 
-def test_current_follows_the_export(exported, modules, tmp_path):
+def test_current_follows_the_export_and_the_page(exported, modules, tmp_path):
     out = sitelib.build(exported, tmp_path / "site", ["int8"])
     assert sitelib.current(out, exported, ["int8"])
     assert not sitelib.current(out, exported, ["float32"])
+    page = (out / "app.js").read_bytes()
+    (out / "app.js").write_bytes(page + b"// the page of an older pipeline\n")
+    assert not sitelib.current(out, exported, ["int8"])  # served again, rebuilt first
+    (out / "app.js").write_bytes(page)
     info = json.loads((out / "site.json").read_text())
     (out / "site.json").write_text(json.dumps({**info, "export_id": "older"}))
     assert not sitelib.current(out, exported, None)

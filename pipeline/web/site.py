@@ -4,10 +4,15 @@
     OUT/mediapipe/                       MediaPipe Tasks for the web: its ES module and wasm,
                                          copied from the pinned npm package (`make web-deps`)
     OUT/models/model_<variant>.tflite    the run's exported files, byte for byte
-    OUT/site.json                        which variants, their files, sha256 and the export id
+    OUT/site.json                        which variants, their files, sha256 and the export id;
+                                         each head's kind (and a regression head's unit)
 
 The page learns heads, labels, normalization and the "not sure" thresholds from each .tflite's
-own metadata (MediaPipe Tasks reads them), so site.json names files, never classes. The site is
+own metadata (MediaPipe Tasks reads them), so site.json names files and kinds, never classes.
+MediaPipe's ImageClassifier reads every kind's output as scores: a classification head's top
+class (or none: not sure), a multilabel head's classes at or above its threshold, and a
+regression head's one output as the score of its one nameless category (the number itself:
+the model outputs it in its unit); the page shows each as its kind says. The site is
 built in a temporary folder beside OUT and renamed into place: a reader of OUT sees the old
 site or the new one. Nothing in it is fetched from another host at run time.
 """
@@ -19,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import Heads, spec_heads
+from pipeline.core.heads import spec_heads
 from pipeline.core.io import read_json, sha256, write_json
 from pipeline.core.runs import RunDir
 
@@ -50,13 +55,19 @@ def mediapipe_dir() -> Path:
     return folder
 
 
+def head_kinds(spec: dict, source: str) -> list[dict]:
+    """What the page needs of each head beyond the file's metadata: its kind (and unit)."""
+    return [{"name": h.name, "kind": h.kind, **({"unit": h.unit} if h.unit else {})}
+            for h in spec_heads(spec, source)]
+
+
 def chosen_variants(rd: RunDir, names: list[str] | None) -> tuple[dict, dict]:
     """(model.json, {variant: its entry}) for the variants asked for, in that order; by
     default the export's default variant and its float reference (model.json names both)."""
     rd.require("export")
     where = rd.file("export", "model.json")
     spec = read_json(where)
-    _only_classification(spec_heads(spec, str(where)), str(where))
+    spec_heads(spec, str(where))  # a damaged heads table stops the build in one line
     have = spec.get("variants") or {}
     wanted = [spec.get("default"), spec.get("reference")]
     names = list(names or [n for n in wanted if n in have] or have)
@@ -73,7 +84,8 @@ def build(run: Path, out: Path, variants: list[str] | None = None) -> Path:
     if not rd.root.is_dir():
         raise PipelineError(f"{rd.root}: no such run directory")
     rd = rd.snapshot()
-    _, chosen = chosen_variants(rd, variants)
+    spec, chosen = chosen_variants(rd, variants)
+    heads = head_kinds(spec, str(rd.file("export", "model.json")))
     mediapipe = mediapipe_dir()
     out = Path(out)
     if out.exists() and not (out / MARKER).is_file():
@@ -83,7 +95,7 @@ def build(run: Path, out: Path, variants: list[str] | None = None) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:
         os.chmod(tmp, 0o755)
-        _fill(tmp, rd, chosen, mediapipe)
+        _fill(tmp, rd, chosen, heads, mediapipe)
         _swap(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -91,7 +103,7 @@ def build(run: Path, out: Path, variants: list[str] | None = None) -> Path:
     return out
 
 
-def _fill(folder: Path, rd: RunDir, chosen: dict, mediapipe: Path) -> None:
+def _fill(folder: Path, rd: RunDir, chosen: dict, heads: list[dict], mediapipe: Path) -> None:
     for name in PAGE_FILES:
         shutil.copyfile(STATIC / name, folder / name)
     for name in MEDIAPIPE_FILES[1:]:
@@ -108,7 +120,8 @@ def _fill(folder: Path, rd: RunDir, chosen: dict, mediapipe: Path) -> None:
                        "input": {k: entry.get("input", {}).get(k) for k in ("shape", "dtype")}})
     version = read_json(mediapipe / "package.json").get("version")
     write_json(folder / MARKER, {"run": rd.name, "export_id": rd.entry("export").get("id"),
-                                 "variants": listed, "runtime": f"{MEDIAPIPE} {version}"})
+                                 "variants": listed, "heads": heads,
+                                 "runtime": f"{MEDIAPIPE} {version}"})
 
 
 def _swap(tmp: Path, out: Path) -> None:
@@ -128,23 +141,15 @@ def _swap(tmp: Path, out: Path) -> None:
 
 
 def current(site: Path, run: Path, variants: list[str] | None) -> bool:
-    """True when `site` was built from the run's current export with these variants."""
+    """True when `site` was built from the run's current export with these variants, by this
+    version of the page (a pipeline upgraded since rebuilds it)."""
     try:
         made = read_json(site / MARKER)
         rd = RunDir(run).snapshot()
         keys = [v["key"] for v in made["variants"]]
         return (made.get("export_id") == (rd.entry("export") or {}).get("id")
                 and (variants is None or keys == list(dict.fromkeys(variants)))
-                and all((site / v["file"]).is_file() for v in made["variants"]))
+                and all((site / v["file"]).is_file() for v in made["variants"])
+                and all((site / n).read_bytes() == (STATIC / n).read_bytes() for n in PAGE_FILES))
     except (PipelineError, KeyError, TypeError, OSError):
         return False
-
-
-def _only_classification(heads: Heads, source: str) -> None:
-    """The page runs MediaPipe's ImageClassifier, which reads class scores: refuse, in one
-    line, a model with a head of another kind (a regression output is a number)."""
-    other = [h for h in heads if not h.classifies]
-    if other:
-        raise PipelineError(f"{source}: the phone page shows classification heads only (yet); "
-                            f"{other[0].name} is a {other[0].kind} head (use `pipeline "
-                            "predict` or `pipeline evaluate` for it)")

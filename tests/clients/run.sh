@@ -22,7 +22,9 @@
 #     variant; screenshot report.png);
 #  7. web: `pipeline serve` of the tiny run and its phone page in chromium under mobile emulation:
 #     a fake camera (.y4m of the test photos), every test photo through the photo button against
-#     `pipeline predict`, and /?benchmark=1 recorded in the run and shown by `pipeline report`.
+#     `pipeline predict`, and /?benchmark=1 recorded in the run and shown by `pipeline report`;
+#  8. web-kinds: the same on a model with a classification, a multilabel and a regression head
+#     (drawings from tests/helpers_kinds.py, trained by `pipeline train`).
 # Every check runs even if an earlier one failed; any failure makes the exit code non-zero.
 # Outputs (screenshot, fixtures, logs) stay in tests/clients/out/.
 set -euo pipefail
@@ -91,13 +93,29 @@ check_report() { # a quick benchmark so the page has every section, then the pag
     node browser/check_report.mjs "$out/run" "$out/report.png"
 }
 
-check_web() { # the phone page through `pipeline serve`, as a phone (browser/check_web.mjs)
-    local photos
-    mapfile -t photos < <(grep -v '^\s*\(#\|$\)' "$out/data/test.txt" | cut -d, -f1 | sed "s|^|$out/data/|")
-    "$python" make_y4m.py "$out/camera.y4m" "${photos[@]}" &&
-    "$pipeline" predict "${photos[@]}" --model "$out/run" --json > "$out/predict_test.jsonl" &&
-    PIPELINE="$pipeline" node browser/check_web.mjs "$out/run" "$out/predict_test.jsonl" \
-        "$out/camera.y4m" "$out" "${photos[@]}"
+check_web() { # RUN DATA OUT: the phone page through `pipeline serve`, as a phone, on DATA's
+    # test photos (browser/check_web.mjs)
+    local run=$1 data=$2 dir=$3 photos
+    mkdir -p "$dir"
+    mapfile -t photos < <(grep -v '^\s*\(#\|$\)' "$data/test.txt" | cut -d, -f1 | sed "s|^|$data/|")
+    "$python" make_y4m.py "$dir/camera.y4m" "${photos[@]}" &&
+    "$pipeline" predict "${photos[@]}" --model "$run" --json > "$dir/predict_test.jsonl" &&
+    PIPELINE="$pipeline" node browser/check_web.mjs "$run" "$dir/predict_test.jsonl" \
+        "$dir/camera.y4m" "$dir" "${photos[@]}"
+}
+
+check_web_kinds() { # the phone page of a model with a head of each kind (tests/helpers_kinds.py)
+    local dir=$out/kinds
+    mkdir -p "$dir"
+    { PYTHONPATH="../${PYTHONPATH:+:$PYTHONPATH}" "$python" -c \
+        'import sys; from helpers_kinds import write_dataset; write_dataset(sys.argv[1], count=160)' \
+        "$dir/all" &&
+      "$pipeline" data split "$dir/all/all.txt" --out "$dir/data" &&
+      "$pipeline" train --data "$dir/data" --run "$dir/run" --image-size 32 --epochs 15 \
+        --batch-size 16 --lr 1e-3 &&
+      "$pipeline" quantize --run "$dir/run" --epochs 1 --variants int8,float32
+    } > "$dir/build.log" 2>&1 || { tail -20 "$dir/build.log"; return 1; }
+    check_web "$dir/run" "$dir/data" "$dir"
 }
 
 declare -A results
@@ -124,9 +142,10 @@ main() {
     check mediapipe-python "$out/mp-venv/bin/python" mediapipe_check.py "$out/fixtures"
     check mediapipe-web node browser/check_mediapipe.mjs "$out/fixtures" "$out/mediapipe.png"
     check report check_report
-    check web check_web
+    check web check_web "$out/run" "$out/data" "$out"
+    check web-kinds check_web_kinds
     step "summary ($((SECONDS - start)) s; screenshots: tests/clients/$out/{browser,orientation,mediapipe,report,web-*}.png)"
-    for name in browser browser-orientation kotlin android-resources mediapipe-python mediapipe-web report web; do
+    for name in browser browser-orientation kotlin android-resources mediapipe-python mediapipe-web report web web-kinds; do
         echo "  $name: ${results[$name]}"
         [ "${results[$name]}" = passed ] || failed=$((failed + 1))
     done

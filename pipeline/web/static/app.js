@@ -2,11 +2,16 @@
 // class labels, normalization and each head's "not sure" threshold come from the file's own
 // TFLite metadata, which MediaPipe reads by itself: this page names no class. A head whose top
 // score is below its threshold (ScoreThresholdingOptions) comes back with no category, and the
-// page says "not sure"; a model exported without thresholds always answers.
+// page says "not sure"; a model exported without thresholds always answers. site.json says
+// each head's kind: a multilabel head shows the classes MediaPipe keeps (those at or above its
+// threshold; none kept: "none of them"), a regression head the score of its one category,
+// which is the number itself, in its unit.
 //
-// For automation: document.body.dataset.result holds the latest answer as JSON
-// ({"heads": {head: {"class": name or null, "scores": {...}}}, "ms": n, ...}),
-// document.body.dataset.benchmark the latest benchmark; /?benchmark=1 starts it on load.
+// For automation: document.body.dataset.result holds the latest answer as JSON, each head as
+// `pipeline predict --json` gives it: {"heads": {head: {"class": name or null, "scores": {...}}
+// (classification), {"labels": [...], "scores": {...}} (multilabel), {"value": x, "unit": u}
+// (regression)}, "ms": n, ...}; document.body.dataset.benchmark the latest benchmark;
+// /?benchmark=1 starts it on load.
 import {FilesetResolver, ImageClassifier} from './mediapipe/vision_bundle.mjs';
 
 const $ = (id) => document.getElementById(id);
@@ -32,25 +37,62 @@ async function classifier(key, mode) {
   return state.classifiers[name];
 }
 
-/** MediaPipe's result -> {head: {class, scores}}; class null = "not sure". */
+/** MediaPipe's result -> {head: answer}, each head decoded as its kind (site.json) says, in
+ *  the model's order of heads (MediaPipe's is the file's order of outputs). */
 function heads(result) {
+  const kinds = Object.fromEntries((state.site.heads || []).map((h) => [h.name, h]));
+  const order = Object.keys(kinds);
+  const rank = (c) => (order.includes(c.headName) ? order.indexOf(c.headName) : order.length);
   const out = {};
-  for (const c of result.classifications) {
+  for (const c of [...result.classifications].sort((a, b) => rank(a) - rank(b))) {
+    const head = kinds[c.headName] || {kind: 'classification'};
     const scores = Object.fromEntries(c.categories.map((k) => [k.categoryName, k.score]));
-    const top = c.categories.reduce((a, k) => (a === null || k.score > a.score ? k : a), null);
-    out[c.headName] = {class: top ? top.categoryName : null, scores};
+    if (head.kind === 'regression') {
+      out[c.headName] = {value: c.categories.length ? c.categories[0].score : null, unit: head.unit || ''};
+    } else if (head.kind === 'multilabel') {
+      // in the head's order of classes, as `pipeline predict` lists them (MediaPipe's: by score)
+      const present = [...c.categories].sort((a, b) => a.index - b.index);
+      out[c.headName] = {labels: present.map((k) => k.categoryName), scores};
+    } else {
+      const top = c.categories.reduce((a, k) => (a === null || k.score > a.score ? k : a), null);
+      out[c.headName] = {class: top ? top.categoryName : null, scores};
+    }
   }
   return out;
+}
+
+/** Python's '%.4g' (what `pipeline predict` and the Android app print a number with). */
+function g4(x) {
+  if (!Number.isFinite(x)) return String(x);
+  if (x === 0) return '0';
+  const exponent = Math.floor(Math.log10(Math.abs(Number(x.toPrecision(4)))));
+  if (exponent < -4 || exponent >= 4) {
+    const [mantissa, e] = x.toExponential(3).split('e');
+    const trimmed = mantissa.includes('.') ? mantissa.replace(/\.?0+$/, '') : mantissa;
+    return `${trimmed}e${e[0] === '-' ? '-' : '+'}${e.replace(/^[-+]/, '').padStart(2, '0')}`;
+  }
+  const fixed = x.toFixed(Math.max(0, 3 - exponent));
+  return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
+}
+
+function shown(h) {
+  if ('value' in h) {
+    return h.value === null ? '<span class="class unsure">no value</span>'
+        : `<span class="class">${esc(g4(h.value))}<span class="score">${esc(h.unit)}</span></span>`;
+  }
+  if ('labels' in h) {
+    return h.labels.length ? `<span class="class">${h.labels.map(esc).join(' + ')}</span>`
+        : '<span class="class unsure">none of them</span>';
+  }
+  return h.class === null ? '<span class="class unsure">not sure</span>'
+      : `<span class="class">${esc(h.class)}<span class="score">${(100 * h.scores[h.class]).toFixed(0)}%</span></span>`;
 }
 
 function show(result, ms, source) {
   const answer = {heads: heads(result), ms: Math.round(ms * 100) / 100, variant: state.variant,
                   source, seq: ++state.seq};
-  const rows = Object.entries(answer.heads).map(([name, h]) => {
-    const shown = h.class === null ? '<span class="class unsure">not sure</span>'
-        : `<span class="class">${esc(h.class)}<span class="score">${(100 * h.scores[h.class]).toFixed(0)}%</span></span>`;
-    return `<div class="head"><span class="name">${esc(name)}</span>${shown}</div>`;
-  });
+  const rows = Object.entries(answer.heads).map(([name, h]) =>
+      `<div class="head"><span class="name">${esc(name)}</span>${shown(h)}</div>`);
   $('answers').innerHTML = rows.join('');
   $('timing').textContent = `${source === 'camera' ? 'frame' : 'photo'} to answer: ${ms.toFixed(1)} ms (${state.variant})`;
   document.body.dataset.result = JSON.stringify(answer);

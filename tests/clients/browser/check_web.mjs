@@ -3,9 +3,10 @@
 //
 //   node check_web.mjs RUN PREDICT_JSONL Y4M OUT_DIR PHOTO...
 //
-// 1. camera: a tap on "Camera"; both heads answered from camera frames within 30 s;
+// 1. camera: a tap on "Camera"; every head answered from camera frames within 30 s;
 // 2. photos: every PHOTO through the page's photo input; the page's answer per head (class,
-//    or null = "not sure") equals `pipeline predict`'s (PREDICT_JSONL) on >= 95% of them;
+//    or null = "not sure"; a multilabel head's classes; a regression head's number) equals
+//    `pipeline predict`'s (PREDICT_JSONL) on >= 95% of them;
 //    the rest are listed with both answers and scores;
 // 3. /?benchmark=1 posts a result that the server records in RUN/devices/ and that
 //    `pipeline report` shows in its "Measured on devices" table.
@@ -74,7 +75,7 @@ async function camera(origin, heads) {
       return document.body.dataset.error || (r && r.source === 'camera' && want.every((h) => h in r.heads));
     }, heads, {timeout: 30_000});
     const got = await result(p.page);
-    console.log(`camera: both heads answered ${Date.now() - start} ms after the tap; last frame to answer ` +
+    console.log(`camera: every head answered ${Date.now() - start} ms after the tap; last frame to answer ` +
                 `${got.ms} ms: ${JSON.stringify(got.heads)}`);
     await p.page.waitForTimeout(1000);
     await p.page.screenshot({path: join(outDir, 'web-camera.png')});
@@ -88,6 +89,22 @@ async function camera(origin, heads) {
 function predictAnswer(pred) {
   const unsure = pred.label === null || pred.label === 'not sure' || pred.sure === false || pred.answered === false;
   return unsure ? null : pred.label;
+}
+
+/** The page's answer of one head equals predict's, by the head's kind: the same classes
+ *  present (multilabel), the same number within 1e-4 of its size (regression: the same file
+ *  on the same pixels), else the same class or not sure. */
+function sameAnswer(got, pred) {
+  if (!got) return false;
+  if ('value' in pred) return got.value !== null && Math.abs(got.value - pred.value) <= 1e-4 * Math.max(1, Math.abs(pred.value));
+  if ('labels' in pred) return JSON.stringify([...got.labels].sort()) === JSON.stringify([...pred.labels].sort());
+  return got.class === predictAnswer(pred);
+}
+
+function predictShown(x) {
+  if ('value' in x) return x.value;
+  if ('labels' in x) return [x.labels, x.probabilities];
+  return [predictAnswer(x), x.probabilities];
 }
 
 async function photoPath(origin) {
@@ -106,14 +123,14 @@ async function photoPath(origin) {
           JSON.parse(document.body.dataset.result || '{"seq":0}').seq > n, before);
       const got = await result(p.page);
       const pred = want[basename(photo)];
-      const ok = got && Object.keys(pred).every((h) => got.heads[h] && got.heads[h].class === predictAnswer(pred[h]));
+      const ok = got && Object.keys(pred).every((h) => sameAnswer(got.heads[h], pred[h]));
       if (ok) same++;
       else differ.push(`${basename(photo)}: page ${JSON.stringify(got && got.heads)}; predict ` +
-                       JSON.stringify(Object.fromEntries(Object.entries(pred).map(([h, x]) => [h, [predictAnswer(x), x.probabilities]]))));
+                       JSON.stringify(Object.fromEntries(Object.entries(pred).map(([h, x]) => [h, predictShown(x)]))));
     }
     await p.page.screenshot({path: join(outDir, 'web-photo.png')});
     const share = same / photos.length;
-    console.log(`photos: the page's answer (class or not sure) equals pipeline predict's on both heads for ` +
+    console.log(`photos: the page's answer equals pipeline predict's on every head for ` +
                 `${same}/${photos.length} (${(100 * share).toFixed(1)}%; required 95%)`);
     differ.forEach((line) => console.log(`  differs (the browser's resize is not Pillow's): ${line}`));
     if (!(share >= 0.95)) problems.push(`photos: only ${same}/${photos.length} agree with pipeline predict`);
