@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import ssl
 import subprocess
 import sys
@@ -245,8 +246,12 @@ def test_serve_command_starts_and_stops_on_ctrl_c(site, tmp_path):
     """The real command on a free port: serves, then one line on SIGINT and exit 0."""
     run = tmp_path / "run"
     run.mkdir()
+    from pipeline.web import site as sitelib
+
     info = json.loads((site / "site.json").read_text())
-    (site / "site.json").write_text(json.dumps({**info, "export_id": None}))  # "current"
+    (site / "site.json").write_text(json.dumps({**info, "export_id": None}))  # "current":
+    for name in sitelib.PAGE_FILES:  # the run has no export, and the page is this version's
+        shutil.copyfile(sitelib.STATIC / name, site / name)
     proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--run", str(run),
                              "--site", str(site), "--port", "0"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
