@@ -184,7 +184,7 @@ def test_benchmark_and_report_take_every_kind(run, tmp_path):
 
 def test_phone_page_and_android_take_every_kind(run, tmp_path, monkeypatch):
     """The phone page's site says each head's kind (its app.js decodes MediaPipe's result by
-    it; `make test-clients` web-kinds checks that in chromium against predict)."""
+    it; `make test-clients`' kinds check runs that page in chromium against predict)."""
     modules = tmp_path / "node_modules" / "@mediapipe" / "tasks-vision"
     from pipeline.web import site
 

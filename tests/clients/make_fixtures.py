@@ -2,6 +2,8 @@
 
     python tests/clients/make_fixtures.py data OUT_DIR       # a tiny, easy labelled data set
     python tests/clients/make_fixtures.py RUN_DIR SAMPLE_IMAGES_DIR OUT_DIR
+    python tests/clients/make_fixtures.py mediapipe RUN_DIR SAMPLE_IMAGES_DIR OUT_DIR  # models/,
+                                          # mediapipe_images/ and mediapipe_cases.json only
 
 OUT_DIR gets images/ (fixed PNGs), inputs/ (the exact tensors `pipeline predict` feeds each
 variant, from the same function it uses), models/ (every exported .tflite, bare: each carries
@@ -205,16 +207,40 @@ def mediapipe_images(samples: Path, out: Path, size: int) -> list[Path]:
 
 def mediapipe_cases(export: Path, spec: dict, samples: Path, out: Path) -> dict:
     images = mediapipe_images(samples, out / "mediapipe_images", spec["image_size"])
+    regression = {t["name"] for t in spec.get("tasks", []) if t.get("kind") == "regression"}
     variants = {}
     for key in (k for k in MEDIAPIPE_VARIANTS if k in spec["variants"]):
         model = TFLiteModel(export / spec["variants"][key]["file"])
-        steps = output_steps(model)
         variants[key] = {
             "model": f"models/{spec['variants'][key]['file']}", "predict": f"predict_{key}.jsonl",
-            "tolerance": {name: {"abs": step * (1 + 1e-6), "why": f"one output quantization step ({step:g})"}
-                          if step else {"abs": MEDIAPIPE_FLOAT_TOLERANCE, "why": "float model"}
-                          for name, step in steps.items()}}
+            "tolerance": {name: mediapipe_tolerance(step, name in regression)
+                          for name, step in output_steps(model).items()}}
     return {"images": [f"mediapipe_images/{p.name}" for p in images], "variants": variants}
+
+
+def mediapipe_tolerance(step: float | None, regression: bool) -> dict:
+    """How far MediaPipe's score may be from predict's: one output quantization step, else the
+    float bound (relative to a regression head's number, which is no probability)."""
+    if step:
+        return {"abs": step * (1 + 1e-6), "why": f"one output quantization step ({step:g})"}
+    if regression:
+        return {"abs": MEDIAPIPE_FLOAT_TOLERANCE, "relative": True,
+                "why": "float output, relative to the number"}
+    return {"abs": MEDIAPIPE_FLOAT_TOLERANCE, "why": "float model"}
+
+
+def mediapipe_only(run: Path, samples: Path, out: Path) -> None:
+    """models/ (the MediaPipe variants, bare) and mediapipe_cases.json alone: for a second run
+    (run.sh's kinds check), where the other clients' fixtures are not needed."""
+    export = run / "export"
+    spec = json.loads((export / "model.json").read_text(encoding="utf-8"))
+    (out / "models").mkdir(parents=True, exist_ok=True)
+    for key in (k for k in MEDIAPIPE_VARIANTS if k in spec["variants"]):
+        shutil.copyfile(export / spec["variants"][key]["file"],
+                        out / "models" / spec["variants"][key]["file"])
+    cases = mediapipe_cases(export, spec, samples, out)
+    (out / "mediapipe_cases.json").write_text(json.dumps(cases, indent=1), encoding="utf-8")
+    print(f"fixtures: {len(cases['variants'])} MediaPipe models x {len(cases['images'])} images -> {out}")
 
 
 def main(run: Path, samples: Path, out: Path) -> None:
@@ -253,6 +279,8 @@ def write_data(out: Path) -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "data":
         write_data(Path(sys.argv[2]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "mediapipe":
+        mediapipe_only(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
     elif len(sys.argv) == 4:
         main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))
     else:

@@ -12,6 +12,8 @@ int8 and float32 among them) it requires: both heads reported, named as `pipelin
 predict` names them; the same answer (top class, or not sure); every class it keeps within the
 variant's tolerance of predict's score (one output quantization step for an integer
 model's output, 1e-4 for a float one), and exactly the classes predict scores at or above the threshold.
+A multilabel head's answer is the classes kept; a regression head comes back as one nameless
+category whose score is the number (1e-4 of it for a float output).
 The images are already at the model's input size, so MediaPipe's resize does nothing and the
 comparison covers its normalization (from NormalizationOptions), inference and labelling.
 """
@@ -39,6 +41,10 @@ def compare(image: str, got, want: dict, tolerance: dict) -> tuple[list[str], di
     if sorted(heads) != sorted(want):
         return [f"{image}: heads {sorted(heads)}, predict has {sorted(want)}"], worst
     for name, pred in want.items():
+        if "value" in pred:  # regression: one nameless category, its score the number
+            problems += compare_value(image, name, heads[name].categories, pred["value"],
+                                      tolerance[name], worst)
+            continue
         scores = {c.category_name: c.score for c in heads[name].categories}
         threshold = pred.get("threshold") or 0.0
         kept = sorted(c for c, p in pred["probabilities"].items() if p >= threshold)
@@ -46,15 +52,32 @@ def compare(image: str, got, want: dict, tolerance: dict) -> tuple[list[str], di
             problems.append(f"{image} {name}: MediaPipe kept {sorted(scores)}, predict scores "
                             f"{kept} at or above the threshold {threshold}")
             continue
-        top = max(scores, key=scores.get) if scores else None  # None: not sure
-        if top != pred["label"]:
-            problems.append(f"{image} {name}: MediaPipe top {top or 'not sure'}, predict "
-                            f"{pred['label'] or 'not sure'}")
+        if "labels" in pred:  # multilabel: the classes kept are the answer
+            if kept != sorted(pred["labels"]):
+                problems.append(f"{image} {name}: MediaPipe top {kept}, predict {pred['labels']}")
+        else:
+            top = max(scores, key=scores.get) if scores else None  # None: not sure
+            if top != pred["label"]:
+                problems.append(f"{image} {name}: MediaPipe top {top or 'not sure'}, predict "
+                                f"{pred['label'] or 'not sure'}")
         worst[name] = max([abs(scores[c] - pred["probabilities"][c]) for c in scores] + [0.0])
         if worst[name] > tolerance[name]["abs"]:
             problems.append(f"{image} {name}: |score diff| {worst[name]:.2e} > "
                             f"{tolerance[name]['abs']:.2e} ({tolerance[name]['why']})")
     return problems, worst
+
+
+def compare_value(image: str, name: str, categories, value: float, tolerance: dict,
+                  worst: dict) -> list[str]:
+    if len(categories) != 1:
+        return [f"{image} {name}: MediaPipe top {len(categories)} categories for a regression "
+                "output, expected one"]
+    allowed = tolerance["abs"] * (max(1.0, abs(value)) if tolerance.get("relative") else 1.0)
+    worst[name] = abs(categories[0].score - value)
+    if worst[name] > allowed:
+        return [f"{image} {name}: MediaPipe top {categories[0].score:.6g}, predict {value:.6g} "
+                f"(allowed {allowed:.2e}: {tolerance['why']})"]
+    return []
 
 
 def check_variant(fixtures: Path, key: str, case: dict, images: list[str]) -> tuple[list[str], int]:
@@ -76,7 +99,7 @@ def check_variant(fixtures: Path, key: str, case: dict, images: list[str]) -> tu
     for name, value in worst.items():
         print(f"{key}: {name}: max |MediaPipe - predict| {value:.2e} over {len(images)} images, "
               f"allowed {case['tolerance'][name]['abs']:.2e} ({case['tolerance'][name]['why']})")
-    print(f"{key}: same answer (class or not sure) on both heads for {agree}/{len(images)} "
+    print(f"{key}: same answer (class, not sure, classes present or number) on every head for {agree}/{len(images)} "
           f"images; {unsure} head answers not sure, from the file's thresholds alone")
     return problems, unsure
 

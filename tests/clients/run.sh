@@ -23,8 +23,8 @@
 #  7. web: `pipeline serve` of the tiny run and its phone page in chromium under mobile emulation:
 #     a fake camera (.y4m of the test photos), every test photo through the photo button against
 #     `pipeline predict`, and /?benchmark=1 recorded in the run and shown by `pipeline report`;
-#  8. web-kinds: the same on a model with a classification, a multilabel and a regression head
-#     (drawings from tests/helpers_kinds.py, trained by `pipeline train`).
+#  8. kinds: a model with a classification, a multilabel and a regression head (drawings from
+#     tests/helpers_kinds.py, trained by `pipeline train`): mediapipe-python and web on it.
 # Every check runs even if an earlier one failed; any failure makes the exit code non-zero.
 # Outputs (screenshot, fixtures, logs) stay in tests/clients/out/.
 set -euo pipefail
@@ -67,7 +67,6 @@ build_model() {
     # 18 easy 32 px drawings, trained by `pipeline train` until confident, so the export's own
     # int8-vs-QAT agreement gate is not decided by near-ties; plumbing, not accuracy. Chained
     # with && because errexit does not apply inside a function called from `||`.
-    local key model cases
     "$python" make_fixtures.py data "$out/data" &&
     "$pipeline" train --data "$out/data" --run "$out/run" --image-size 32 --epochs 60 \
         --batch-size 18 --lr 3e-3 &&
@@ -75,14 +74,19 @@ build_model() {
     # a colour threshold of our own, so that the client checks meet "not sure" (the tiny
     # model is near-certain of most drawings; its int8 colour scores are not)
     "$pipeline" export --run "$out/run" --threshold color=0.95 &&
-    "$python" make_fixtures.py "$out/run" "$out/data/images" "$out/fixtures" || return 1
+    "$python" make_fixtures.py "$out/run" "$out/data/images" "$out/fixtures" &&
+    predict_mediapipe_cases "$out/fixtures"
+}
+
+predict_mediapipe_cases() { # FIXTURES: `pipeline predict --json` of each MediaPipe case
+    local key model cases
     cases=$("$python" -c 'import json, sys
 for key, case in json.load(open(sys.argv[1]))["variants"].items(): print(key, case["model"])' \
-        "$out/fixtures/mediapipe_cases.json") || return 1
+        "$1/mediapipe_cases.json") || return 1
     # the bare files: no model.json beside them in fixtures/
     while read -r key model; do
-        "$pipeline" predict "$out/fixtures/mediapipe_images" --json \
-            --model "$out/fixtures/$model" > "$out/fixtures/predict_$key.jsonl" || return 1
+        "$pipeline" predict "$1/mediapipe_images" --json \
+            --model "$1/$model" > "$1/predict_$key.jsonl" || return 1
     done <<< "$cases"
 }
 
@@ -104,7 +108,8 @@ check_web() { # RUN DATA OUT: the phone page through `pipeline serve`, as a phon
         "$dir/camera.y4m" "$dir" "${photos[@]}"
 }
 
-check_web_kinds() { # the phone page of a model with a head of each kind (tests/helpers_kinds.py)
+check_kinds() { # a model with a head of each kind (tests/helpers_kinds.py): MediaPipe (Python)
+    # on its bare files against `pipeline predict`, then its phone page as a phone
     local dir=$out/kinds
     mkdir -p "$dir"
     { PYTHONPATH="../${PYTHONPATH:+:$PYTHONPATH}" "$python" -c \
@@ -113,8 +118,11 @@ check_web_kinds() { # the phone page of a model with a head of each kind (tests/
       "$pipeline" data split "$dir/all/all.txt" --out "$dir/data" &&
       "$pipeline" train --data "$dir/data" --run "$dir/run" --image-size 32 --epochs 15 \
         --batch-size 16 --lr 1e-3 &&
-      "$pipeline" quantize --run "$dir/run" --epochs 1 --variants int8,float32
+      "$pipeline" quantize --run "$dir/run" --epochs 1 --variants int8,float32 &&
+      "$python" make_fixtures.py mediapipe "$dir/run" "$dir/all/images" "$dir/fixtures" &&
+      predict_mediapipe_cases "$dir/fixtures"
     } > "$dir/build.log" 2>&1 || { tail -20 "$dir/build.log"; return 1; }
+    "$out/mp-venv/bin/python" mediapipe_check.py "$dir/fixtures" &&
     check_web "$dir/run" "$dir/data" "$dir"
 }
 
@@ -143,9 +151,9 @@ main() {
     check mediapipe-web node browser/check_mediapipe.mjs "$out/fixtures" "$out/mediapipe.png"
     check report check_report
     check web check_web "$out/run" "$out/data" "$out"
-    check web-kinds check_web_kinds
+    check kinds check_kinds
     step "summary ($((SECONDS - start)) s; screenshots: tests/clients/$out/{browser,orientation,mediapipe,report,web-*}.png)"
-    for name in browser browser-orientation kotlin android-resources mediapipe-python mediapipe-web report web web-kinds; do
+    for name in browser browser-orientation kotlin android-resources mediapipe-python mediapipe-web report web kinds; do
         echo "  $name: ${results[$name]}"
         [ "${results[$name]}" = passed ] || failed=$((failed + 1))
     done
