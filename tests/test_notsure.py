@@ -73,6 +73,24 @@ def test_metrics_count_none_rows_as_not_sure_share_not_as_accuracy():
     assert t["n"] == 2 and t["accuracy"] == 1.0 and t["coverage"] == 1.0
     assert t["n_none"] == 2 and t["not_sure_on_none"] == 0.5
     assert m["flower_color"]["coverage"] is None and m["flower_color"]["not_sure_on_none"] == 1
+    # each share with its 95% interval (Wilson): 1 of 2 none rows is anything from 9% to 91%
+    assert t["intervals"] == {"coverage": [0.3424, 1.0], "selective_accuracy": [0.3424, 1.0],
+                              "not_sure_on_none": [0.0945, 0.9055]}
+    assert m["flower_color"]["intervals"]["coverage"] is None
+    from pipeline.core.metrics import format_table
+
+    line = [x for x in format_table(m, FLOWER_HEADS).splitlines() if "flower_type   not sure" in x]
+    assert "answers 1.000 [0.342-1.000] of labelled" in line[0]
+    assert "not sure on 0.500 [0.095-0.905] of 2 'none of these' (95% intervals)" in line[0]
+
+
+def test_wilson_interval_known_values():
+    """Published values of the Wilson score interval (95%); it stays inside [0, 1]."""
+    assert notsure.wilson(5, 10) == [0.2366, 0.7634]
+    assert notsure.wilson(0, 10) == [0.0, 0.2775]
+    assert notsure.wilson(10, 10) == [0.7225, 1.0]
+    assert notsure.wilson(0, 0) is None
+    assert notsure.interval_text(notsure.wilson(42, 47), percent=True) == " [77.4-95.4%]"
 
 
 def test_thresholds_chosen_per_head_or_set_by_the_user():

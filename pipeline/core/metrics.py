@@ -15,6 +15,7 @@ import numpy as np
 from pipeline.core.heads import Heads
 from pipeline.core.kinds.classification import (_ratio, confusion,  # noqa: F401
                                                 predictions, single_head)
+from pipeline.core.notsure import interval_text
 
 
 def head_metrics(heads: Heads, labels, probs: dict, thresholds: dict | None = None) -> dict:
@@ -66,11 +67,15 @@ def format_table(metrics: dict, heads: Heads, title: str = "") -> str:
                      f"   mean recall {_fmt(m['mean_recall'])}   ECE {_fmt(m.get('ece'))}"
                      f" (calibrated: ~{_fmt(m.get('ece_noise_floor'))})")
         if m.get("threshold") is not None:
+            ci = {k: interval_text(v) for k, v in (m.get("intervals") or {}).items()}
             lines.append(f"{head.name:<14}{'not sure':<10}threshold {m['threshold']:.4f}: "
-                         f"answers {_fmt(m['coverage'])} of labelled, selective accuracy "
-                         f"{_fmt(m['selective_accuracy'])}" +
-                         (f"; not sure on {_fmt(m['not_sure_on_none'])} of {m['n_none']} "
-                          "'none of these'" if m["n_none"] else ""))
+                         f"answers {_fmt(m['coverage'])}{ci.get('coverage', '')} of labelled, "
+                         f"selective accuracy {_fmt(m['selective_accuracy'])}"
+                         f"{ci.get('selective_accuracy', '')}" +
+                         (f"; not sure on {_fmt(m['not_sure_on_none'])}"
+                          f"{ci.get('not_sure_on_none', '')} of {m['n_none']} "
+                          "'none of these'" if m["n_none"] else "") +
+                         (" (95% intervals)" if ci else ""))
     if sum(h.classifies for h in heads) > 1:
         lines.append(f"joint accuracy (all heads right) {_fmt(metrics['joint_accuracy'])}"
                      f" on {metrics['joint_n']} images")

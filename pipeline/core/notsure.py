@@ -179,11 +179,33 @@ def selective(scores, truth, threshold: float | None) -> dict:
     said = answers(scores, threshold)
     known, none = truth >= 0, truth < -1
     answered = known & (said != NOT_SURE)
-    return {"threshold": threshold,
-            "coverage": _share(answered.sum(), known.sum()),
-            "selective_accuracy": _share((said == truth)[answered].sum(), answered.sum()),
-            "not_sure_on_none": _share((said[none] == NOT_SURE).sum(), none.sum()),
-            "n_none": int(none.sum())}
+    counts = {"coverage": (answered.sum(), known.sum()),
+              "selective_accuracy": ((said == truth)[answered].sum(), answered.sum()),
+              "not_sure_on_none": ((said[none] == NOT_SURE).sum(), none.sum())}
+    return {"threshold": threshold, **{k: _share(*c) for k, c in counts.items()},
+            "n_none": int(none.sum()), "n_answered": int(answered.sum()),
+            # how far each share could be from the truth on this few photos (Wilson, 95%)
+            "intervals": {k: wilson(*c) for k, c in counts.items()}}
+
+
+def wilson(successes, total, z: float = 1.96) -> list[float] | None:
+    """The Wilson score interval of a share (95% for z = 1.96); None without rows. On 47
+    photos, 42 right reads 0.894 [0.774, 0.954]: a target of 0.95 is neither met nor missed."""
+    n, k = int(total), int(successes)
+    if not n:
+        return None
+    p, z2 = k / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
+
+
+def interval_text(interval, percent: bool = False) -> str:
+    """' [0.774-0.954]' (or ' [77.4-95.4%]'); '' without an interval."""
+    if not interval:
+        return ""
+    lo, hi = interval
+    return f" [{100 * lo:.1f}-{100 * hi:.1f}%]" if percent else f" [{lo:.3f}-{hi:.3f}]"
 
 
 def risk_coverage(scores, truth, points: int = 20) -> list[list[float]]:

@@ -62,16 +62,19 @@ def score_negatives(model: TFLiteModel, path: Path, heads: Heads,
             == notsure.NOT_SURE
         groups = {kind: [i for i, k in enumerate(kinds) if k == kind] for kind in sorted(set(kinds))}
         groups["all"] = list(range(len(kinds)))
-        out[head.name] = {kind: {"n": len(rows), "not_sure": float(unsure[rows].mean())}
+        out[head.name] = {kind: {"n": len(rows), "not_sure": float(unsure[rows].mean()),
+                                 "interval": notsure.wilson(unsure[rows].sum(), len(rows))}
                           for kind, rows in groups.items()}
     return out
 
 
 def format_negatives(found: dict) -> str:
-    lines = ["not sure on the negatives (photos of none of the classes), by kind:"]
+    lines = ["not sure on the negatives (photos of none of the classes), by kind "
+             "[95% interval]:"]
     for head, kinds in found.items():
-        lines.append(f"  {head}: " + ", ".join(f"{kind} {v['not_sure']:.1%} of {v['n']}"
-                                               for kind, v in kinds.items()))
+        lines.append(f"  {head}: " + ", ".join(
+            f"{kind} {v['not_sure']:.1%}{notsure.interval_text(v.get('interval'), True)} "
+            f"of {v['n']}" for kind, v in kinds.items()))
     return "\n".join(lines)
 
 

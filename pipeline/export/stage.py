@@ -128,18 +128,23 @@ def choose_thresholds(key: str, content: bytes, heads: Heads, image_size: int,
 
 def format_not_sure(results: dict, chosen: dict, heads: Heads) -> str:
     """Per head: the threshold and how it chose, then per variant on test: answered share of
-    labelled photos, selective accuracy, not sure on "none of these", ECE."""
+    labelled photos, selective accuracy, not sure on "none of these" (each with its 95%
+    interval: on a test split this small, one photo moves a share by a point or more), ECE."""
     lines, first = [], lead(chosen)
     for head in (h for h in heads if h.classifies):
         lines.append(f"{head.name}: not sure below each file's threshold ("
                      f"{chosen[first][head.name]['rule']})")
         for key, r in results.items():
             m = r["test"][head.name]
-            none = (f", not sure on {_pct(m['not_sure_on_none']).strip()}% of {m['n_none']} "
-                    "'none of these'" if m["n_none"] else "")
+            ci = {k: notsure.interval_text(v, percent=True)
+                  for k, v in (m.get("intervals") or {}).items()}
+            none = (f", not sure on {_pct(m['not_sure_on_none']).strip()}%"
+                    f"{ci.get('not_sure_on_none', '')} of {m['n_none']} 'none of these'"
+                    if m["n_none"] else "")
             lines.append(f"  {key:<9} {chosen[key][head.name]['threshold']:.4f}  test: answers "
-                         f"{_pct(m['coverage']).strip()}%, selective accuracy "
-                         f"{_pct(m['selective_accuracy']).strip()}%{none}, ECE "
+                         f"{_pct(m['coverage']).strip()}%{ci.get('coverage', '')}, selective "
+                         f"accuracy {_pct(m['selective_accuracy']).strip()}%"
+                         f"{ci.get('selective_accuracy', '')}{none}, ECE "
                          f"{m['ece'] if m['ece'] is None else round(m['ece'], 3)}"
                          f"{_floor(m.get('ece_noise_floor'))}")
         lines.append(f"  other thresholds for {BY_KEY[first].file} on val (threshold: answers"

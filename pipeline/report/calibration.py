@@ -54,11 +54,13 @@ def head_rows(preds: dict, head: str) -> list[list[str]]:
     for key, metrics in preds["metrics"].items():
         m = metrics[head]
         threshold = preds["thresholds"][key].get(head)
+        ci = {k: notsure.interval_text(v) for k, v in (m.get("intervals") or {}).items()}
         rows.append([esc(title(key)), "none (always answers)" if threshold is None
-                     else f"{threshold:g}", fmt(m.get("coverage")),
-                     fmt(m.get("selective_accuracy")), fmt(m.get("accuracy")),
-                     f"{fmt(m.get('not_sure_on_none'))} of {m.get('n_none', 0)}",
-                     fmt(m.get("ece"))])
+                     else f"{threshold:g}", fmt(m.get("coverage")) + ci.get("coverage", ""),
+                     fmt(m.get("selective_accuracy")) + ci.get("selective_accuracy", ""),
+                     fmt(m.get("accuracy")),
+                     f"{fmt(m.get('not_sure_on_none'))}{ci.get('not_sure_on_none', '')} of "
+                     f"{m.get('n_none', 0)}", fmt(m.get("ece"))])
     return rows
 
 
@@ -70,8 +72,9 @@ def not_sure_section(report: dict, preds: dict | None) -> tuple[str, str, str]:
     none = sum(1 for labels in preds["labels"] if len(labels) and (labels < -1).all())
     parts = [f"<p>Each head answers its top class when it reaches the head's threshold "
              f"(stored in the model file), and says <i>not sure</i> otherwise. Test split, "
-             f"{none} negative photo(s) among them, run by LiteRT; plots: {esc(title(key))}."
-             "</p>"]
+             f"{none} negative photo(s) among them, run by LiteRT; plots: {esc(title(key))}. "
+             "In brackets: the 95% interval of each share (Wilson), how far it could be "
+             "from the truth on this many photos.</p>"]
     header = ["variant", "threshold", "answers (labelled)", "selective accuracy",
               "accuracy (all)", "not sure on none of these", "ECE"]
     for i, head in enumerate(preds["classifying"]):  # the heads that can say "not sure"
