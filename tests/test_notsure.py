@@ -169,3 +169,27 @@ def test_a_head_without_none_photos_falls_back_to_coverage():
     chosen = choose(FLOWER_HEADS, {k: v[:20] for k, v in probs.items()}, labels[:20], None, {})
     assert chosen["flower_type"]["rule"].startswith("answers 95%")
     assert chosen["flower_type"]["val"]["coverage"] >= 0.95
+
+
+def test_repeated_splits_pools_the_counts_of_every_split():
+    """scripts/repeated_splits.py adds up what each split's evaluate file counted."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "scripts" / "repeated_splits.py"
+    spec = importlib.util.spec_from_file_location("repeated_splits", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    probs = {"flower_type": np.array([[0.9, 0.1], [0.2, 0.8], [0.55, 0.45], [0.95, 0.05]]),
+             "flower_color": np.full((4, 3), 1 / 3)}
+    labels = np.array([[0, -1], [0, -1], [1, -1], [NONE, NONE]])
+    one = {"metrics": head_metrics(FLOWER_HEADS, labels, probs,
+                                   {"flower_type": 0.7, "flower_color": 0.5}),
+           "negatives": {"flower_type": {"all": {"n": 4, "not_sure": 0.75}}}}
+    total = script.pooled([one, one])
+    # answered: rows 0 and 1 (row 2 is below 0.7); right: row 0 only (row 1 says daisy)
+    assert total["flower_type: answers"] == (4, 6)
+    assert total["flower_type: selective accuracy"] == (2, 4)
+    assert total["flower_type: not sure on 'none of these'"] == (0, 2)
+    assert total["flower_type: not sure on negatives (all)"] == (6, 8)
+    assert total["flower_color: answers"] == (0, 0)  # no labelled colour (main skips it)
