@@ -15,7 +15,7 @@ import numpy as np
 from pipeline.core.heads import Heads
 from pipeline.core.kinds.classification import (_ratio, confusion,  # noqa: F401
                                                 predictions, single_head)
-from pipeline.core.notsure import interval_text
+from pipeline.core.notsure import interval_texts
 
 
 def head_metrics(heads: Heads, labels, probs: dict, thresholds: dict | None = None) -> dict:
@@ -67,7 +67,7 @@ def format_table(metrics: dict, heads: Heads, title: str = "") -> str:
                      f"   mean recall {_fmt(m['mean_recall'])}   ECE {_fmt(m.get('ece'))}"
                      f" (calibrated: ~{_fmt(m.get('ece_noise_floor'))})")
         if m.get("threshold") is not None:
-            ci = {k: interval_text(v) for k, v in (m.get("intervals") or {}).items()}
+            ci = interval_texts(m)
             lines.append(f"{head.name:<14}{'not sure':<10}threshold {m['threshold']:.4f}: "
                          f"answers {_fmt(m['coverage'])}{ci.get('coverage', '')} of labelled, "
                          f"selective accuracy {_fmt(m['selective_accuracy'])}"

@@ -200,6 +200,11 @@ def wilson(successes, total, z: float = 1.96) -> list[float] | None:
     return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
 
 
+def interval_texts(metrics: dict, percent: bool = False) -> dict[str, str]:
+    """interval_text of each share selective() measured, by its name (none: {})."""
+    return {k: interval_text(v, percent) for k, v in (metrics.get("intervals") or {}).items()}
+
+
 def interval_text(interval, percent: bool = False) -> str:
     """' [0.774-0.954]' (or ' [77.4-95.4%]'); '' without an interval."""
     if not interval:

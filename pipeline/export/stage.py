@@ -136,8 +136,7 @@ def format_not_sure(results: dict, chosen: dict, heads: Heads) -> str:
                      f"{chosen[first][head.name]['rule']})")
         for key, r in results.items():
             m = r["test"][head.name]
-            ci = {k: notsure.interval_text(v, percent=True)
-                  for k, v in (m.get("intervals") or {}).items()}
+            ci = notsure.interval_texts(m, percent=True)
             none = (f", not sure on {_pct(m['not_sure_on_none']).strip()}%"
                     f"{ci.get('not_sure_on_none', '')} of {m['n_none']} 'none of these'"
                     if m["n_none"] else "")

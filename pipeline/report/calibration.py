@@ -54,7 +54,7 @@ def head_rows(preds: dict, head: str) -> list[list[str]]:
     for key, metrics in preds["metrics"].items():
         m = metrics[head]
         threshold = preds["thresholds"][key].get(head)
-        ci = {k: notsure.interval_text(v) for k, v in (m.get("intervals") or {}).items()}
+        ci = notsure.interval_texts(m)
         rows.append([esc(title(key)), "none (always answers)" if threshold is None
                      else f"{threshold:g}", fmt(m.get("coverage")) + ci.get("coverage", ""),
                      fmt(m.get("selective_accuracy")) + ci.get("selective_accuracy", ""),

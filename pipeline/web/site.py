@@ -61,13 +61,14 @@ def head_kinds(spec: dict, source: str) -> list[dict]:
             for h in spec_heads(spec, source)]
 
 
-def chosen_variants(rd: RunDir, names: list[str] | None) -> tuple[dict, dict]:
-    """(model.json, {variant: its entry}) for the variants asked for, in that order; by
-    default the export's default variant and its float reference (model.json names both)."""
+def chosen_variants(rd: RunDir, names: list[str] | None) -> tuple[list[dict], dict]:
+    """(each head's kind, {variant: its entry}) for the variants asked for, in that order; by
+    default the export's default variant and its float reference (model.json names both). A
+    damaged heads table stops the build in one line."""
     rd.require("export")
     where = rd.file("export", "model.json")
     spec = read_json(where)
-    spec_heads(spec, str(where))  # a damaged heads table stops the build in one line
+    kinds = head_kinds(spec, str(where))
     have = spec.get("variants") or {}
     wanted = [spec.get("default"), spec.get("reference")]
     names = list(names or [n for n in wanted if n in have] or have)
@@ -75,7 +76,7 @@ def chosen_variants(rd: RunDir, names: list[str] | None) -> tuple[dict, dict]:
         if name not in have:
             raise PipelineError(f"{rd.root / 'export' / 'model.json'}: no variant '{name}' "
                                 f"(has: {', '.join(have) or 'none'})")
-    return spec, {name: have[name] for name in dict.fromkeys(names)}
+    return kinds, {name: have[name] for name in dict.fromkeys(names)}
 
 
 def build(run: Path, out: Path, variants: list[str] | None = None) -> Path:
@@ -84,8 +85,7 @@ def build(run: Path, out: Path, variants: list[str] | None = None) -> Path:
     if not rd.root.is_dir():
         raise PipelineError(f"{rd.root}: no such run directory")
     rd = rd.snapshot()
-    spec, chosen = chosen_variants(rd, variants)
-    heads = head_kinds(spec, str(rd.file("export", "model.json")))
+    heads, chosen = chosen_variants(rd, variants)
     mediapipe = mediapipe_dir()
     out = Path(out)
     if out.exists() and not (out / MARKER).is_file():
