@@ -61,12 +61,17 @@ object ModelFile {
         return files
     }
 
-    /** This model's spec, from its packed model.json; its label files must agree with it. */
+    /** This model's spec, from its packed model.json; its label files must agree with it (a
+     *  regression head answers a number: it has no labels and packs no label file). */
     fun spec(model: ByteBuffer): ModelSpec {
         val files = associatedFiles(model)
         val json = files[SPEC] ?: throw JsonException("the model file packs no $SPEC (has ${files.keys})")
         val spec = ModelSpec.parse(String(json, Charsets.UTF_8))
         for ((head, labels) in spec.heads) {
+            if (spec.kinds[head]?.kind == HeadKind.REGRESSION) {
+                if (labels.isNotEmpty()) throw JsonException("$SPEC lists labels $labels for the regression head $head")
+                continue
+            }
             val file = files[head + LABELS_SUFFIX] ?: throw JsonException("the model file packs no $head$LABELS_SUFFIX")
             val lines = String(file, Charsets.UTF_8).lines().filter { it.isNotEmpty() }
             if (lines != labels) throw JsonException("$head$LABELS_SUFFIX $lines disagrees with $SPEC $labels")

@@ -72,6 +72,22 @@ class ModelFileTest {
     }
 
     @Test
+    fun aRegressionHeadPacksNoLabelFile() {
+        fun spec(labels: String) = """{"heads": {"h": ["a", "b"], "n": $labels},
+            "tasks": [{"name": "h"}, {"name": "n", "kind": "regression", "unit": "cm"}],
+            "default": "v", "variants": {"v": {"file": "m.tflite",
+            "input": {"name": "image", "dtype": "float32", "shape": [1, 8, 8, 3],
+                      "normalization": {"mean": [0, 0, 0], "std": [1, 1, 1]}}}}}"""
+        val read = ModelFile.spec(stored(mapOf("model.json" to spec("[]"), "h_labels.txt" to "a\nb\n")))
+        assertEquals(listOf<String>(), read.heads["n"])
+        assertEquals(HeadInfo(HeadKind.REGRESSION, "cm"), read.kinds["n"])
+        val e = assertThrows(JsonException::class.java) {
+            ModelFile.spec(stored(mapOf("model.json" to spec("[\"x\"]"), "h_labels.txt" to "a\nb\n")))
+        }
+        assertEquals("model.json lists labels [x] for the regression head n", e.message)
+    }
+
+    @Test
     fun realModelsGiveWhatPythonReads() {
         if (System.getProperty("golden.required") == "true") {
             assertTrue("golden.dir $dir has no metadata_cases.json", dir != null && File(dir, "metadata_cases.json").isFile)
