@@ -2,8 +2,10 @@
 # Kotlin check: compile the Android app's plain-Kotlin logic (package core, no android.*) with
 # its JUnit 4 tests using kotlinc from npm, and run them on the JVM with Debian's junit4; then
 # the preprocessing benchmark (FrameBench.kt: figures printed with the CPU, no timed assertion).
-#   check_kotlin.sh FIXTURES_DIR WORK_DIR
-# FIXTURES_DIR holds golden_cases.json from make_fixtures.py: GoldenInputTest is required here.
+#   check_kotlin.sh FIXTURES_DIR WORK_DIR [--no-bench]
+# FIXTURES_DIR holds the *_cases.json of make_fixtures.py: the tests that read them are required
+# here (golden.required), never skipped. WORK_DIR's classes.jar is reused while no source is
+# newer, so a second fixtures folder (run.sh's kinds check) costs no second compile.
 set -euo pipefail
 cd "$(dirname "$0")"
 fixtures=$(realpath "$1")
@@ -19,10 +21,14 @@ if grep -n '^import android' "$core"/*.kt "$tests"/*.kt; then
     exit 1
 fi
 mkdir -p "$work"
-"$kotlin/bin/kotlinc" -nowarn "$core"/*.kt "$tests"/*.kt \
-    -cp /usr/share/java/junit4.jar -d "$work/classes.jar"
+if [ ! -f "$work/classes.jar" ] || [ -n "$(find "$core" "$tests" -name '*.kt' -newer "$work/classes.jar")" ]; then
+    "$kotlin/bin/kotlinc" -nowarn "$core"/*.kt "$tests"/*.kt \
+        -cp /usr/share/java/junit4.jar -d "$work/classes.jar"
+else
+    echo "kotlinc: $work/classes.jar is newer than every source; reused"
+fi
 classes=$(for f in "$tests"/*Test.kt; do echo "com.flowerpipeline.demo.core.$(basename "$f" .kt)"; done)
 classpath="$work/classes.jar:/usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar:$kotlin/lib/kotlin-stdlib.jar"
 # shellcheck disable=SC2086  # one argument per test class
 java -Dgolden.dir="$fixtures" -Dgolden.required=true -cp "$classpath" org.junit.runner.JUnitCore $classes
-java -cp "$classpath" com.flowerpipeline.demo.core.FrameBenchKt 200
+[ "${3:-}" = --no-bench ] || java -cp "$classpath" com.flowerpipeline.demo.core.FrameBenchKt 200

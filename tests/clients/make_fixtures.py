@@ -2,8 +2,6 @@
 
     python tests/clients/make_fixtures.py data OUT_DIR       # a tiny, easy labelled data set
     python tests/clients/make_fixtures.py RUN_DIR SAMPLE_IMAGES_DIR OUT_DIR
-    python tests/clients/make_fixtures.py mediapipe RUN_DIR SAMPLE_IMAGES_DIR OUT_DIR  # models/,
-                                          # mediapipe_images/ and mediapipe_cases.json only
 
 OUT_DIR gets images/ (fixed PNGs), inputs/ (the exact tensors `pipeline predict` feeds each
 variant, from the same function it uses), models/ (every exported .tflite, bare: each carries
@@ -12,13 +10,18 @@ the model's input size), and
 
     golden_cases.json     for the Kotlin test: image, model file, input quantization, expected bytes
     browser_cases.json    for the browser check: per variant and image, Python's raw outputs by
-                          name with the tolerance each output is held to
+                          name with the tolerance each output is held to (and, for the Kotlin
+                          test, each classification head's answer: a class or not sure)
     metadata_cases.json   for the Kotlin test: what Python's reader (deploy/model_info.py) reads
-                          from each model file: heads, labels, normalization, quantization
+                          from each model file: heads, their kinds, labels, normalization,
+                          quantization, thresholds
     orientation_cases.json for the browser's orientation check: photos stored turned with an
                           EXIF Orientation tag, and the upright pixels Python's loader makes
     mediapipe_cases.json  for the MediaPipe checks: models, images and per-head tolerances; the
                           scores to match come from `pipeline predict --json` (run.sh)
+
+(decode_cases.py adds decode_cases.json once run.sh has run `pipeline predict` on the MediaPipe
+cases.)
 
 PNG only: the JVM test decodes with ImageIO, and PNG decoding is exact everywhere, so any
 difference left is in the resize / normalization / quantization code under test.
@@ -33,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from pipeline.core.heads import spec_heads
 from pipeline.core.images import open_rgb
 from pipeline.deploy import model_info
 from pipeline.core.notsure import answer
@@ -132,15 +136,20 @@ def is_hybrid(model: TFLiteModel) -> bool:
             and any(t["dtype"] == np.int8 for t in model.interpreter.get_tensor_details()))
 
 
-def tolerance(model: TFLiteModel, name: str, step: float | None) -> dict:
+def tolerance(model: TFLiteModel, name: str, step: float | None, regression: bool) -> dict:
+    """The browser's bound on one output. A regression head's number is no probability: a float
+    bound is relative to it (times max(1, |value|)), as float32's own precision is."""
     detail = model.outputs[name]
     if np.issubdtype(detail["dtype"], np.integer):
         return {"abs": 1, "why": "integer output: one quantization step (raw units)"}
     if step:
-        return {"abs": step * (1 + 1e-6), "why": f"float output of a quantized softmax: one step ({step:g})"}
+        return {"abs": step * (1 + 1e-6), "why": f"float output of a quantized model: one step ({step:g})"}
+    relative = {"relative": True} if regression else {}
     if is_hybrid(model):
-        return {"abs": HYBRID_TOLERANCE, "why": "dynamic-range model: activations quantized at run time"}
-    return {"abs": FLOAT_TOLERANCE, "why": "float model"}
+        return {"abs": HYBRID_TOLERANCE, **relative,
+                "why": "dynamic-range model: activations quantized at run time"}
+    return {"abs": FLOAT_TOLERANCE, **relative,
+            "why": "float model" + (", relative to the number" if regression else "")}
 
 
 def variant_cases(key: str, entry: dict, export: Path, images: list[Path], out: Path):
@@ -148,6 +157,8 @@ def variant_cases(key: str, entry: dict, export: Path, images: list[Path], out: 
     steps = output_steps(model)
     golden, browser = [], []
     quant = model.input["quantization"] if np.issubdtype(model.input["dtype"], np.integer) else None
+    kinds = {h.name: h.kind for h in model.heads}
+    classifying = [h.name for h in model.heads if h.classifies]  # "answers": the not-sure rule
     for image in images:
         x = prepare_file(model, image)
         rel = f"inputs/{key}_{image.stem}.bin"
@@ -158,13 +169,14 @@ def variant_cases(key: str, entry: dict, export: Path, images: list[Path], out: 
         raw = model.runner(**{model.input_name: x})
         outputs = {name: {"dtype": np.dtype(raw[name].dtype).name, "shape": list(raw[name].shape),
                           "values": raw[name].ravel().tolist(),
-                          "tolerance": tolerance(model, name, steps[name])}
+                          "tolerance": tolerance(model, name, steps[name],
+                                                 kinds[name] == "regression")}
                    for name in model.labels}
         said = {name: answer(np.asarray(outputs[name]["values"], np.float32), model.thresholds[name])
-                for name in model.labels}
+                for name in classifying}
         browser.append({"variant": key, "model": f"models/{entry['file']}",
                         "answers": {name: None if said[name] is None else model.labels[name][said[name]]
-                                    for name in model.labels},
+                                    for name in classifying},
                         "signature": entry.get("signature", "serving_default"),
                         "input": {"name": model.input_name, "dtype": np.dtype(x.dtype).name,
                                   "shape": list(x.shape), "file": rel},
@@ -176,8 +188,10 @@ def metadata_case(key: str, path: Path) -> dict:
     """What Python's reader takes from the bare file: the Kotlin test must read the same."""
     info = model_info.read(path)
     _, entry = model_info.variant_entry(info)
+    heads = spec_heads(model_info.spec(info), str(path))
     return {"model": f"models/{path.name}",
             "python": {"variant": key, "heads": info.labels, "normalization": info.normalization,
+                       "kinds": {h.name: {"kind": h.kind, "unit": h.unit} for h in heads},
                        "input": {k: entry["input"][k] for k in ("name", "dtype", "shape", "quantization")},
                        "outputs": {h: o["quantization"] for h, o in entry["outputs"].items()},
                        "thresholds": {h: o.get("threshold") for h, o in entry["outputs"].items()}}}
@@ -229,20 +243,6 @@ def mediapipe_tolerance(step: float | None, regression: bool) -> dict:
     return {"abs": MEDIAPIPE_FLOAT_TOLERANCE, "why": "float model"}
 
 
-def mediapipe_only(run: Path, samples: Path, out: Path) -> None:
-    """models/ (the MediaPipe variants, bare) and mediapipe_cases.json alone: for a second run
-    (run.sh's kinds check), where the other clients' fixtures are not needed."""
-    export = run / "export"
-    spec = json.loads((export / "model.json").read_text(encoding="utf-8"))
-    (out / "models").mkdir(parents=True, exist_ok=True)
-    for key in (k for k in MEDIAPIPE_VARIANTS if k in spec["variants"]):
-        shutil.copyfile(export / spec["variants"][key]["file"],
-                        out / "models" / spec["variants"][key]["file"])
-    cases = mediapipe_cases(export, spec, samples, out)
-    (out / "mediapipe_cases.json").write_text(json.dumps(cases, indent=1), encoding="utf-8")
-    print(f"fixtures: {len(cases['variants'])} MediaPipe models x {len(cases['images'])} images -> {out}")
-
-
 def main(run: Path, samples: Path, out: Path) -> None:
     export = run / "export"
     spec = json.loads((export / "model.json").read_text(encoding="utf-8"))
@@ -279,8 +279,6 @@ def write_data(out: Path) -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "data":
         write_data(Path(sys.argv[2]))
-    elif len(sys.argv) == 5 and sys.argv[1] == "mediapipe":
-        mediapipe_only(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
     elif len(sys.argv) == 4:
         main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))
     else:

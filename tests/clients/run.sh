@@ -12,8 +12,9 @@
 #     own decoder on photos stored turned with an EXIF Orientation tag vs Python's loader
 #     (the same upright pixels);
 #  3. kotlin: the Android app's plain-Kotlin logic and JUnit tests, incl. byte-equal inputs (EXIF-
-#     oriented photos too) and the heads/labels/normalization/quantization read from the real
-#     model files;
+#     oriented photos too), the heads/labels/normalization/quantization read from the real
+#     model files, and the app's decoding of their raw outputs equal to `pipeline predict`'s
+#     answers (fixtures/decode_cases.json);
 #  4. android resources: aapt compiles the manifest and res/;
 #  5. mediapipe-python and mediapipe-web: MediaPipe Tasks' ImageClassifier (Python, and
 #     @mediapipe/tasks-vision in headless chromium) on the bare model files vs `pipeline predict`;
@@ -24,7 +25,9 @@
 #     a fake camera (.y4m of the test photos), every test photo through the photo button against
 #     `pipeline predict`, and /?benchmark=1 recorded in the run and shown by `pipeline report`;
 #  8. kinds: a model with a classification, a multilabel and a regression head (drawings from
-#     tests/helpers_kinds.py, trained by `pipeline train`): mediapipe-python and web on it.
+#     tests/helpers_kinds.py, trained by `pipeline train`), fixtures written as in 1:
+#     mediapipe-python, browser (LiteRT.js), kotlin (the app's reading of each file, its input
+#     bytes, and its decoding of Python LiteRT's raw outputs against `pipeline predict`) and web.
 # Every check runs even if an earlier one failed; any failure makes the exit code non-zero.
 # Outputs (screenshot, fixtures, logs) stay in tests/clients/out/.
 set -euo pipefail
@@ -75,7 +78,8 @@ build_model() {
     # model is near-certain of most drawings; its int8 colour scores are not)
     "$pipeline" export --run "$out/run" --threshold color=0.95 &&
     "$python" make_fixtures.py "$out/run" "$out/data/images" "$out/fixtures" &&
-    predict_mediapipe_cases "$out/fixtures"
+    predict_mediapipe_cases "$out/fixtures" &&
+    "$python" decode_cases.py "$out/fixtures"
 }
 
 predict_mediapipe_cases() { # FIXTURES: `pipeline predict --json` of each MediaPipe case
@@ -108,9 +112,12 @@ check_web() { # RUN DATA OUT: the phone page through `pipeline serve`, as a phon
         "$dir/camera.y4m" "$dir" "${photos[@]}"
 }
 
-check_kinds() { # a model with a head of each kind (tests/helpers_kinds.py): MediaPipe (Python)
-    # on its bare files against `pipeline predict`, then its phone page as a phone
-    local dir=$out/kinds
+check_kinds() { # a model with a head of each kind (tests/helpers_kinds.py), its fixtures
+    # written as the flower run's: its bare files in MediaPipe (Python) against `pipeline
+    # predict`, in LiteRT.js against Python LiteRT, the app's Kotlin tests on them (spec, input
+    # bytes, and its decoding of Python's raw outputs against predict), then its phone page as a
+    # phone. Every part runs; any failure fails the check.
+    local dir=$out/kinds failed=""
     mkdir -p "$dir"
     { PYTHONPATH="../${PYTHONPATH:+:$PYTHONPATH}" "$python" -c \
         'import sys; from helpers_kinds import write_dataset; write_dataset(sys.argv[1], count=160)' \
@@ -119,11 +126,19 @@ check_kinds() { # a model with a head of each kind (tests/helpers_kinds.py): Med
       "$pipeline" train --data "$dir/data" --run "$dir/run" --image-size 32 --epochs 15 \
         --batch-size 16 --lr 1e-3 &&
       "$pipeline" quantize --run "$dir/run" --epochs 1 --variants int8,float32 &&
-      "$python" make_fixtures.py mediapipe "$dir/run" "$dir/all/images" "$dir/fixtures" &&
-      predict_mediapipe_cases "$dir/fixtures"
+      "$python" make_fixtures.py "$dir/run" "$dir/all/images" "$dir/fixtures" &&
+      predict_mediapipe_cases "$dir/fixtures" &&
+      "$python" decode_cases.py "$dir/fixtures"
     } > "$dir/build.log" 2>&1 || { tail -20 "$dir/build.log"; return 1; }
-    "$out/mp-venv/bin/python" mediapipe_check.py "$dir/fixtures" &&
-    check_web "$dir/run" "$dir/data" "$dir"
+    step "kinds: mediapipe-python"
+    "$out/mp-venv/bin/python" mediapipe_check.py "$dir/fixtures" || failed+=" mediapipe-python"
+    step "kinds: browser (LiteRT.js)"
+    node browser/check.mjs "$dir/fixtures" "$dir/browser.png" || failed+=" browser"
+    step "kinds: kotlin"
+    bash check_kotlin.sh "$dir/fixtures" "$out/kotlin" --no-bench || failed+=" kotlin"
+    step "kinds: web"
+    check_web "$dir/run" "$dir/data" "$dir" || failed+=" web"
+    [ -z "$failed" ] || { echo "kinds: failed:$failed"; return 1; }
 }
 
 declare -A results

@@ -26,10 +26,12 @@ function compare(c, got) {
       problems.push(`${c.variant} ${c.image} ${name}: ${have.values.length} values, Python ${want.values.length}`);
       continue;
     }
+    // a relative bound (a regression head's number) is abs x max(1, |Python's value|)
+    const allowed = want.values.map((w) => want.tolerance.abs * (want.tolerance.relative ? Math.max(1, Math.abs(w)) : 1));
     const diff = Math.max(...have.values.map((x, i) => Math.abs(x - want.values[i])));
-    const ok = diff <= want.tolerance.abs; // false for NaN too
+    const ok = have.values.every((x, i) => Math.abs(x - want.values[i]) <= allowed[i]); // false for NaN too
     const line = `${c.variant} ${c.image} ${name} (${have.dtype}): max |diff| ${diff.toExponential(2)}, ` +
-                 `allowed ${want.tolerance.abs.toExponential(2)} [${want.tolerance.why}]`;
+                 `allowed ${Math.min(...allowed).toExponential(2)} [${want.tolerance.why}]`;
     console.log(`${ok ? 'ok  ' : 'FAIL'} ${line}`);
     if (!ok) problems.push(line);
   }

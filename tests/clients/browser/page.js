@@ -34,11 +34,12 @@ function showRow(c, values, error) {
   const text = error ? `ERROR ${error}` : Object.entries(values).map(([name, v]) => {
     const expected = c.outputs[name].values;
     v.values.forEach((x, i) => { worst = Math.max(worst, Math.abs(x - expected[i])); });
-    const probs = v.values.map((x, i) => `${c.labels[name][i]} ${x.toFixed(4)}`).join(', ');
+    const probs = v.values.map((x, i) => `${c.labels[name][i] ?? 'value'} ${x.toFixed(4)}`).join(', ');
     return `${name}: ${probs}`;
   }).join(' | ');
+  const within = (x, want, t) => Math.abs(x - want) <= t.abs * (t.relative ? Math.max(1, Math.abs(want)) : 1);
   const ok = !error && Object.keys(values).every((name) => values[name].values.every(
-      (x, i) => Math.abs(x - c.outputs[name].values[i]) <= c.outputs[name].tolerance.abs));
+      (x, i) => within(x, c.outputs[name].values[i], c.outputs[name].tolerance)));
   row.className = ok ? 'pass' : 'fail';
   row.innerHTML = `<td><img src="/fixtures/${c.image}"> ${c.image.split('/').pop()}</td><td>${c.variant}</td>` +
       `<td>${c.input.dtype} ${c.input.shape.join('x')}</td><td>${text}</td><td>${error ? '-' : worst.toExponential(2)}</td>`;

@@ -14,8 +14,8 @@ import java.util.zip.ZipOutputStream
 
 /**
  * The files packed in a model: a synthetic zip behind arbitrary bytes, and the real exported
- * models from `make test-clients`, which must give the heads, labels, normalization and
- * quantization that Python's reader (pipeline/deploy/model_info.py) gives.
+ * models from `make test-clients`, which must give the heads, their kinds, labels, normalization,
+ * quantization and thresholds that Python's reader (pipeline/deploy/model_info.py) gives.
  */
 class ModelFileTest {
     private val dir = System.getProperty("golden.dir")?.takeIf { it.isNotBlank() }?.let(::File)
@@ -102,6 +102,10 @@ class ModelFileTest {
             val python = case.field("python").asObject("python")
             val heads = python.field("heads").asObject("heads").mapValues { (_, l) -> l.asList("labels") }
             assertEquals("$file heads and labels", heads, spec.heads)
+            val kinds = python.field("kinds").asObject("kinds").mapValues { (_, k) ->
+                k.asObject("kind").let { HeadInfo(HeadKind.of(it.field("kind") as String), it.field("unit") as String) }
+            }
+            assertEquals("$file head kinds and units", kinds, spec.heads.keys.associateWith { spec.kinds[it] ?: HeadInfo() })
             assertEquals("$file variant", python.field("variant"), v.key)
             val norm = python.field("normalization").asObject("normalization")
             assertEquals("$file mean", floats(norm.field("mean")), v.input.mean.toList())
