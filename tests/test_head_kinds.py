@@ -13,6 +13,7 @@ from pipeline.cli import app
 from pipeline.core import kinds
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import parse_schema
+from pipeline.core.trained import TrainedRun
 from pipeline.core.labels import Sample, read_label_file, split_samples, write_label_file
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -150,6 +151,10 @@ def test_training_learns_every_kind_and_the_int8_file_keeps_it(run):
     shade = labels[2]
     assert shade["kind"] == "regression" and shade["unit"] == "level"
     assert 100 < shade["center"] < 190 and shade["scale"] > 20  # grey 40..250 in training
+    # every later stage reads the same training statistics (model.json, export's checks)
+    task = json.loads((run / "export" / "model.json").read_text())["tasks"][2]
+    assert (task["center"], task["scale"]) == (shade["center"], shade["scale"])
+    assert TrainedRun.open(run).heads.get("shade").scale == shade["scale"]
 
 
 def test_model_json_metadata_and_predict_speak_each_kind(run, tmp_path):

@@ -263,7 +263,7 @@ def finish(w, rundir: RunDir, net, source, config, schema: Heads, heads: Heads,
         plots.confusion_matrix(metrics["test"][head.name]["confusion"], head.classes,
                                f"{head.name} (test)", w.dir / f"confusion_{head.name}.png")
     write_json(w.dir / CONFIG_FILE, {**config.to_json(), "heads": heads.names,
-               "schema": schema.to_json(), "mode": settings.mode,
+               "schema": schema.with_fitted(heads).to_json(), "mode": settings.mode,
                "loss_weights": settings.loss_weights, "weighting": settings.weighting})
     write_json(w.dir / "labels.json", heads.to_json())  # published with the model, not before
     w.metrics = {"test": _summary(metrics["test"], heads), "val": _summary(metrics["val"], heads),
