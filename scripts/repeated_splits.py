@@ -2,12 +2,14 @@
 
     .venv/bin/python scripts/repeated_splits.py --seeds 1 2 3 \
         [--include artifacts/real/evaluate_test.json] [--epochs 30] [--image-size 224]
+        [--out artifacts/splits]
 
 One test split (81 photos of a class, 47 negatives) cannot tell 89% from 95%. For each seed:
 `pipeline data split --seed S` of ../shared/flowers-real with ../shared/negatives (colour -1
 declared "none", as `make real`), `pipeline train`, `pipeline quantize`, and `pipeline evaluate`
-of the int8 file on that test split and the negatives' test split, in artifacts/splits/seedS/
-(a seed whose evaluate_test.json exists is not run again). `--include` adds evaluate files made
+of the int8 file on that test split and the negatives' test split, in OUT/seedS/ (default
+artifacts/splits; a seed whose evaluate_test.json exists is not run again; one OUT per method
+compared, then scripts/separation.py on the OUT folders). `--include` adds evaluate files made
 elsewhere (make real's split is seed 0). The counts of every split are added up and printed
 with 95% Wilson intervals. Random splits overlap (a photo may be in two test splits) and each
 split has its own model, so this estimates the method, and its intervals are somewhat narrower
@@ -27,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = str(Path(sys.executable).parent / "pipeline")
 
 
-def run_seed(seed: int, epochs: int, size: int) -> Path:
-    folder = ROOT / "artifacts" / "splits" / f"seed{seed}"
+def run_seed(seed: int, epochs: int, size: int, out: Path) -> Path:
+    folder = out / f"seed{seed}"
     result = folder / "evaluate_test.json"
     if result.is_file():
         return result
@@ -80,8 +82,10 @@ def main() -> None:
     parser.add_argument("--include", type=Path, nargs="*", default=[])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "splits")
     args = parser.parse_args()
-    files = list(args.include) + [run_seed(s, args.epochs, args.image_size) for s in args.seeds]
+    files = list(args.include) + [run_seed(s, args.epochs, args.image_size, args.out.absolute())
+                                  for s in args.seeds]
     evaluations = [read_json(f) for f in files]
     print(f"int8 file, test splits of {len(files)} random splits, pooled (95% Wilson interval):")
     for name, (k, n) in pooled(evaluations).items():

@@ -193,3 +193,35 @@ def test_repeated_splits_pools_the_counts_of_every_split():
     assert total["flower_type: not sure on 'none of these'"] == (0, 2)
     assert total["flower_type: not sure on negatives (all)"] == (6, 8)
     assert total["flower_color: answers"] == (0, 0)  # no labelled colour (main skips it)
+
+
+def test_separation_script_measures_the_ranking_not_the_threshold():
+    """scripts/separation.py: AUROC with ties counted half, and the colour coverage at the score
+    that declines 80% of the other-colour flowers."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "scripts" / "separation.py"
+    spec = importlib.util.spec_from_file_location("separation", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.auroc(np.array([0.9, 0.8]), np.array([0.1, 0.2])) == 1.0
+    assert script.auroc(np.array([0.5]), np.array([0.5])) == 0.5
+    assert script.auroc(np.array([0.1, 0.9]), np.array([0.5])) == 0.5
+
+    def answer(type_scores, colour_scores):
+        return {"predictions": {
+            "flower_type": {"probabilities": dict(zip(("rose", "daisy"), type_scores))},
+            "flower_color": {"probabilities": dict(zip(("red", "pink", "white"), colour_scores))}}}
+
+    test = [["a", "0", "0"], ["b", "1", "2"], ["c", "1", "1"]] + [["o", "0", "-1"]] * 5
+    answers = [answer((0.9, 0.1), (0.9, 0.0, 0.0)), answer((0.1, 0.8), (0.0, 0.0, 0.7)),
+               answer((0.2, 0.7), (0.0, 0.0, 0.95))]  # c: pink said white, confidently
+    answers += [answer((0.5, 0.4), (0.1 * i, 0.0, 0.0)) for i in range(1, 6)]  # 0.1 .. 0.5
+    negatives = [answer((0.3, 0.3), (0.3, 0.0, 0.0))] * 2
+    figures = script.figures({"test": (test, answers), "negatives_test": ([], negatives)})
+    assert figures["type_auroc"] == 1.0  # every flower's top type score (>= 0.5) above 0.3
+    assert figures["colour_auroc"] == 1.0
+    # cut at the 80th percentile of 0.1..0.5 (0.42): all three answered, two of them right
+    assert figures["colour_coverage_at_80"] == 1.0
+    assert figures["colour_selacc_at_80"] == pytest.approx(2 / 3)
