@@ -108,12 +108,6 @@ class Heads:
         wanted = {self.get(t).name for t in tasks}
         return Heads(tuple(h for h in self.heads if h.name in wanted))
 
-    def with_fitted(self, fitted: "Heads") -> "Heads":
-        """This schema with `fitted`'s heads (the same names) in their place, so a training's
-        regression center and scale are recorded in the schema that later stages read."""
-        by_name = {h.name: h for h in fitted}
-        return Heads(tuple(by_name.get(h.name, h) for h in self.heads))
-
     def to_json(self) -> dict:
         return {"heads": [h.to_json() for h in self.heads]}
 

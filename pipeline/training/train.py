@@ -262,8 +262,11 @@ def finish(w, rundir: RunDir, net, source, config, schema: Heads, heads: Heads,
     for head in (h for h in heads if h.classifies):
         plots.confusion_matrix(metrics["test"][head.name]["confusion"], head.classes,
                                f"{head.name} (test)", w.dir / f"confusion_{head.name}.png")
+    # The schema with the model's heads in place: later stages read a regression head's center
+    # and scale from it (the data's schema was read before they were fitted).
+    fitted = Heads(tuple(heads.get(h.name) if h.name in heads.names else h for h in schema))
     write_json(w.dir / CONFIG_FILE, {**config.to_json(), "heads": heads.names,
-               "schema": schema.with_fitted(heads).to_json(), "mode": settings.mode,
+               "schema": fitted.to_json(), "mode": settings.mode,
                "loss_weights": settings.loss_weights, "weighting": settings.weighting})
     write_json(w.dir / "labels.json", heads.to_json())  # published with the model, not before
     w.metrics = {"test": _summary(metrics["test"], heads), "val": _summary(metrics["val"], heads),
