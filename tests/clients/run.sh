@@ -135,7 +135,10 @@ check_kinds() { # a model with a head of each kind (tests/helpers_kinds.py), its
     step "kinds: browser (LiteRT.js)"
     node browser/check.mjs "$dir/fixtures" "$dir/browser.png" || failed+=" browser"
     step "kinds: kotlin"
-    bash check_kotlin.sh "$dir/fixtures" "$out/kotlin" --no-bench || failed+=" kotlin"
+    # Trained on drawings it cannot mistake: certain of every fixture image, so "not sure" is
+    # reported there, not required (the flower fixtures require it).
+    bash check_kotlin.sh "$dir/fixtures" "$out/kotlin" --no-bench --not-sure-optional \
+        || failed+=" kotlin"
     step "kinds: web"
     check_web "$dir/run" "$dir/data" "$dir" || failed+=" web"
     [ -z "$failed" ] || { echo "kinds: failed:$failed"; return 1; }

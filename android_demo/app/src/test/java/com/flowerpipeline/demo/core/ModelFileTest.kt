@@ -125,7 +125,10 @@ class ModelFileTest {
     }
 
     /** The real exported files: on every browser case, the app's not-sure rule with the
-     * file's own thresholds gives Python's answer (a class, or not sure). */
+     * file's own thresholds gives Python's answer (a class, or not sure). The fixtures must
+     * reach "not sure" at least once unless -Dgolden.notSure=optional: run.sh's kinds model,
+     * trained on drawings it cannot mistake, is certain of every image (int8 saturates at
+     * 0.996, above its 0.99 threshold), so there it is reported, not required. */
     @Test
     fun realModelsSayNotSureWherePythonDoes() {
         assumeTrue("no golden.dir: run `make test-clients` to write the fixtures", dir != null)
@@ -145,7 +148,11 @@ class ModelFileTest {
                 if (got == null) unsure++
             }
         }
-        assertTrue("the fixtures never reach 'not sure'", unsure > 0)
+        if (System.getProperty("golden.notSure") == "optional") {
+            println("ModelFileTest: the fixtures reach 'not sure' $unsure time(s) (optional for this model)")
+        } else {
+            assertTrue("the fixtures never reach 'not sure'", unsure > 0)
+        }
     }
 
     private fun floats(value: Any?): List<Float> = value.asList("floats").map { (it as Double).toFloat() }
