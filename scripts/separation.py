@@ -11,7 +11,7 @@ For each folder (one method), over its seedS/ runs (int8 file, `pipeline predict
 - colour coverage (and selective accuracy) at the score that declines 80% of the other-colour
   flowers (the issue's target), the threshold set on the test split itself: comparable between
   methods, optimistic in absolute terms.
-Pooled over seeds, then the per-seed values.
+Printed as the mean over seeds, then each seed's value.
 """
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import api
-
-HEADS = ("flower_type", "flower_color")
-
+from pipeline.core import negatives
+from pipeline.core.heads import schema_of
+from pipeline.core.labels import load_label_file
 
 def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
     """P(score of a positive > score of a negative), ties counted half."""
@@ -34,19 +34,16 @@ def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float(greater + 0.5 * ties)
 
 
-def rows(label_file: Path) -> list[list[str]]:
-    lines = [l for l in label_file.read_text().splitlines() if l.strip() and not l.startswith("#")]
-    return [[c.strip() for c in l.split(",")] for l in lines]
-
-
 def scored(seed_dir: Path) -> dict:
+    """{"test": (samples, answers), "negatives_test": (samples, answers)} of one seed's run,
+    the files read by the pipeline's own readers (so -1 and "none of these" mean what they
+    mean to training)."""
     data, run = seed_dir / "data", seed_dir / "run"
-    out = {}
-    for name in ("test", "negatives_test"):
-        table = rows(data / f"{name}.txt")
-        answers = api.predict(run, [data / r[0] for r in table], workers=1)
-        out[name] = (table, answers)
-    return out
+    test = load_label_file(data / "test.txt", images=False)
+    negative, _ = negatives.read(data / "negatives_test.txt", schema_of(data / "test.txt"),
+                                 images=False)
+    return {name: (samples, api.predict(run, [s.path for s in samples], workers=1))
+            for name, samples in (("test", test), ("negatives_test", negative))}
 
 
 def best(answer: dict, head: str) -> tuple[str, float]:
@@ -58,19 +55,19 @@ def best(answer: dict, head: str) -> tuple[str, float]:
 
 def figures(scores: dict) -> dict:
     (test, answers), (_, neg_answers) = scores["test"], scores["negatives_test"]
-    top = {h: np.array([best(a, h)[1] for a in answers]) for h in HEADS}
-    said = {h: [best(a, h)[0] for a in answers] for h in HEADS}
+    type_top = np.array([best(a, "flower_type")[1] for a in answers])
     neg_top = np.array([best(a, "flower_type")[1] for a in neg_answers])
-    colour = np.array([int(r[2]) for r in test])
+    colour_said, colour_top = zip(*(best(a, "flower_color") for a in answers))
+    colour_top = np.array(colour_top)
+    colour = np.array([int(s.labels[1]) for s in test])
     names = list(answers[0]["predictions"]["flower_color"]["probabilities"])  # class order
     labelled = colour >= 0
-    right = np.array([said["flower_color"][i] == names[c] if c >= 0 else False
-                      for i, c in enumerate(colour)])
-    other = top["flower_color"][~labelled]
+    right = np.array([c >= 0 and said == names[c] for said, c in zip(colour_said, colour)])
+    other = colour_top[~labelled]
     cut = np.quantile(other, 0.8)  # declines 80% of the other-colour flowers
-    answered = top["flower_color"][labelled] > cut
-    return {"type_auroc": auroc(top["flower_type"], neg_top),
-            "colour_auroc": auroc(top["flower_color"][labelled], other),
+    answered = colour_top[labelled] > cut
+    return {"type_auroc": auroc(type_top, neg_top),
+            "colour_auroc": auroc(colour_top[labelled], other),
             "colour_coverage_at_80": float(answered.mean()),
             "colour_selacc_at_80": float(right[labelled][answered].mean()) if answered.any()
             else float("nan")}

@@ -1,5 +1,6 @@
 """The not-sure rule, calibration and threshold choice (pure numpy), and their inputs."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from PIL import Image
 from pipeline.core import negatives, notsure
 from pipeline.core.errors import PipelineError
 from pipeline.core.heads import FLOWER_HEADS, NONE, parse_schema
-from pipeline.core.labels import LabelFileError, select_heads, read_label_file
+from pipeline.core.labels import LabelFileError, Sample, read_label_file, select_heads
 from pipeline.core.metrics import head_metrics
 from pipeline.export.thresholds import choose, parse_overrides
 
@@ -171,15 +172,20 @@ def test_a_head_without_none_photos_falls_back_to_coverage():
     assert chosen["flower_type"]["val"]["coverage"] >= 0.95
 
 
-def test_repeated_splits_pools_the_counts_of_every_split():
-    """scripts/repeated_splits.py adds up what each split's evaluate file counted."""
+def load_script(name: str):
+    """A module of scripts/ (not a package), loaded from its file."""
     import importlib.util
-    from pathlib import Path
 
-    path = Path(__file__).parents[1] / "scripts" / "repeated_splits.py"
-    spec = importlib.util.spec_from_file_location("repeated_splits", path)
+    path = Path(__file__).parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
+
+
+def test_repeated_splits_pools_the_counts_of_every_split():
+    """scripts/repeated_splits.py adds up what each split's evaluate file counted."""
+    script = load_script("repeated_splits")
     probs = {"flower_type": np.array([[0.9, 0.1], [0.2, 0.8], [0.55, 0.45], [0.95, 0.05]]),
              "flower_color": np.full((4, 3), 1 / 3)}
     labels = np.array([[0, -1], [0, -1], [1, -1], [NONE, NONE]])
@@ -198,13 +204,7 @@ def test_repeated_splits_pools_the_counts_of_every_split():
 def test_separation_script_measures_the_ranking_not_the_threshold():
     """scripts/separation.py: AUROC with ties counted half, and the colour coverage at the score
     that declines 80% of the other-colour flowers."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).parents[1] / "scripts" / "separation.py"
-    spec = importlib.util.spec_from_file_location("separation", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("separation")
     assert script.auroc(np.array([0.9, 0.8]), np.array([0.1, 0.2])) == 1.0
     assert script.auroc(np.array([0.5]), np.array([0.5])) == 0.5
     assert script.auroc(np.array([0.1, 0.9]), np.array([0.5])) == 0.5
@@ -214,7 +214,8 @@ def test_separation_script_measures_the_ranking_not_the_threshold():
             "flower_type": {"probabilities": dict(zip(("rose", "daisy"), type_scores))},
             "flower_color": {"probabilities": dict(zip(("red", "pink", "white"), colour_scores))}}}
 
-    test = [["a", "0", "0"], ["b", "1", "2"], ["c", "1", "1"]] + [["o", "0", "-1"]] * 5
+    test = [Sample(Path(name), (kind, colour)) for name, kind, colour in
+            [("a", 0, 0), ("b", 1, 2), ("c", 1, 1)] + [("o", 0, -1)] * 5]
     answers = [answer((0.9, 0.1), (0.9, 0.0, 0.0)), answer((0.1, 0.8), (0.0, 0.0, 0.7)),
                answer((0.2, 0.7), (0.0, 0.0, 0.95))]  # c: pink said white, confidently
     answers += [answer((0.5, 0.4), (0.1 * i, 0.0, 0.0)) for i in range(1, 6)]  # 0.1 .. 0.5
