@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/repeated_splits.py --seeds 1 2 3 \
         [--include artifacts/real/evaluate_test.json] [--epochs 30] [--image-size 224]
-        [--out artifacts/splits]
+        [--out artifacts/splits] [--train-share 1.0]
 
 One test split (81 photos of a class, 47 negatives) cannot tell 89% from 95%. For each seed:
 `pipeline data split --seed S` of ../shared/flowers-real with ../shared/negatives (colour -1
@@ -14,10 +14,14 @@ elsewhere (make real's split is seed 0). The counts of every split are added up 
 with 95% Wilson intervals. Random splits overlap (a photo may be in two test splits) and each
 split has its own model, so this estimates the method, and its intervals are somewhat narrower
 than as many independent photos would give.
+
+`--train-share F` trains on a random share F of each split's training photos and training
+negatives (val and test untouched): a learning curve, to see whether more photos would help.
 """
 from __future__ import annotations
 
 import argparse
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -29,22 +33,35 @@ ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = str(Path(sys.executable).parent / "pipeline")
 
 
-def run_seed(seed: int, epochs: int, size: int, out: Path) -> Path:
+def keep_share(path: Path, share: float, seed: int) -> None:
+    """Keep a random `share` of a label or negatives file's photos (comment lines stay)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    photos = [i for i, line in enumerate(lines) if line.strip() and not line.startswith("#")]
+    dropped = set(photos) - set(random.Random(seed).sample(photos, round(share * len(photos))))
+    path.write_text("".join(line + "\n" for i, line in enumerate(lines) if i not in dropped),
+                    encoding="utf-8")
+
+
+def pipeline(seed: int, *args) -> None:
+    print(f"seed {seed}: pipeline {args[0]} ...", flush=True)
+    subprocess.run([PIPELINE, *map(str, args)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def run_seed(seed: int, epochs: int, size: int, out: Path, train_share: float = 1.0) -> Path:
     folder = out / f"seed{seed}"
     result = folder / "evaluate_test.json"
     if result.is_file():
         return result
     data, run = folder / "data", folder / "run"
-    for args in (["data", "split", "../shared/flowers-real/labels.txt", "--out", data, "--force",
-                  "--seed", seed, "--negatives", "../shared/negatives/labels.txt",
-                  "--none", "color"],
-                 ["train", "--data", data, "--run", run, "--image-size", size, "--epochs", epochs],
-                 ["quantize", "--run", run],
-                 ["evaluate", "--model", run, "--labels", data / "test.txt", "--negatives",
-                  data / "negatives_test.txt", "--out", result]):
-        print(f"seed {seed}: pipeline {args[0]} ...", flush=True)
-        subprocess.run([PIPELINE, *map(str, args)], cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
+    pipeline(seed, "data", "split", "../shared/flowers-real/labels.txt", "--out", data, "--force",
+             "--seed", seed, "--negatives", "../shared/negatives/labels.txt", "--none", "color")
+    if train_share < 1:
+        for name in ("train.txt", "negatives_train.txt"):
+            keep_share(data / name, train_share, seed)
+    pipeline(seed, "train", "--data", data, "--run", run, "--image-size", size, "--epochs", epochs)
+    pipeline(seed, "quantize", "--run", run)
+    pipeline(seed, "evaluate", "--model", run, "--labels", data / "test.txt", "--negatives",
+             data / "negatives_test.txt", "--out", result)
     return result
 
 
@@ -83,9 +100,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "splits")
+    parser.add_argument("--train-share", type=float, default=1.0,
+                        help="train on this random share of the training photos (0..1]")
     args = parser.parse_args()
-    files = list(args.include) + [run_seed(s, args.epochs, args.image_size, args.out.absolute())
-                                  for s in args.seeds]
+    if not 0 < args.train_share <= 1:
+        parser.error(f"--train-share must be in (0, 1], got {args.train_share}")
+    files = list(args.include) + [run_seed(s, args.epochs, args.image_size, args.out.absolute(),
+                                           args.train_share) for s in args.seeds]
     evaluations = [read_json(f) for f in files]
     print(f"int8 file, test splits of {len(files)} random splits, pooled (95% Wilson interval):")
     for name, (k, n) in pooled(evaluations).items():

@@ -201,6 +201,22 @@ def test_repeated_splits_pools_the_counts_of_every_split():
     assert total["flower_color: answers"] == (0, 0)  # no labelled colour (main skips it)
 
 
+def test_repeated_splits_trains_on_a_share_of_the_photos(tmp_path):
+    """--train-share keeps that share of a file's photos, the same ones for the same seed,
+    and every comment line."""
+    script = load_script("repeated_splits")
+    lines = ["# path, type, color"] + [f"p{i}.jpg, {i % 2}, -1" for i in range(10)]
+    path = tmp_path / "train.txt"
+    path.write_text("\n".join(lines) + "\n")
+    script.keep_share(path, 0.5, seed=3)
+    kept = path.read_text().splitlines()
+    assert kept[0] == lines[0] and len(kept) == 6 and set(kept) <= set(lines)
+    again = tmp_path / "again.txt"
+    again.write_text("\n".join(lines) + "\n")
+    script.keep_share(again, 0.5, seed=3)
+    assert again.read_text().splitlines() == kept
+
+
 def test_separation_script_measures_the_ranking_not_the_threshold():
     """scripts/separation.py: AUROC with ties counted half, and the colour coverage at the score
     that declines 80% of the other-colour flowers."""
