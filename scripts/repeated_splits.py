@@ -42,7 +42,7 @@ def keep_share(path: Path, share: float, seed: int) -> None:
                     encoding="utf-8")
 
 
-def pipeline(seed: int, *args) -> None:
+def run_pipeline(seed: int, *args) -> None:
     print(f"seed {seed}: pipeline {args[0]} ...", flush=True)
     subprocess.run([PIPELINE, *map(str, args)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
@@ -53,15 +53,17 @@ def run_seed(seed: int, epochs: int, size: int, out: Path, train_share: float = 
     if result.is_file():
         return result
     data, run = folder / "data", folder / "run"
-    pipeline(seed, "data", "split", "../shared/flowers-real/labels.txt", "--out", data, "--force",
-             "--seed", seed, "--negatives", "../shared/negatives/labels.txt", "--none", "color")
+    run_pipeline(seed, "data", "split", "../shared/flowers-real/labels.txt", "--out", data,
+                 "--force", "--seed", seed, "--negatives", "../shared/negatives/labels.txt",
+                 "--none", "color")
     if train_share < 1:
         for name in ("train.txt", "negatives_train.txt"):
             keep_share(data / name, train_share, seed)
-    pipeline(seed, "train", "--data", data, "--run", run, "--image-size", size, "--epochs", epochs)
-    pipeline(seed, "quantize", "--run", run)
-    pipeline(seed, "evaluate", "--model", run, "--labels", data / "test.txt", "--negatives",
-             data / "negatives_test.txt", "--out", result)
+    run_pipeline(seed, "train", "--data", data, "--run", run, "--image-size", size,
+                 "--epochs", epochs)
+    run_pipeline(seed, "quantize", "--run", run)
+    run_pipeline(seed, "evaluate", "--model", run, "--labels", data / "test.txt",
+                 "--negatives", data / "negatives_test.txt", "--out", result)
     return result
 
 

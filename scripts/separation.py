@@ -25,6 +25,7 @@ from pipeline.core import negatives
 from pipeline.core.heads import schema_of
 from pipeline.core.labels import load_label_file
 
+
 def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
     """P(score of a positive > score of a negative), ties counted half."""
     if not len(pos) or not len(neg):
