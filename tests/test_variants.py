@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from pipeline.bench.variants import ORDER, arithmetic
 from pipeline.cli import app
 from pipeline.core.errors import PipelineError
+from pipeline.core.runs import RunDir
 from pipeline.export import variants as registry
 from pipeline.export.variants import BY_KEY, DEFAULT, REFERENCE, VARIANTS
 
@@ -74,22 +75,42 @@ def test_unknown_variant_is_one_line_and_nothing_is_written(run):
     assert _files(run) == before
 
 
-def test_export_of_the_chosen_variants_only(run):
+def test_export_of_some_variants_keeps_the_others_byte_for_byte(run):
+    """Issue 36: `--variants float32` used to leave an export of float32 alone, so the int8
+    file the app ships was gone and `pipeline evaluate` of it failed."""
+    manifest = json.loads((run / "manifest.json").read_text())
+    before = manifest["stages"]["export"]["outputs"]
+    old_spec = json.loads((run / "export" / "model.json").read_text())
+    assert DEFAULT in old_spec["variants"] and len(old_spec["variants"]) > 1
     result = runner.invoke(app, ["export", "--run", str(run), "--variants", REFERENCE])
     assert result.exit_code == 0, result.output
-    export = run / "export"
-    assert {p.name for p in export.iterdir()} == {BY_KEY[REFERENCE].file, "model.json",
-                                                  "metrics.json"}
-    spec = json.loads((export / "model.json").read_text())
-    assert list(spec["variants"]) == [REFERENCE] and spec["default"] == REFERENCE
-    metrics = json.loads((export / "metrics.json").read_text())
-    assert list(metrics["variants"]) == [REFERENCE]
-    assert metrics["size_ratio_int8_to_float32"] is None  # no int8 file to compare
+    assert "kept from the previous export" in result.output
     manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["stages"]["export"]["settings"]["variants"] == [REFERENCE]
-    image = sorted((run.parent / "run_data" / "images").iterdir())[0]
-    result = runner.invoke(app, ["predict", str(image), "--model", str(run), "--json"])
-    assert result.exit_code == 0 and json.loads(result.output)["variant"] == REFERENCE
+    entry = manifest["stages"]["export"]
+    assert entry["settings"]["variants"] == [REFERENCE]
+    assert set(entry["settings"]["kept"]) == set(old_spec["variants"]) - {REFERENCE}
+    for key in entry["settings"]["kept"]:  # same bytes, same manifest record
+        name = f"export/{BY_KEY[key].file}"
+        assert entry["outputs"][name]["sha256"] == before[name]["sha256"], key
+    spec = json.loads((run / "export" / "model.json").read_text())
+    assert list(spec["variants"]) == list(old_spec["variants"]) and spec["default"] == DEFAULT
+    for key in entry["settings"]["kept"]:
+        assert spec["variants"][key] == old_spec["variants"][key]
+    metrics = json.loads((run / "export" / "metrics.json").read_text())
+    assert list(metrics["variants"]) == list(old_spec["variants"])
+    assert metrics["size_ratio_int8_to_float32"] is not None
+    RunDir(run).verify("export")  # every recorded file there, with its sha256
+    labels = run.parent / "run_data" / "test.txt"
+    result = runner.invoke(app, ["evaluate", "--model", str(run / "export" / BY_KEY[DEFAULT].file),
+                                 "--labels", str(labels)])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_file_the_current_export_did_not_write_says_what_it_holds(run):
+    with pytest.raises(PipelineError) as exc:
+        RunDir(run).file("export", "model_fp8.tflite")
+    message = str(exc.value)
+    assert "did not write it" in message and BY_KEY[DEFAULT].file in message, message
 
 
 def test_float16_stores_half_precision_weights_and_keeps_float_io(run):

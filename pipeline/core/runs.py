@@ -139,8 +139,9 @@ class RunDir:
         record = self.entry(stage)["outputs"].get(f"{stage}/{name}")
         again = f"run `{self.how(stage)}` again"
         if record is None:
-            raise PipelineError(f"{path}: not among the files manifest.json records for stage "
-                                f"'{stage}'; {again}")
+            held = sorted(k.removeprefix(f"{stage}/") for k in self.entry(stage)["outputs"])
+            raise PipelineError(f"{path}: the current '{stage}' stage did not write it (it "
+                                f"holds {', '.join(held) or 'no files'}); {again}")
         if not path.is_file():
             raise PipelineError(f"{path}: recorded in manifest.json but missing; {again}")
         if path.stat().st_size != record.get("bytes", path.stat().st_size) \

@@ -220,11 +220,13 @@ def _run(rd: RunDir, epochs: int, lr: float, threshold: str | None,
 
 
 def export_stage(rd: RunDir, model, qat, config, heads: Heads, calibration: np.ndarray,
-                 arrays: dict, not_sure: dict, variants=None) -> dict:
+                 arrays: dict, not_sure: dict, variants=None, keep: RunDir | None = None) -> dict:
     """The export stage of the run (quantize nests it in QAT's; `pipeline export` alone) of
-    the registry's variants (default: all)."""
+    the registry's variants (default: all). keep: the run as it was before, whose other
+    exported variants this export carries over unchanged (export/carry.py)."""
     from pipeline.export import stage as export
-    from pipeline.export.variants import VARIANTS
+    from pipeline.export.carry import carry_over
+    from pipeline.export.variants import BY_KEY, VARIANTS
     from pipeline.training.backbones import get as backbone
 
     variants = variants or VARIANTS
@@ -233,6 +235,11 @@ def export_stage(rd: RunDir, model, qat, config, heads: Heads, calibration: np.n
                                 config.normalization, calibration, arrays["test"],
                                 arrays["val"], **not_sure, variants=variants,
                                 network=backbone(config.arch).title)
+        kept = carry_over(keep, stage.dir, heads, config.image_size, results) if keep else []
+        if kept:
+            stage.settings["kept"] = kept
+            print("kept from the previous export, byte for byte: "
+                  + ", ".join(BY_KEY[k].file for k in kept))
         stage.metrics = {k: r["accuracy"] for k, r in results["variants"].items()}
     return results
 

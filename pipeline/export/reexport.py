@@ -1,6 +1,7 @@
 """`pipeline export`: the export stage again, from the run's trained and QAT models, without
 training: new not-sure thresholds (`--threshold type=0.8`, `--coverage`), a re-export after
-a change of the exporter, or only some registered variants (`--variants float32,int8`).
+a change of the exporter, or only some registered variants (`--variants float32,int8`: those
+are exported again, every other variant of the current export is kept byte for byte).
 Writes export/ as `pipeline quantize` does, through the same checks.
 """
 from __future__ import annotations
@@ -31,10 +32,13 @@ def run(o: ExportOptions) -> dict:
     rd = RunDir(o.run)
     rd.require("qat")
     with rd.writing():
-        return _run(rd, o.threshold, o.coverage, chosen)
+        # Named variants are re-exported and the others kept as they are (export/carry.py).
+        keep = rd.snapshot() if o.variants is not None else None
+        return _run(rd, o.threshold, o.coverage, chosen, keep)
 
 
-def _run(rd: RunDir, threshold: str | None, coverage: float | None, variants) -> dict:
+def _run(rd: RunDir, threshold: str | None, coverage: float | None, variants,
+         keep: RunDir | None = None) -> dict:
     from pipeline.data.sources import open_source
     from pipeline.export.quantize import calibration_positions, export_stage, not_sure_options
 
@@ -46,4 +50,5 @@ def _run(rd: RunDir, threshold: str | None, coverage: float | None, variants) ->
     model, qat = trained.load_keras(), load_qat(qat_file)
     arrays = {name: source.arrays(name) for name in ("val", "test")}
     calibration = source.pixels_at("train", calibration_positions(source.count("train")))
-    return export_stage(rd, model, qat, config, heads, calibration, arrays, not_sure, variants)
+    return export_stage(rd, model, qat, config, heads, calibration, arrays, not_sure, variants,
+                        keep)
