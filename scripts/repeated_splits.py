@@ -47,7 +47,8 @@ def run_pipeline(seed: int, *args) -> None:
     subprocess.run([PIPELINE, *map(str, args)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
-def run_seed(seed: int, epochs: int, size: int, out: Path, train_share: float = 1.0) -> Path:
+def run_seed(seed: int, epochs: int, size: int, out: Path, train_share: float = 1.0,
+             arch: str | None = None) -> Path:
     folder = out / f"seed{seed}"
     result = folder / "evaluate_test.json"
     if result.is_file():
@@ -60,7 +61,7 @@ def run_seed(seed: int, epochs: int, size: int, out: Path, train_share: float = 
         for name in ("train.txt", "negatives_train.txt"):
             keep_share(data / name, train_share, seed)
     run_pipeline(seed, "train", "--data", data, "--run", run, "--image-size", size,
-                 "--epochs", epochs)
+                 "--epochs", epochs, *(["--arch", arch] if arch else []))
     run_pipeline(seed, "quantize", "--run", run)
     run_pipeline(seed, "evaluate", "--model", run, "--labels", data / "test.txt",
                  "--negatives", data / "negatives_test.txt", "--out", result)
@@ -102,13 +103,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "splits")
+    parser.add_argument("--arch", default=None,
+                        help="the backbone to train (default: pipeline train's)")
     parser.add_argument("--train-share", type=float, default=1.0,
                         help="train on this random share of the training photos (0..1]")
     args = parser.parse_args()
     if not 0 < args.train_share <= 1:
         parser.error(f"--train-share must be in (0, 1], got {args.train_share}")
     files = list(args.include) + [run_seed(s, args.epochs, args.image_size, args.out.absolute(),
-                                           args.train_share) for s in args.seeds]
+                                           args.train_share, args.arch) for s in args.seeds]
     evaluations = [read_json(f) for f in files]
     print(f"int8 file, test splits of {len(files)} random splits, pooled (95% Wilson interval):")
     for name, (k, n) in pooled(evaluations).items():
