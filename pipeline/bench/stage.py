@@ -206,9 +206,10 @@ def _results(ctx: Context, variants: list[Variant], jobs: list[Job], settings: d
                      for kind in ("float32", "int8")} for t in settings["threads"]}
     out = {v.name: bench_report.variant_entry(v, by_key, settings["threads"], peak,
                                               arithmetic(v.name)) for v in variants}
-    return {"machine": _machine(load_before), "settings": settings, "variants": out,
-            "peak_gmacs": peak, "ratios": bench_report.ratios(out, settings["threads"]),
-            "notes": ctx.notes}
+    host = _machine(load_before)
+    ratios = bench_report.ratios(out, settings["threads"], host["flags"] or None)
+    return {"machine": host, "settings": settings, "variants": out, "peak_gmacs": peak,
+            "ratios": ratios, "notes": ctx.notes}
 
 
 def _machine(load_before) -> dict:

@@ -128,10 +128,11 @@ def targets_table(results: dict) -> str:
     ratios = results.get("ratios", {})
     rows = [[esc(k), fmt(v, 2) + (" MB" if k.endswith("_mb") else "x")]
             for k, v in ratios.items() if isinstance(v, (int, float)) and k != "threads"]
+    why = ratios.get("target_notes") or {}  # absent from results.json of earlier versions
     targets = [[esc(k), '<span class="pass">PASS</span>' if ok else
-                ('<span class="fail">FAIL</span>' if ok is False else "–")]
+                ('<span class="fail">FAIL</span>' if ok is False else "–"), esc(why.get(k, ""))]
                for k, ok in (ratios.get("targets") or {}).items()]
-    return table(["ratio", "value"], rows) + table(["target", "result"], targets)
+    return table(["ratio", "value"], rows) + table(["target", "result", "why"], targets)
 
 
 def benchmark_section(report: dict) -> tuple[str, str, str]:
