@@ -30,11 +30,14 @@ demo: $(STAMP)
 # ../shared/negatives (no rose, no daisy) teach both heads to say "not sure".
 REAL_LABELS ?= ../shared/flowers-real/labels.txt
 REAL_NEGATIVES ?= ../shared/negatives/labels.txt
-REAL_RUN := artifacts/real
+# ARCH picks the trunk (`make real ARCH=efficientnet-lite0`, docs/training.md): same split
+# (seed 0), its own run directory, so both trunks' runs stand side by side.
+ARCH ?= squeezenet1.1
+REAL_RUN := artifacts/real$(if $(filter squeezenet1.1,$(ARCH)),,-$(ARCH))
 REAL_SIZE ?= 224
 real: $(STAMP)
 	$(BIN)/pipeline data split $(REAL_LABELS) --out data/real --force --negatives $(REAL_NEGATIVES) --none color
-	$(BIN)/pipeline train --data data/real --run $(REAL_RUN) --image-size $(REAL_SIZE) --epochs 30
+	$(BIN)/pipeline train --data data/real --run $(REAL_RUN) --arch $(ARCH) --image-size $(REAL_SIZE) --epochs 30
 	$(BIN)/pipeline quantize --run $(REAL_RUN)
 	$(BIN)/pipeline benchmark --run $(REAL_RUN) --quick
 	$(BIN)/pipeline evaluate --model $(REAL_RUN) --labels data/real/test.txt --negatives data/real/negatives_test.txt --out $(REAL_RUN)/evaluate_test.json

