@@ -357,3 +357,27 @@ def test_installed_script_checks_a_label_file(tmp_path):
     assert run.returncode == 1, run.stderr
     assert f"{labels}:2: expected 3 comma-separated fields" in run.stdout
     assert "1 error" in run.stdout and "Traceback" not in run.stderr
+
+
+# ---- data split --negatives: bad negatives files (issue 34) -------------------------------
+
+@pytest.mark.parametrize("line,message", [
+    ("neg/cat.jpg,", "negatives.txt:2: expected `path, kind`"),  # empty kind
+    ("neg/cat.jpg, dog, cat", "negatives.txt:2: a negatives file has `path, kind`"),  # a comma
+    ("neg/cat.jpg, a/b", "negatives.txt:2: expected `path, kind`"),  # a kind that is a path
+    ("neg/broken.jpg, not_flower", "negatives.txt:2:"),  # does not decode
+])
+def test_bad_negatives_file_is_one_line_and_nothing_is_written(tmp_path, line, message):
+    for i in range(10):
+        photo(tmp_path / "img" / f"{i}.jpg")
+    (tmp_path / "all.txt").write_text("".join(f"img/{i}.jpg, {i % 2}, {i % 3}\n"
+                                              for i in range(10)))
+    photo(tmp_path / "neg" / "cat.jpg")
+    (tmp_path / "neg" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    negatives = tmp_path / "negatives.txt"
+    negatives.write_text(f"neg/cat.jpg, not_flower\n{line}\n")
+    out = tmp_path / "split"
+    result = cli("split", tmp_path / "all.txt", "--out", out, "--negatives", negatives)
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert result.output.strip().count("\n") == 0, result.output  # one line
+    assert not out.exists()
