@@ -9,9 +9,10 @@ package com.flowerpipeline.demo.core
  * BitmapFactory ignores the tag; the app reads it (ExifInterface). Camera frames carry a
  * rotation instead (CameraX's rotationDegrees), which is one of the same eight cases.
  *
- * No pixel is moved to turn an image: for every orientation the stored index of the upright
- * pixel (x, y) is `origin + x * stepX + y * stepY` ([Mapping]), and the resize reads through
- * it. [upright] makes the turned copy only where a copy is wanted (the photo on screen).
+ * No pixel is moved to turn an image: for every orientation the stored position (an array
+ * index, or a byte offset in a camera plane) of the upright pixel (x, y) is
+ * `origin + x * stepX + y * stepY` ([Mapping]), and the resize reads through it. [upright]
+ * makes the turned copy only where a copy is wanted (the photo on screen).
  */
 object Orientation {
     const val NORMAL = 1
@@ -20,7 +21,7 @@ object Orientation {
     class Image(val pixels: IntArray, val width: Int, val height: Int)
 
     /**
-     * Upright (x, y) -> stored index `origin + x * stepX + y * stepY`; `width` x `height` is the
+     * Upright (x, y) -> stored position `origin + x * stepX + y * stepY`; `width` x `height` is the
      * upright size. Mutable so that a camera frame reuses one (no garbage per frame).
      */
     class Mapping {
@@ -53,21 +54,24 @@ object Orientation {
     }
 
     /**
-     * The stored image `width` x `height` (rows `stride` pixels apart) seen upright. Unknown
-     * values (0, 9, a damaged tag) leave the image as it is, as Pillow does.
+     * The stored image `width` x `height` (rows `stride` apart, pixels `pixelStep` apart: 4 to
+     * address an RGBA plane's bytes) seen upright. Unknown values (0, 9, a damaged tag) leave
+     * the image as it is, as Pillow does.
      */
-    fun mapping(width: Int, height: Int, stride: Int, orientation: Int, into: Mapping = Mapping()): Mapping {
-        val right = width - 1
+    fun mapping(width: Int, height: Int, stride: Int, orientation: Int, into: Mapping = Mapping(),
+                pixelStep: Int = 1): Mapping {
+        val px = pixelStep
+        val right = (width - 1) * px
         val bottom = (height - 1) * stride
         return when (orientation) {
-            2 -> into.set(right, -1, stride, width, height)              // mirrored left-right
-            3 -> into.set(bottom + right, -1, -stride, width, height)    // turned 180 degrees
-            4 -> into.set(bottom, 1, -stride, width, height)             // mirrored top-bottom
-            5 -> into.set(0, stride, 1, height, width)                   // mirrored over the main diagonal
-            6 -> into.set(bottom, -stride, 1, height, width)             // stored a quarter turn anticlockwise
-            7 -> into.set(bottom + right, -stride, -1, height, width)    // mirrored over the other diagonal
-            8 -> into.set(right, stride, -1, height, width)              // stored a quarter turn clockwise
-            else -> into.set(0, 1, stride, width, height)
+            2 -> into.set(right, -px, stride, width, height)            // mirrored left-right
+            3 -> into.set(bottom + right, -px, -stride, width, height)  // turned 180 degrees
+            4 -> into.set(bottom, px, -stride, width, height)           // mirrored top-bottom
+            5 -> into.set(0, stride, px, height, width)                 // mirrored over the main diagonal
+            6 -> into.set(bottom, -stride, px, height, width)           // stored a quarter turn anticlockwise
+            7 -> into.set(bottom + right, -stride, -px, height, width)  // mirrored over the other diagonal
+            8 -> into.set(right, stride, -px, height, width)            // stored a quarter turn clockwise
+            else -> into.set(0, px, stride, width, height)
         }
     }
 

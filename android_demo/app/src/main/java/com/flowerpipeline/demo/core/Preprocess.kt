@@ -30,8 +30,10 @@ class Preprocessor(private val input: InputSpec, private val quantization: Quant
     private val floats = FloatArray(3 * 256) { normalized(it % 256, it / 256) }
     private val bytes = ByteArray(3 * 256) { quantized(it % 256, it / 256) }
     private val staging = ByteArray(if (input.dtype == DType.FLOAT32) 0 else byteSize)
-    private var frame = IntArray(0)
     private val mapping = Orientation.Mapping()
+    // Kept (not made per call) so that a frame allocates nothing; emptied after each call.
+    private val argbPixels = ArgbPixels()
+    private val rgbaPlane = RgbaPlane()
 
     fun newBuffer(): ByteBuffer = ByteBuffer.allocateDirect(byteSize).order(ByteOrder.nativeOrder())
 
@@ -52,30 +54,26 @@ class Preprocessor(private val input: InputSpec, private val quantization: Quant
         require(width > 0 && height > 0 && argb.size >= (height - 1) * stride + width) {
             "${argb.size} pixels for $width x $height (stride $stride)"
         }
-        write(resizer.resize(argb, Orientation.mapping(width, height, stride, orientation, mapping)), out)
+        argbPixels.argb = argb
+        val m = Orientation.mapping(width, height, stride, orientation, mapping)
+        write(resizer.resize(argbPixels, m), out)
+        argbPixels.argb = ArgbPixels.EMPTY // the photo is not kept alive until the next call
     }
 
     /**
      * A camera frame as CameraX's OUTPUT_IMAGE_FORMAT_RGBA_8888 plane holds it: R, G, B, A
-     * bytes, rows `rowStride` bytes apart, to be turned `rotationDegrees` clockwise.
+     * bytes, rows `rowStride` bytes apart, to be turned `rotationDegrees` clockwise. Read in
+     * place, each pixel once ([RgbaPlane]): no copy of the frame is made.
      */
     fun fillRgba(plane: ByteBuffer, width: Int, height: Int, rowStride: Int, rotationDegrees: Int, out: ByteBuffer) {
         require(rowStride >= width * 4 && plane.limit() >= (height - 1) * rowStride + width * 4) {
             "a $width x $height RGBA frame with row stride $rowStride needs more than ${plane.limit()} bytes"
         }
-        if (frame.size < width * height) frame = IntArray(width * height)
-        val little = plane.order() == ByteOrder.LITTLE_ENDIAN // order() returns a constant: no garbage
-        var i = 0
-        for (y in 0 until height) {
-            var at = y * rowStride
-            for (x in 0 until width) {
-                val p = plane.getInt(at)
-                // little endian: 0xAABBGGRR; big endian: 0xRRGGBBAA -> 0x00RRGGBB either way
-                frame[i++] = if (little) ((p and 0xFF) shl 16) or (p and 0xFF00) or ((p shr 16) and 0xFF) else p ushr 8
-                at += 4
-            }
-        }
-        fill(frame, width, height, out, Orientation.fromRotation(rotationDegrees))
+        rgbaPlane.plane = plane
+        val m = Orientation.mapping(width, height, rowStride, Orientation.fromRotation(rotationDegrees), mapping,
+                                    pixelStep = 4)
+        write(resizer.resize(rgbaPlane, m), out)
+        rgbaPlane.plane = RgbaPlane.EMPTY
     }
 
     private fun write(pixels: IntArray, out: ByteBuffer) {

@@ -2,6 +2,7 @@ package com.flowerpipeline.demo.core
 
 import org.junit.Assert.assertArrayEquals
 import org.junit.Assert.assertEquals
+import org.junit.Assert.assertTrue
 import org.junit.Test
 import java.lang.management.ManagementFactory
 import java.nio.ByteBuffer
@@ -77,5 +78,18 @@ class FrameTest {
             val allocated = threads.currentThreadAllocatedBytes - before
             assertEquals("$dtype: bytes allocated over 20 frames (turned and not)", 0L, allocated)
         }
+    }
+
+    @Test
+    fun aFrameIsReadInPlaceNotCopied() {
+        // The first frame allocates only the resize's buffers: less than a copy of the frame.
+        val threads = ManagementFactory.getThreadMXBean() as com.sun.management.ThreadMXBean
+        val frame = Frame(640, 480, 640 * 4 + 64, 7, ByteOrder.LITTLE_ENDIAN)
+        val pre = Preprocessor(spec(DType.UINT8, 224), Quantization(1f / 128, 128))
+        val out = pre.newBuffer()
+        val before = threads.currentThreadAllocatedBytes
+        pre.fillRgba(frame.plane, 640, 480, frame.stride, 90, out)
+        val allocated = threads.currentThreadAllocatedBytes - before
+        assertTrue("the first frame allocated $allocated bytes; a copy of it takes ${640 * 480 * 4}", allocated < 640 * 480 * 4)
     }
 }
