@@ -1,7 +1,7 @@
 """Two .tflite files of the same input, timed in interleaved rounds in one process (LiteRT,
-1 thread): the ratio of their medians is what a noisy shared machine can still tell.
+1 thread unless --threads): the ratio of their medians is what a noisy shared machine can still tell.
 
-    .venv/bin/python scripts/compare_latency.py OLD.tflite NEW.tflite [--rounds 12 --runs 150]
+    .venv/bin/python scripts/compare_latency.py OLD.tflite NEW.tflite [--rounds 12 --runs 150 --threads 1]
 
 Used for issue 18: the files before and after the "none of these" class in each head.
 """
@@ -14,8 +14,8 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 
-def runner(path: str):
-    interpreter = Interpreter(model_path=path, num_threads=1)
+def runner(path: str, threads: int = 1):
+    interpreter = Interpreter(model_path=path, num_threads=threads)
     run = interpreter.get_signature_runner("serving_default")
     (name, detail), = run.get_input_details().items()
     x = np.random.default_rng(0).integers(0, 255, detail["shape"]).astype(detail["dtype"])
@@ -37,8 +37,9 @@ def main() -> None:
     parser.add_argument("new")
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--runs", type=int, default=150)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    old, new = runner(args.old), runner(args.new)
+    old, new = runner(args.old, args.threads), runner(args.new, args.threads)
     for call in (old, new):
         median_ms(call, 50)  # warm-up
     pairs = []
@@ -50,7 +51,7 @@ def main() -> None:
     ratios = news / olds
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                 if l.startswith("model name")), "unknown CPU")
-    print(f"{cpu}: old p50 {np.median(olds):.3f} ms, new p50 {np.median(news):.3f} ms, "
+    print(f"{cpu}, {args.threads} thread(s): old p50 {np.median(olds):.3f} ms, new p50 {np.median(news):.3f} ms, "
           f"new/old {np.median(ratios):.3f} (rounds {ratios.min():.3f}..{ratios.max():.3f})")
 
 
