@@ -50,8 +50,11 @@ MEDIAPIPE_FLOAT_TOLERANCE = 1e-4  # MediaPipe normalizes pixels itself (p * scal
 MEDIAPIPE_VARIANTS = tuple(v.key for v in VARIANTS if v.mediapipe)
 MIN_MEDIAPIPE_IMAGES = 20
 # A dynamic-range model quantizes activations to int8 at run time, and Python's LiteRT and the
-# wasm build round them in different kernels: ~4e-3 apart on some images. Held to its own,
-# looser bound and reported as such, not to the float bound it cannot meet.
+# wasm build do it in different kernels (~4e-3 apart on some images of the SqueezeNet fixtures).
+# Held to its own, looser bound and reported as such, not to the float bound it cannot meet:
+# 1e-2, or, where larger, the model's own run-time quantization error on that image (|dynamic
+# - float32| in Python LiteRT): a deeper network (the tiny EfficientNet-Lite0 of the client
+# checks: 0.21 on one colour output) moves that far from float32 in either runtime.
 HYBRID_TOLERANCE = 1e-2
 EXIF_ORIENTATION = 0x0112
 ORIENTATIONS = range(2, 9)  # 1 is upright; 3, 6 and 8 are the phone's usual ones
@@ -136,9 +139,11 @@ def is_hybrid(model: TFLiteModel) -> bool:
             and any(t["dtype"] == np.int8 for t in model.interpreter.get_tensor_details()))
 
 
-def tolerance(model: TFLiteModel, name: str, step: float | None, regression: bool) -> dict:
+def tolerance(model: TFLiteModel, name: str, step: float | None, regression: bool,
+              hybrid_error: float = 0.0) -> dict:
     """The browser's bound on one output. A regression head's number is no probability: a float
-    bound is relative to it (times max(1, |value|)), as float32's own precision is."""
+    bound is relative to it (times max(1, |value|)), as float32's own precision is.
+    hybrid_error: a dynamic-range model's |dynamic - float32| on this output and image."""
     detail = model.outputs[name]
     if np.issubdtype(detail["dtype"], np.integer):
         return {"abs": 1, "why": "integer output: one quantization step (raw units)"}
@@ -146,14 +151,19 @@ def tolerance(model: TFLiteModel, name: str, step: float | None, regression: boo
         return {"abs": step * (1 + 1e-6), "why": f"float output of a quantized model: one step ({step:g})"}
     relative = {"relative": True} if regression else {}
     if is_hybrid(model):
-        return {"abs": HYBRID_TOLERANCE, **relative,
-                "why": "dynamic-range model: activations quantized at run time"}
+        bound = max(HYBRID_TOLERANCE, hybrid_error)
+        return {"abs": bound, **relative,
+                "why": "dynamic-range model: activations quantized at run time"
+                       + ("" if bound == HYBRID_TOLERANCE else "; bound = its own error "
+                          "against float32 on this image")}
     return {"abs": FLOAT_TOLERANCE, **relative,
             "why": "float model" + (", relative to the number" if regression else "")}
 
 
-def variant_cases(key: str, entry: dict, export: Path, images: list[Path], out: Path):
+def variant_cases(key: str, entry: dict, export: Path, images: list[Path], out: Path,
+                  float32: Path | None = None):
     model = TFLiteModel(export / entry["file"])
+    reference = TFLiteModel(float32) if float32 and is_hybrid(model) else None
     steps = output_steps(model)
     golden, browser = [], []
     quant = model.input["quantization"] if np.issubdtype(model.input["dtype"], np.integer) else None
@@ -167,10 +177,13 @@ def variant_cases(key: str, entry: dict, export: Path, images: list[Path], out: 
                        "quantization": [float(quant[0]), int(quant[1])] if quant else None,
                        "orientation": orientation_of(image), "expected": rel})
         raw = model.runner(**{model.input_name: x})
+        exact = reference.runner(**{reference.input_name: x}) if reference else None
+        error = {name: float(np.max(np.abs(raw[name] - exact[name]))) if exact else 0.0
+                 for name in model.labels}
         outputs = {name: {"dtype": np.dtype(raw[name].dtype).name, "shape": list(raw[name].shape),
                           "values": raw[name].ravel().tolist(),
                           "tolerance": tolerance(model, name, steps[name],
-                                                 kinds[name] == "regression")}
+                                                 kinds[name] == "regression", error[name])}
                    for name in model.labels}
         said = {name: answer(np.asarray(outputs[name]["values"], np.float32), model.thresholds[name])
                 for name in classifying}
@@ -252,7 +265,9 @@ def main(run: Path, samples: Path, out: Path) -> None:
     golden, browser, metadata = [], [], []
     for key, entry in spec["variants"].items():
         shutil.copyfile(export / entry["file"], out / "models" / entry["file"])
-        g, b = variant_cases(key, entry, export, images, out)
+        float32 = spec["variants"].get("float32")
+        g, b = variant_cases(key, entry, export, images, out,
+                             export / float32["file"] if float32 else None)
         golden += g
         browser += b
         metadata.append(metadata_case(key, out / "models" / entry["file"]))

@@ -72,11 +72,18 @@ class FrameTest {
             val frame = Frame(640, 480, 640 * 4 + 64, 7, ByteOrder.LITTLE_ENDIAN)
             val pre = Preprocessor(spec(dtype, 224), if (dtype == DType.FLOAT32) null else Quantization(1f / 128, 128))
             val out = pre.newBuffer()
-            for (degrees in listOf(90, 0)) pre.fillRgba(frame.plane, 640, 480, frame.stride, degrees, out) // first frames
-            val before = threads.currentThreadAllocatedBytes
-            for (i in 0 until 20) pre.fillRgba(frame.plane, 640, 480, frame.stride, if (i % 2 == 0) 90 else 0, out)
-            val allocated = threads.currentThreadAllocatedBytes - before
-            assertEquals("$dtype: bytes allocated over 20 frames (turned and not)", 0L, allocated)
+            fun frames(n: Int): Long {
+                val before = threads.currentThreadAllocatedBytes
+                for (i in 0 until n) pre.fillRgba(frame.plane, 640, 480, frame.stride, if (i % 2 == 0) 90 else 0, out)
+                return threads.currentThreadAllocatedBytes - before
+            }
+            frames(100) // first frames and the JIT's warm-up
+            // The JIT itself allocates ~1 kB now and then while it compiles (seen once in about
+            // six runs inside a 20-frame window): a window of 0 bytes out of three proves no frame
+            // allocates, since a per-frame allocation would show in every window.
+            val windows = List(3) { frames(20) }
+            assertTrue("$dtype: bytes allocated over 20 frames (turned and not), 3 windows: $windows",
+                windows.any { it == 0L })
         }
     }
 
