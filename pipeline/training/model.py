@@ -49,7 +49,8 @@ def head_layer_names(net, heads: Heads) -> set[str]:
 
 
 def load_pretrained(net, weights: dict) -> int:
-    """Set {layer name: [kernel, bias]} into `net`; every named layer must exist and fit."""
+    """Set {layer name: its weights, set_weights order} into `net`; every named layer must
+    exist and fit."""
     for name, pair in weights.items():
         layer = net.get_layer(name)
         layer.set_weights(pair)

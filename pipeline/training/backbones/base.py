@@ -29,8 +29,9 @@ def batchnorm_from_scratch(source: "PretrainedSource | None") -> bool:
 class PretrainedSource:
     """Weights a backbone can start from.
 
-    `load(head_names)` returns {Keras layer name: [kernel, bias]} for the model of those
-    heads, already converted to take `normalization` (recorded in the run and model.json).
+    `load(head_names)` returns {Keras layer name: its weights in set_weights order} for the
+    model of those heads (SqueezeNet: [kernel, bias]; Lite0: [kernel], or BatchNorm's four),
+    already converted to take `normalization` (recorded in the run and model.json).
     Loading reads and checks files only: it is called before the run directory is touched.
     """
     name: str
