@@ -75,6 +75,9 @@ def counts(evaluation: dict) -> dict[str, tuple[int, int]]:
         if not isinstance(m, dict) or m.get("threshold") is None:  # joint figures, no rule
             continue
         answered = m["n_answered"]
+        if m.get("accuracy") is not None:
+            out[f"{head}: accuracy, every photo answered"] = (round(m["accuracy"] * m["n"]),
+                                                              m["n"])
         out[f"{head}: answers"] = (answered, m["n"])
         out[f"{head}: selective accuracy"] = (round(m["selective_accuracy"] * answered)
                                               if answered else 0, answered)
@@ -121,6 +124,12 @@ def main() -> None:
                                                            for e in evaluations))
         print(f"  {name:<52} {k / n:7.1%}{interval_text(wilson(k, n), True)} "
               f"of {n}  ({per_split})")
+    print("per split (no pooled count exists for these):")
+    for head in [h for h, m in evaluations[0]["metrics"].items() if isinstance(m, dict)]:
+        for key in ("mean_recall", "ece"):
+            values = [e["metrics"][head].get(key) for e in evaluations]
+            print(f"  {head}: {key:<46} " + ", ".join(
+                "-" if v is None else f"{v:.3f}" for v in values))
 
 
 if __name__ == "__main__":

@@ -195,6 +195,7 @@ def test_repeated_splits_pools_the_counts_of_every_split():
     total = script.pooled([one, one])
     # answered: rows 0 and 1 (row 2 is below 0.7); right: row 0 only (row 1 says daisy)
     assert total["flower_type: answers"] == (4, 6)
+    assert total["flower_type: accuracy, every photo answered"] == (2, 6)  # row 0 of 0..2
     assert total["flower_type: selective accuracy"] == (2, 4)
     assert total["flower_type: not sure on 'none of these'"] == (0, 2)
     assert total["flower_type: not sure on negatives (all)"] == (6, 8)
