@@ -158,6 +158,32 @@ def test_balanced_threshold_sits_in_the_gap_between_classes_and_none():
         notsure.balanced_threshold(in_class, [], classes=2)
 
 
+def test_declining_threshold_is_the_lowest_that_declines_the_share():
+    none = [0.1, 0.2, 0.3, 0.4, 0.9]
+    t = notsure.declining_threshold(none, 0.8)
+    assert t == 0.65  # halfway between 0.4 (the 4th of 5, declined) and 0.9 (answered)
+    assert np.mean(np.array(none) < t) == 0.8
+    # below chance is allowed: a head with room for "none of these" gives its classes < 1
+    assert notsure.declining_threshold([0.2, 0.25, 0.3], 1.0) == 0.305
+
+
+def test_decline_rule_per_head_and_its_bad_input():
+    labels = np.array([[0, 1]] * 20 + [[NONE, NONE]] * 10)
+    rng = np.random.default_rng(1)
+    probs = {"flower_type": np.stack([np.r_[rng.uniform(0.5, 1, 20), rng.uniform(0.2, 0.6, 10)],
+                                      np.zeros(30)], 1),
+             "flower_color": np.tile([[0.1, 0.8, 0.1]], (30, 1))}
+    chosen = choose(FLOWER_HEADS, probs, labels, None, {}, {"flower_type": 0.9})
+    assert chosen["flower_type"]["rule"].startswith("declines 90% of the 10 validation photos")
+    assert chosen["flower_type"]["val"]["not_sure_on_none"] == 0.9
+    assert chosen["flower_color"]["rule"].startswith("best separates")  # other heads as before
+    with pytest.raises(PipelineError, match="--decline 'size=0.9': no head 'size'"):
+        parse_overrides("size=0.9", FLOWER_HEADS, "--decline")
+    without_none = {k: v[:20] for k, v in probs.items()}
+    with pytest.raises(PipelineError, match="--decline type=0.9: the validation split has no"):
+        choose(FLOWER_HEADS, without_none, labels[:20], None, {}, {"flower_type": 0.9})
+
+
 def test_a_head_without_none_photos_falls_back_to_coverage():
     labels = np.array([[0, 1]] * 20 + [[NONE, NONE]] * 5)
     rng = np.random.default_rng(0)

@@ -118,6 +118,18 @@ def test_export_again_with_a_users_threshold_and_refuses_bad_ones(run):
     assert before == after  # nothing written
 
 
+def test_export_with_a_decline_rule_records_it_and_refuses_bad_shares(run):
+    cli("export", "--run", run, "--decline", "type=0.9", "--variants", "int8")
+    metrics = json.loads((run / "export" / "metrics.json").read_text())
+    assert metrics["thresholds"]["int8"]["flower_type"]["rule"].startswith("declines 90% of the")
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["stages"]["export"]["settings"]["decline"] == {"flower_type": 0.9}
+    for bad, message in (("size=0.5", "no head 'size'"), ("type=1.5", "between 0 and 1")):
+        result = cli("export", "--run", run, "--decline", bad, ok=False)
+        assert result.exit_code == 1 and message in result.output and "--decline" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
 def test_none_declared_for_a_head_without_minus_one_rows_is_refused(data, tmp_path):
     result = cli("data", "split", data / "all.txt", "--out", tmp_path / "s", "--none", "type",
                  ok=False)

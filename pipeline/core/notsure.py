@@ -168,6 +168,23 @@ def balanced_threshold(in_class, none, classes: int) -> float:
     return _bounded(float(best[len(best) // 2]), classes)
 
 
+def declining_threshold(none_scores, share: float) -> float:
+    """The lowest threshold that declines `share` of these "none of these" photos' top scores
+    (a score below the threshold is not sure): halfway between the highest score it must
+    decline and the next higher one seen, so float rounding in another runtime cannot flip a
+    photo at the edge; rounded to 4 decimals, within [0.01, 0.99]. Not kept above chance: a
+    head with room for "none of these" spreads less than 1 over its classes, and where the
+    negatives' top scores lie below 1 / classes, so may the best threshold."""
+    top = np.sort(np.asarray(none_scores, dtype=np.float64))
+    if not len(top):
+        raise ValueError("no 'none of these' photo to choose a threshold on")
+    k = max(1, math.ceil(share * len(top) - 1e-9))
+    edge = top[k - 1]
+    higher = top[top > edge]
+    above = higher[0] if len(higher) else min(edge + 0.01, 1.0)
+    return round(min(max((edge + above) / 2, 0.01), 0.99), 4)
+
+
 def _bounded(value: float, classes: int) -> float:
     """Above chance (1 / classes), at most 0.99, rounded to 4 decimals."""
     return round(min(max(value, 1.0 / classes + 0.01), 0.99), 4)

@@ -199,6 +199,9 @@ class ThresholdOptions(StageOptions):
         None, "Choose thresholds that answer this share of the validation photos of a class "
               "(default: the threshold that best separates them from 'none of these' photos, "
               "where there are some; else 0.95).", above=0, max=1)
+    decline: Optional[str] = option(
+        None, "Choose a head's threshold as the lowest that declines this share of the "
+              "validation 'none of these' photos, e.g. type=0.95 (docs/not-sure.md).")
     variants: Optional[list[str]] = option(
         None, "Variants to export, comma-separated (default: all). `pipeline export` keeps "
               "the run's other exported variants as they are.", csv=True, choices="variants")

@@ -19,7 +19,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.heads import Heads
 from pipeline.core.images import normalize
 from pipeline.core.metrics import head_metrics
-from pipeline.core.options import QuantizeOptions
+from pipeline.core.options import QuantizeOptions, ThresholdOptions
 from pipeline.core.io import write_json
 from pipeline.core.runs import RunDir
 from pipeline.core.trained import TrainedRun
@@ -181,22 +181,23 @@ def run(o: QuantizeOptions) -> dict:
     rd = RunDir(o.run)
     rd.require("train")
     with rd.writing():  # held from before train/ is read: a retrain cannot slip in between
-        return _run(rd, o.epochs, o.lr, o.threshold, o.coverage, variants)
+        return _run(rd, o.epochs, o.lr, o, variants)
 
 
-def not_sure_options(heads: Heads, threshold: str | None, coverage: float | None) -> dict:
+def not_sure_options(heads: Heads, o: ThresholdOptions) -> dict:
+    """How each head's threshold is chosen (export/thresholds.py); one line if mistyped."""
     from pipeline.export import thresholds
 
-    return {"overrides": thresholds.parse_overrides(threshold, heads), "coverage": coverage}
+    return {"overrides": thresholds.parse_overrides(o.threshold, heads), "coverage": o.coverage,
+            "decline": thresholds.parse_overrides(o.decline, heads, "--decline")}
 
 
-def _run(rd: RunDir, epochs: int, lr: float, threshold: str | None,
-         coverage: float | None, variants) -> dict:
+def _run(rd: RunDir, epochs: int, lr: float, rules: ThresholdOptions, variants) -> dict:
     from pipeline.data.sources import open_source
 
     trained = TrainedRun.open(rd.root)
     config, heads = trained.config, trained.heads
-    not_sure = not_sure_options(heads, threshold, coverage)  # a typo stops us before QAT
+    not_sure = not_sure_options(heads, rules)  # a typo stops us before QAT
     # Label files and images, or packs (size, heads, checksums): checked before TF loads.
     source = open_source(trained.data, trained.settings.input, config, trained.schema, heads)
     model = trained.load_keras()

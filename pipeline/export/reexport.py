@@ -34,17 +34,16 @@ def run(o: ExportOptions) -> dict:
     with rd.writing():
         # Named variants are re-exported and the others kept as they are (export/carry.py).
         keep = rd.snapshot() if o.variants is not None else None
-        return _run(rd, o.threshold, o.coverage, chosen, keep)
+        return _run(rd, o, chosen, keep)
 
 
-def _run(rd: RunDir, threshold: str | None, coverage: float | None, variants,
-         keep: RunDir | None = None) -> dict:
+def _run(rd: RunDir, rules: ExportOptions, variants, keep: RunDir | None = None) -> dict:
     from pipeline.data.sources import open_source
     from pipeline.export.quantize import calibration_positions, export_stage, not_sure_options
 
     trained = TrainedRun.open(rd.root)
     config, heads = trained.config, trained.heads
-    not_sure = not_sure_options(heads, threshold, coverage)
+    not_sure = not_sure_options(heads, rules)
     source = open_source(trained.data, trained.settings.input, config, trained.schema, heads)
     qat_file = rd.snapshot().file("qat", "model.h5")  # checked against its sha256
     model, qat = trained.load_keras(), load_qat(qat_file)

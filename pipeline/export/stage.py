@@ -117,13 +117,14 @@ def gate(results: dict, heads: Heads, labelled: dict[str, int]) -> tuple[list[st
 
 
 def choose_thresholds(key: str, content: bytes, heads: Heads, image_size: int,
-                      normalization: dict, val: tuple, coverage: float, overrides: dict) -> dict:
+                      normalization: dict, val: tuple, coverage: float, overrides: dict,
+                      decline: dict | None = None) -> dict:
     """Thresholds per head from this variant's own scores on the validation photos."""
     entry = describe(content, BY_KEY[key].file, heads, normalization)
     spec = model_spec(heads, image_size, {key: entry})
     pixels, labels = val
     scores = thresholds_lib.variant_scores(entry, content, spec, pixels)
-    return thresholds_lib.choose(heads, scores, labels, coverage, overrides)
+    return thresholds_lib.choose(heads, scores, labels, coverage, overrides, decline)
 
 
 def format_not_sure(results: dict, chosen: dict, heads: Heads) -> str:
@@ -176,7 +177,8 @@ def format_table(results: dict, heads: Heads) -> str:
 def export(out_dir: Path, float_model, qat_model, heads: Heads, image_size: int,
            normalization: dict, calibration: np.ndarray, test: tuple, val: tuple,
            coverage: float | None = None, overrides: dict | None = None,
-           variants=VARIANTS, network: str = metadata.NETWORK) -> dict:
+           decline: dict | None = None, variants=VARIANTS,
+           network: str = metadata.NETWORK) -> dict:
     """Convert, check, choose the not-sure thresholds on val, score and write export/
     (model.json, metrics.json, the .tflite files) of the variants (default: all registered).
 
@@ -189,7 +191,7 @@ def export(out_dir: Path, float_model, qat_model, heads: Heads, image_size: int,
         variant = BY_KEY[key]
         check_signature(content, heads, image_size, variant.input_dtype, variant.file)
         chosen[key] = choose_thresholds(key, content, heads, image_size, normalization, val,
-                                        coverage, overrides or {})
+                                        coverage, overrides or {}, decline)
     spec = write_variants(out_dir, contents, heads, image_size, normalization,
                           {k: {n: c["threshold"] for n, c in v.items()} for k, v in chosen.items()},
                           network)

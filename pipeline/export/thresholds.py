@@ -25,7 +25,8 @@ DEFAULT_COVERAGE = 0.95
 CURVE = (0.5, 0.6, 0.7, 0.8, 0.9)  # thresholds shown beside the chosen one
 
 
-def parse_overrides(text: str | None, heads: Heads) -> dict[str, float]:
+def parse_overrides(text: str | None, heads: Heads, option: str = "--threshold"
+                    ) -> dict[str, float]:
     """'type=0.8,color=0.6' -> {'flower_type': 0.8, 'flower_color': 0.6}; one line if wrong."""
     out = {}
     for item in filter(None, (p.strip() for p in (text or "").split(","))):
@@ -33,14 +34,14 @@ def parse_overrides(text: str | None, heads: Heads) -> dict[str, float]:
         try:
             name = heads.get(key.strip()).name
         except KeyError:
-            raise PipelineError(f"--threshold {item!r}: no head {key.strip()!r} (heads: "
+            raise PipelineError(f"{option} {item!r}: no head {key.strip()!r} (heads: "
                                 f"{', '.join(h.short for h in heads)})") from None
         try:
             out[name] = notsure.check_threshold(float(value) if sep else None,
-                                                f"--threshold {item!r}")
+                                                f"{option} {item!r}")
         except (TypeError, ValueError) as exc:
             raise PipelineError(str(exc) if sep and _is_number(value) else
-                                f"--threshold {item!r}: expected e.g. "
+                                f"{option} {item!r}: expected e.g. "
                                 f"{heads.heads[0].short}=0.8") from None
     return out
 
@@ -65,7 +66,7 @@ def variant_scores(entry: dict, content: bytes, spec: dict, pixels: np.ndarray) 
 
 
 def choose(heads: Heads, scores: dict, labels: np.ndarray, coverage: float | None,
-           overrides: dict[str, float]) -> dict:
+           overrides: dict[str, float], decline: dict[str, float] | None = None) -> dict:
     """{head: {"threshold", "rule", "val": notsure.selective figures, "val_curve"}}.
 
     A head with "none of these" photos in the validation split (negatives, or -1 declared
@@ -82,6 +83,8 @@ def choose(heads: Heads, scores: dict, labels: np.ndarray, coverage: float | Non
         top = probs.max(axis=1)
         if head.name in overrides:
             value, rule = overrides[head.name], "set with --threshold"
+        elif head.name in (decline or {}):
+            value, rule = declining(head, top[none], decline[head.name])
         elif coverage is None and none.any():
             value = notsure.balanced_threshold(top[known], top[none], head.num_classes)
             rule = (f"best separates the {int(known.sum())} validation photos of a class from "
@@ -95,6 +98,18 @@ def choose(heads: Heads, scores: dict, labels: np.ndarray, coverage: float | Non
                           "val": notsure.selective(probs, truth, value),
                           "val_curve": curve(probs, truth)}
     return out
+
+
+def declining(head, none_top: np.ndarray, share: float) -> tuple[float, str]:
+    """--decline: the lowest threshold that declines `share` of the head's validation "none
+    of these" photos (the targets are stated that way: not sure on 95% of the negatives)."""
+    if not len(none_top):
+        raise PipelineError(f"--decline {head.short}={share:g}: the validation split has no "
+                            f"'none of these' photos for {head.name} (negatives, or -1 declared "
+                            "none)")
+    value = notsure.declining_threshold(none_top, share)
+    return value, (f"declines {share:.0%} of the {len(none_top)} validation photos of none of "
+                   "its classes (--decline)")
 
 
 def other_kind(head, overrides: dict) -> dict:
