@@ -1,7 +1,9 @@
 """Two .tflite files of the same input, timed in interleaved rounds in one process (LiteRT,
-1 thread unless --threads): the ratio of their medians is what a noisy shared machine can still tell.
+1 thread unless --threads): the ratio of their medians is what a noisy shared machine can
+still tell.
 
-    .venv/bin/python scripts/compare_latency.py OLD.tflite NEW.tflite [--rounds 12 --runs 150 --threads 1]
+    .venv/bin/python scripts/compare_latency.py OLD.tflite NEW.tflite \
+        [--rounds 12 --runs 150 --threads 1]
 
 Used for issue 18: the files before and after the "none of these" class in each head.
 """
@@ -51,8 +53,9 @@ def main() -> None:
     ratios = news / olds
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                 if l.startswith("model name")), "unknown CPU")
-    print(f"{cpu}, {args.threads} thread(s): old p50 {np.median(olds):.3f} ms, new p50 {np.median(news):.3f} ms, "
-          f"new/old {np.median(ratios):.3f} (rounds {ratios.min():.3f}..{ratios.max():.3f})")
+    print(f"{cpu}, {args.threads} thread(s): old p50 {np.median(olds):.3f} ms, "
+          f"new p50 {np.median(news):.3f} ms, new/old {np.median(ratios):.3f} "
+          f"(rounds {ratios.min():.3f}..{ratios.max():.3f})")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core.images import load_resized
+from pipeline.core.images import load_resized, normalize
 from pipeline.core.labels import read_label_file
 from pipeline.core.notsure import interval_text, wilson
 
@@ -24,12 +24,14 @@ DAISY_TYPE = 1  # flowers-real's type column: 0 rose, 1 daisy
 
 
 def classifiers() -> dict:
-    """{name: (Keras ImageNet classifier, normalization of uint8 pixels)}."""
+    """{title: (Keras ImageNet classifier, its input normalization from the registry)}."""
+    from pipeline.training import backbones
     from pipeline.training.backbones import efficientnet_lite, squeezenet
 
-    return {"SqueezeNet 1.1": (squeezenet.imagenet_classifier(SIZE), lambda p: (p - 128.0) / 128.0),
-            "EfficientNet-Lite0": (efficientnet_lite.imagenet_classifier(SIZE),
-                                   lambda p: (p - 127.0) / 128.0)}
+    return {backbones.get(arch).title: (build(SIZE),
+                                        backbones.get(arch).pretrained["imagenet"].normalization)
+            for arch, build in (("squeezenet1.1", squeezenet.imagenet_classifier),
+                                ("efficientnet-lite0", efficientnet_lite.imagenet_classifier))}
 
 
 def main() -> None:
@@ -41,10 +43,11 @@ def main() -> None:
     if problems:
         raise SystemExit(f"{args.labels}: {problems[0]}")
     daisies = [s.path for s in samples if s.labels[0] == DAISY_TYPE]
-    pixels = np.stack([load_resized(p, SIZE) for p in daisies]).astype(np.float32)
+    pixels = np.stack([load_resized(p, SIZE) for p in daisies])
     print(f"{len(daisies)} daisy photos of {args.labels}, ImageNet top-1 'daisy' ({DAISY}):")
-    for name, (net, normalize) in classifiers().items():
-        top1 = net.predict(normalize(pixels), batch_size=BATCH, verbose=0).argmax(1)
+    for name, (net, normalization) in classifiers().items():
+        top1 = net.predict(normalize(pixels, normalization), batch_size=BATCH,
+                           verbose=0).argmax(1)
         k, n = int(np.sum(top1 == DAISY)), len(daisies)
         print(f"  {name:20} {k}/{n} = {100 * k / n:.1f}%{interval_text(wilson(k, n), True)}")
 

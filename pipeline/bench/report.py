@@ -40,7 +40,7 @@ def judge_targets(r: dict, flags: list[str] | None) -> tuple[dict, dict]:
     results, notes = {}, {}
     for key, op, bound, why in TARGETS:
         name = target_name(key, op, bound)
-        fastest = r.get("from_min", {}).get(key)
+        fastest = r["from_min"].get(key)
         value = r[key] if fastest is None else fastest
         if key in NEEDS_INT8_DOT and not dot:
             results[name], notes[name] = None, ("not judged: this CPU has no int8 dot-product "

@@ -182,12 +182,17 @@ def declining_threshold(none_scores, share: float) -> float:
     edge = top[k - 1]
     higher = top[top > edge]
     above = higher[0] if len(higher) else min(edge + 0.01, 1.0)
-    return round(min(max((edge + above) / 2, 0.01), 0.99), 4)
+    return _clamped((edge + above) / 2, 0.01)
 
 
 def _bounded(value: float, classes: int) -> float:
     """Above chance (1 / classes), at most 0.99, rounded to 4 decimals."""
-    return round(min(max(value, 1.0 / classes + 0.01), 0.99), 4)
+    return _clamped(value, 1.0 / classes + 0.01)
+
+
+def _clamped(value: float, low: float) -> float:
+    """Within [low, 0.99], rounded to 4 decimals."""
+    return round(min(max(value, low), 0.99), 4)
 
 
 def selective(scores, truth, threshold: float | None) -> dict:

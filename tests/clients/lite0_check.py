@@ -28,14 +28,9 @@ SETS = ("random", "real")
 PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "flowers-real" / "images"
 
 
-def normalize(pixels: np.ndarray) -> np.ndarray:
-    """The network's input: RGB (pixel - 127) / 128."""
-    return ((pixels.astype(np.float32) - 127.0) / 128.0).astype(np.float32)
-
-
 def write(out: Path, photos: Path) -> int:
-    from pipeline.core.images import load_resized
-    from pipeline.training.backbones.efficientnet_lite import imagenet_classifier
+    from pipeline.core.images import load_resized, normalize
+    from pipeline.training.backbones.efficientnet_lite import NORMALIZATION, imagenet_classifier
 
     files = sorted(p for p in photos.glob("*.jpg")) if photos.is_dir() else []
     if len(files) < REAL:
@@ -43,8 +38,8 @@ def write(out: Path, photos: Path) -> int:
         return 1
     chosen = [files[i * len(files) // REAL] for i in range(REAL)]
     rng = np.random.default_rng(33)
-    inputs = {"random": normalize(rng.integers(0, 256, (RANDOM, SIZE, SIZE, 3))),
-              "real": normalize(np.stack([load_resized(p, SIZE) for p in chosen]))}
+    inputs = {"random": normalize(rng.integers(0, 256, (RANDOM, SIZE, SIZE, 3)), NORMALIZATION),
+              "real": normalize(np.stack([load_resized(p, SIZE) for p in chosen]), NORMALIZATION)}
     net = imagenet_classifier(SIZE)
     out.mkdir(parents=True, exist_ok=True)
     (out / "real.txt").write_text("".join(f"{p}\n" for p in chosen))

@@ -107,9 +107,13 @@ build_model() {
     # a colour threshold of our own, so that the client checks meet "not sure" (the tiny
     # model is near-certain of most drawings; its int8 colour scores are not)
     "$pipeline" export --run "$out/run" --threshold color=0.95 &&
-    "$python" make_fixtures.py "$out/run" "$out/data/images" "$out/fixtures" &&
-    predict_mediapipe_cases "$out/fixtures" &&
-    "$python" decode_cases.py "$out/fixtures"
+    write_fixtures "$out/run" "$out/data/images" "$out/fixtures"
+}
+
+write_fixtures() { # RUN IMAGES FIXTURES: reference data of RUN's export for every client check
+    "$python" make_fixtures.py "$1" "$2" "$3" &&
+    predict_mediapipe_cases "$3" &&
+    "$python" decode_cases.py "$3"
 }
 
 predict_mediapipe_cases() { # FIXTURES: `pipeline predict --json` of each MediaPipe case
@@ -156,19 +160,9 @@ check_kinds() { # a model with a head of each kind (tests/helpers_kinds.py), its
       "$pipeline" train --data "$dir/data" --run "$dir/run" --image-size 32 --epochs 15 \
         --batch-size 16 --lr 1e-3 &&
       "$pipeline" quantize --run "$dir/run" --epochs 1 --variants int8,float32 &&
-      "$python" make_fixtures.py "$dir/run" "$dir/all/images" "$dir/fixtures" &&
-      predict_mediapipe_cases "$dir/fixtures" &&
-      "$python" decode_cases.py "$dir/fixtures"
+      write_fixtures "$dir/run" "$dir/all/images" "$dir/fixtures"
     } > "$dir/build.log" 2>&1 || { tail -20 "$dir/build.log"; return 1; }
-    step "kinds: mediapipe-python"
-    "$out/mp-venv/bin/python" mediapipe_check.py "$dir/fixtures" || failed+=" mediapipe-python"
-    step "kinds: browser (LiteRT.js)"
-    node browser/check.mjs "$dir/fixtures" "$dir/browser.png" || failed+=" browser"
-    step "kinds: kotlin"
-    # Trained on drawings it cannot mistake: certain of every fixture image, so "not sure" is
-    # reported there, not required (the flower fixtures require it).
-    bash check_kotlin.sh "$dir/fixtures" "$out/kotlin" --no-bench --not-sure-optional \
-        || failed+=" kotlin"
+    check_readers kinds "$dir" || failed+="$readers_failed"
     step "kinds: web"
     check_web "$dir/run" "$dir/data" "$dir" || failed+=" web"
     [ -z "$failed" ] || { echo "kinds: failed:$failed"; return 1; }
@@ -188,18 +182,26 @@ check_lite0() { # a tiny EfficientNet-Lite0 run, read by the clients with no cod
       "$pipeline" train --data "$dir/data" --run "$dir/run" --arch efficientnet-lite0 \
         --image-size 32 --epochs 40 --batch-size 18 --lr 1e-3 &&
       "$pipeline" quantize --run "$dir/run" --epochs 1 &&
-      "$python" make_fixtures.py "$dir/run" "$dir/data/images" "$dir/fixtures" &&
-      predict_mediapipe_cases "$dir/fixtures" &&
-      "$python" decode_cases.py "$dir/fixtures"
+      write_fixtures "$dir/run" "$dir/data/images" "$dir/fixtures"
     } > "$dir/build.log" 2>&1 || { tail -20 "$dir/build.log"; return 1; }
-    step "lite0: mediapipe-python"
-    "$out/mp-venv/bin/python" mediapipe_check.py "$dir/fixtures" || failed+=" mediapipe-python"
-    step "lite0: browser (LiteRT.js)"
-    node browser/check.mjs "$dir/fixtures" "$dir/browser.png" || failed+=" browser"
-    step "lite0: kotlin"
+    check_readers lite0 "$dir" || { echo "lite0: failed:$readers_failed"; return 1; }
+}
+
+check_readers() { # NAME DIR: DIR/fixtures in MediaPipe (Python), LiteRT.js and the app's
+    # Kotlin; every part runs, the failed ones are left in readers_failed. Such a tiny model is
+    # certain of most fixture images, so "not sure" is reported there, not required (the flower
+    # fixtures require it).
+    local name=$1 dir=$2
+    readers_failed=""
+    step "$name: mediapipe-python"
+    "$out/mp-venv/bin/python" mediapipe_check.py "$dir/fixtures" \
+        || readers_failed+=" mediapipe-python"
+    step "$name: browser (LiteRT.js)"
+    node browser/check.mjs "$dir/fixtures" "$dir/browser.png" || readers_failed+=" browser"
+    step "$name: kotlin"
     bash check_kotlin.sh "$dir/fixtures" "$out/kotlin" --no-bench --not-sure-optional \
-        || failed+=" kotlin"
-    [ -z "$failed" ] || { echo "lite0: failed:$failed"; return 1; }
+        || readers_failed+=" kotlin"
+    [ -z "$readers_failed" ]
 }
 
 declare -A results
