@@ -11,7 +11,7 @@
 Every function takes a `Run` or a run folder, does what the `pipeline` command of the same
 name does, and raises `PipelineError` with the command's one-line message on bad input. Its
 keyword options are the command's flags in snake case: their types, defaults, limits and help
-are the fields of that stage's class in pipeline/core/options.py (TrainOptions, ...), which
+are the fields of that stage's class in pipeline/options.py (TrainOptions, ...), which
 the `pipeline` command is generated from too; `run_stage(options)` runs a stage from such an
 object (the command calls it). Nothing here imports TensorFlow until a stage needs it.
 """
@@ -22,8 +22,8 @@ from pathlib import Path
 
 from pipeline.core.errors import PipelineError  # noqa: F401 (what every function raises)
 from pipeline.core.io import read_json
-from pipeline.core import options as opts
-from pipeline.export.variants import BY_KEY, DEFAULT
+from pipeline import options as opts
+from pipeline.modelfile.variants import BY_KEY, DEFAULT
 
 
 @dataclass(frozen=True)
@@ -33,19 +33,19 @@ class Run:
 
     @property
     def manifest(self) -> dict:
-        from pipeline.core.runs import RunDir
+        from pipeline.rundir.runs import RunDir
 
         return RunDir(self.path).manifest()
 
     def stage_metrics(self, stage: str) -> dict:
         """A finished stage's metrics.json (train, qat, export)."""
-        from pipeline.core.runs import RunDir
+        from pipeline.rundir.runs import RunDir
 
         return read_json(RunDir(self.path).snapshot().file(stage, "metrics.json"))
 
     def model_file(self, variant: str = DEFAULT) -> Path:
         """The exported .tflite of a variant (int8, float32, ...)."""
-        from pipeline.core.runs import RunDir
+        from pipeline.rundir.runs import RunDir
 
         return RunDir(self.path).snapshot().file("export", BY_KEY[variant].file)
 

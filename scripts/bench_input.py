@@ -19,9 +19,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from pipeline.core import packs
+from pipeline.data import packs
 from pipeline.core.config import ModelConfig
-from pipeline.core.heads import schema_of
+from pipeline.heads.schema import schema_of
 from pipeline.core.tfcompat import tf
 from pipeline.data.datasets import Feed
 from pipeline.data.sources import open_source

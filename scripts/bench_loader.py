@@ -31,12 +31,12 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.core.heads import MISSING  # noqa: E402
-from pipeline.core.images import load_resized, open_rgb, resize  # noqa: E402
-from pipeline.core.labels import load_label_file  # noqa: E402
-from pipeline.core.machine import cpu  # noqa: E402
+from pipeline.heads.schema import MISSING  # noqa: E402
+from pipeline.data.images import load_resized, open_rgb, resize  # noqa: E402
+from pipeline.data.labels import load_label_file  # noqa: E402
+from pipeline.figures.machine import cpu  # noqa: E402
 from pipeline.deploy.evaluate import open_model  # noqa: E402
-from pipeline.deploy.runtime import resolve_model  # noqa: E402
+from pipeline.modelfile.runtime import resolve_model  # noqa: E402
 
 CAMERA = (4032, 3024)
 

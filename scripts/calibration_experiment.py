@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from pipeline.core import notsure
-from pipeline.core.heads import NONE
+from pipeline.heads import notsure
+from pipeline.heads.schema import NONE
 
 MAPS = ("as-is", "T", "T+none", "T+bias")
 TARGET = 0.05  # issue 18: ECE <= 0.05 per head
@@ -97,7 +97,7 @@ def noise_floor(probs_classes, truth, sims, rng):
 
 
 def logits(model, layer_names, pixels, normalization):
-    from pipeline.core.images import normalize
+    from pipeline.data.images import normalize
     from pipeline.core.tfcompat import keras
 
     probe = keras().Model(model.inputs, [model.get_layer(n).output for n in layer_names])
@@ -139,7 +139,7 @@ def restore(saved):
 def run_tflite(content: bytes, pixels, normalization, heads):
     from ai_edge_litert.interpreter import Interpreter
 
-    from pipeline.core.images import normalize
+    from pipeline.data.images import normalize
 
     with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
         f.write(content)
@@ -193,12 +193,12 @@ def main(argv=None) -> int:
     ap.add_argument("--sims", type=int, default=2000)
     args = ap.parse_args(argv)
 
-    from pipeline.core.trained import TrainedRun
+    from pipeline.rundir.trained import TrainedRun
     from pipeline.data.sources import open_source
     from pipeline.export.convert import convert
     from pipeline.export.quantize import calibration_positions
     from pipeline.export.reexport import load_qat
-    from pipeline.export.variants import FULL_INT8
+    from pipeline.modelfile.variants import FULL_INT8
 
     trained = TrainedRun.open(args.run)
     config, heads = trained.config, trained.heads

@@ -24,13 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core.cluster import localhost_addresses
+from pipeline.training.cluster import localhost_addresses
 
 SIZE = 32
-# Float32 sums in another order, nothing else: losses to 1e-5 (relative); weights to 1e-4
-# (absolute: Adam divides by the root of tiny second moments, which magnifies rounding; a
-# replica-local masked mean instead moves losses by ~100% and weights by ~2e-2).
-LOSS_TOLERANCE, WEIGHT_TOLERANCE = 1e-5, 1e-4
+# Float32 sums in another order, nothing else: losses to 1e-5 (relative); weights to 1e-3
+# (absolute: Adam divides by the root of tiny second moments, which magnifies rounding; the
+# largest weight difference was up to 1e-4 on AVX-512 CPUs and 1.17e-4 on an AVX2-only AMD
+# EPYC, whose kernels sum in another order; a replica-local masked mean instead moves losses
+# by ~100% and weights by ~2e-2, 20x this bound).
+LOSS_TOLERANCE, WEIGHT_TOLERANCE = 1e-5, 1e-3
 CASES = [("joint", "fixed"), ("joint", "uncertainty"), ("alternating", "fixed")]
 
 
@@ -60,7 +62,7 @@ def global_batches(steps: int, batch: int):
 def run_case(strategy, feed, steps: int, mode: str, weighting: str):
     """Per-step training losses and final weights of one fit."""
     from pipeline.core.config import ModelConfig
-    from pipeline.core.heads import FLOWER_HEADS
+    from pipeline.heads.schema import FLOWER_HEADS
     from pipeline.core.tfcompat import keras
     from pipeline.training.model import build_model
     from pipeline.training.multitask import MultiTask

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core.images import load_resized
+from pipeline.data.images import load_resized
 from pipeline.training import pretrained
 from pipeline.training.backbones.squeezenet import imagenet_classifier
 

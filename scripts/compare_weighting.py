@@ -21,7 +21,7 @@ import numpy as np
 
 from pipeline.bench import baselines
 from pipeline.core.io import read_json
-from pipeline.core.runs import RunDir
+from pipeline.rundir.runs import RunDir
 
 KINDS = {"joint": {"mode": "joint", "weighting": "fixed"},
          "alternating": {"mode": "alternating", "weighting": "fixed"},

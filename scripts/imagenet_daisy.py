@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core.images import load_resized, normalize
-from pipeline.core.labels import read_label_file
-from pipeline.core.notsure import interval_text, wilson
+from pipeline.data.images import load_resized, normalize
+from pipeline.data.labels import read_label_file
+from pipeline.heads.notsure import interval_text, wilson
 
 ROOT = Path(__file__).resolve().parents[1]
 DAISY, SIZE, BATCH = 985, 224, 32

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from pipeline.core.io import read_json
-from pipeline.core.notsure import interval_text, wilson
+from pipeline.heads.notsure import interval_text, wilson
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = str(Path(sys.executable).parent / "pipeline")

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import api
-from pipeline.core import negatives
-from pipeline.core.heads import schema_of
-from pipeline.core.labels import load_label_file
+from pipeline.data import negatives
+from pipeline.heads.schema import schema_of
+from pipeline.data.labels import load_label_file
 
 
 def auroc(pos: np.ndarray, neg: np.ndarray) -> float:

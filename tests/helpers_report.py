@@ -10,13 +10,13 @@ import numpy as np
 from helpers_runs import export_known_model, known_answer, solid_images
 from PIL import Image
 
-from pipeline.core.heads import Head, Heads
-from pipeline.core.labels import Sample, write_label_file
-from pipeline.core.metrics import head_metrics
-from pipeline.core.runs import RunDir
+from pipeline.heads.schema import Head, Heads
+from pipeline.data.labels import Sample, write_label_file
+from pipeline.heads.metrics import head_metrics
+from pipeline.rundir.runs import RunDir
 from pipeline.core.io import write_json
 from pipeline.bench.variants import ORDER as BENCH_VARIANTS, arithmetic
-from pipeline.export.variants import BENCH_PAIR, BY_KEY
+from pipeline.modelfile.variants import BENCH_PAIR, BY_KEY
 # Not the flowers, and a class name that must be escaped.
 THREE_HEADS = Heads((Head("vehicle_kind", "kind", ("sedan", "truck")),
                      Head("vehicle_make", "make", ("alpha", "beta", "<gamma>")),

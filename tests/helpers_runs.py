@@ -16,9 +16,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from pipeline.core.heads import FLOWER_HEADS, Heads
-from pipeline.core.labels import Sample, write_label_file
-from pipeline.core.runs import RunDir
+from pipeline.heads.schema import FLOWER_HEADS, Heads
+from pipeline.data.labels import Sample, write_label_file
+from pipeline.rundir.runs import RunDir
 from pipeline.core.io import write_json
 
 SIZE = 32
@@ -63,7 +63,7 @@ def train_tiny_model(config, heads: Heads, data: Path, epochs: int):
     """A real (short) fit with the training engineer's masked multi-task trainer."""
     from pipeline.data.datasets import make_dataset
     from pipeline.training.fitting import faster_batchnorm_statistics
-    from pipeline.core.labels import load_label_file
+    from pipeline.data.labels import load_label_file
     from pipeline.training.model import build_model
     from pipeline.training.multitask import MultiTask
     from pipeline.training.optimizer import build_optimizer
@@ -156,7 +156,7 @@ def _fix_data_path(source: Path, target: Path) -> None:
 def restamp(run: RunDir, stage: str) -> None:
     """Record a stage's files as they are now, as if the stage had made them so: for tests
     that edit a published stage on purpose (the manifest's sha256 would refuse it otherwise)."""
-    from pipeline.core.publish import hash_outputs
+    from pipeline.rundir.publish import hash_outputs
 
     manifest = run.manifest()
     manifest["stages"][stage]["outputs"] = hash_outputs(run.path(stage), stage)
@@ -209,7 +209,7 @@ def export_known_model(folder: Path, heads: Heads, size: int = 8, variants=None)
     """The known model converted into folder with its model.json, as the registry's variants
     (default: all; every one from the known model: a QAT variant is full-integer PTQ here)."""
     from pipeline.export import convert as export, stage
-    from pipeline.export.variants import BY_KEY
+    from pipeline.modelfile.variants import BY_KEY
     from pipeline.core.config import DEFAULT_NORMALIZATION
 
     model = make_known_model(heads, size)

@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers_runs import make_tiny_exported_run, strip_metadata
-from pipeline.deploy import model_info
+from pipeline.modelfile import model_info
 from pipeline.deploy import android
 from pipeline.cli import app
 

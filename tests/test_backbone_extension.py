@@ -7,7 +7,7 @@ from helpers_runs import write_tiny_dataset
 from pipeline import api
 from pipeline.core.errors import PipelineError
 from pipeline.core.tfcompat import keras
-from pipeline.deploy import model_info
+from pipeline.modelfile import model_info
 from pipeline.training import backbones
 from pipeline.training.backbones import Backbone, logits_layer
 

@@ -13,12 +13,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from helpers_runs import make_tiny_exported_run  # noqa: E402
 
 from pipeline.bench import baselines, claim  # noqa: E402
-from pipeline.core import claim_table  # noqa: E402
+from pipeline.figures import claim_table  # noqa: E402
 from pipeline.bench import models as bench_models  # noqa: E402
 from pipeline.cli import app  # noqa: E402
 from pipeline.core.errors import PipelineError  # noqa: E402
 from pipeline.core.io import write_json  # noqa: E402
-from pipeline.core.runs import RunDir  # noqa: E402
+from pipeline.rundir.runs import RunDir  # noqa: E402
 
 runner = CliRunner()
 HEADS = ["flower_type", "flower_color"]

@@ -22,7 +22,7 @@ from pipeline.bench.report import ratios  # noqa: E402
 from pipeline.bench.variants import ORDER, load_tflite, tflite_job  # noqa: E402
 from pipeline.bench.worker import proc_status_mb, serve  # noqa: E402
 from pipeline.cli import app  # noqa: E402
-from pipeline.core.runs import RunDir  # noqa: E402
+from pipeline.rundir.runs import RunDir  # noqa: E402
 
 runner = CliRunner()
 CONTRACT = ("latency_ms", "init_ms", "size_bytes", "peak_rss_mb", "accuracy")
@@ -235,7 +235,7 @@ def test_tflite_worker_imports_only_the_runtime(tiny_run, tmp_path):
     job = {**tflite_job(load_tflite([tiny_run / "export" / "model_float32.tflite"]),
                                pixels), "threads": 1}
     heavy = ["tensorflow", "tf_keras", "ai_edge_litert.schema_py_generated", "flatbuffers",
-             "pipeline.core.model_metadata", "pipeline.deploy.runtime"]
+             "pipeline.modelfile.metadata", "pipeline.modelfile.runtime"]
     code = ("import io, json, sys; from pipeline.bench.worker import serve; out = io.StringIO(); "
             f"serve(json.loads(sys.argv[1]), stdin=io.StringIO('{{\"runs\": 2}}\\n'), "
             "stdout=out); print(out.getvalue().splitlines()[0]); "

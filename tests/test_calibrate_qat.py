@@ -3,8 +3,8 @@ QAT-wrapped conv10 and its quantizers' ranges, exact enough that the int8 file f
 import numpy as np
 import pytest
 
-from pipeline.core import notsure
-from pipeline.core.heads import FLOWER_HEADS, NONE
+from pipeline.heads import notsure
+from pipeline.heads.schema import FLOWER_HEADS, NONE
 
 
 def softmax(z):
@@ -99,7 +99,7 @@ def test_recalibration_after_qat_lowers_ece_and_the_int8_file_follows(tiny_qat):
     """An over-confident QAT model (logits 4x too sharp for the truth drawn): the fit finds
     T ~ 4, the QAT Keras ECE falls, and the int8 file converted from it agrees."""
     from pipeline.export.convert import convert
-    from pipeline.export.variants import FULL_INT8
+    from pipeline.modelfile.variants import FULL_INT8
     from pipeline.training import calibrate
 
     qat, pixels, norm = tiny_qat

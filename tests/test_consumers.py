@@ -11,8 +11,8 @@ from helpers_runs import (draw_flower, export_known_model, make_tiny_exported_ru
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.core.heads import FLOWER_HEADS
-from pipeline.core.runs import RunDir
+from pipeline.heads.schema import FLOWER_HEADS
+from pipeline.rundir.runs import RunDir
 
 runner = CliRunner()
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.core import io as core_io
 from pipeline.core.errors import PipelineError
-from pipeline.core.runs import RunDir
+from pipeline.rundir.runs import RunDir
 
 runner = CliRunner()
 

@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.core import cluster
+from pipeline.training import cluster
 from pipeline.core.errors import PipelineError
-from pipeline.core.lock import LOCK_FILE
+from pipeline.rundir.lock import LOCK_FILE
 from pipeline.data import pack
 from test_train import make_split_folder
 

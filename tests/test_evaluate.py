@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from pipeline import api
 from pipeline.deploy import evaluate
 from pipeline.cli import app
-from pipeline.core.heads import FLOWER_HEADS
-from pipeline.core.runs import RunDir
+from pipeline.heads.schema import FLOWER_HEADS
+from pipeline.rundir.runs import RunDir
 from helpers_process import run_without_tensorflow
 
 runner = CliRunner()

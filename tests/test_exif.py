@@ -5,9 +5,9 @@ import pytest
 from helpers_runs import export_known_model
 from PIL import Image
 
-from pipeline.core.heads import FLOWER_HEADS
-from pipeline.core.images import ImageError, load_resized, open_rgb
-from pipeline.core.labels import Sample, load_label_file, write_label_file
+from pipeline.heads.schema import FLOWER_HEADS
+from pipeline.data.images import ImageError, load_resized, open_rgb
+from pipeline.data.labels import Sample, load_label_file, write_label_file
 
 ORIENTATION = 0x0112
 # How a viewer turns the stored pixels to show them (EXIF 2.3, Orientation), as numpy does it,
@@ -60,10 +60,10 @@ def test_rotated_png_is_decoded_upright(tmp_path, orientation):
 def test_every_stage_sees_the_same_upright_pixels(tmp_path):
     """The paths into the loader: data check / label validation, the training and calibration
     arrays, evaluate's pixels and predict's input tensor."""
-    from pipeline.core.images import load_batch
+    from pipeline.data.images import load_batch
     from pipeline.data.datasets import load_arrays
     from pipeline.deploy.predict import prepare_file
-    from pipeline.deploy.runtime import TFLiteModel
+    from pipeline.modelfile.runtime import TFLiteModel
 
     upright, turned = tmp_path / "upright.png", tmp_path / "turned.png"
     Image.fromarray(scene()).save(upright)

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from helpers_runs import export_known_model, known_answer, make_known_model, solid_images
 
-from pipeline.export import convert as export, spec as export_spec, stage
-from pipeline.core.heads import FLOWER_HEADS, Head, Heads
-from pipeline.deploy.runtime import TFLiteModel
-from pipeline.export.variants import BY_KEY, FULL_INT8, REFERENCE
+from pipeline.export import convert as export, stage
+from pipeline.modelfile import spec as export_spec
+from pipeline.heads.schema import FLOWER_HEADS, Head, Heads
+from pipeline.modelfile.runtime import TFLiteModel
+from pipeline.modelfile.variants import BY_KEY, FULL_INT8, REFERENCE
 
 # Declared out of alphabetical order, with different class counts, so that reading outputs by
 # position or sorting them anywhere gives wrong shapes or wrong answers.

@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.core import kinds
+from pipeline.heads import kinds
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import parse_schema
-from pipeline.core.trained import TrainedRun
-from pipeline.core.labels import Sample, read_label_file, split_samples, write_label_file
+from pipeline.heads.schema import parse_schema
+from pipeline.rundir.trained import TrainedRun
+from pipeline.data.labels import Sample, read_label_file, split_samples, write_label_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 from helpers_kinds import HEADS, write_dataset  # noqa: E402
@@ -222,7 +222,7 @@ def test_threshold_for_a_regression_head_is_refused(run):
 
 
 def test_spec_heads_refuses_an_unknown_kind():
-    from pipeline.core.heads import spec_heads
+    from pipeline.heads.schema import spec_heads
 
     with pytest.raises(PipelineError, match="unknown kind 'ordinal'"):
         spec_heads({"heads": {"a": ["x", "y"]}, "tasks": [{"name": "a", "kind": "ordinal"}]},

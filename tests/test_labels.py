@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import FLOWER_HEADS
-from pipeline.core.labels import (LabelFileError, Problem, Sample, load_label_file, parse_text,
+from pipeline.heads.schema import FLOWER_HEADS
+from pipeline.data.labels import (LabelFileError, Problem, Sample, load_label_file, parse_text,
                                   read_label_file, split_samples, unique, write_label_file)
 
 SOURCE = Path("/data/labels.txt")

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.core.heads import FLOWER_HEADS
+from pipeline.heads.schema import FLOWER_HEADS
 from pipeline.training import pretrained, torch_weights
 from pipeline.training.backbones import efficientnet_lite as lite
 
@@ -177,7 +177,7 @@ def test_tiny_lite0_trains_quantizes_and_exports_a_self_describing_int8_file(tmp
     they are (mean 127, std 128) and names its network; predict reads it with no other code."""
     from helpers_runs import write_tiny_dataset
     from pipeline import api
-    from pipeline.deploy import model_info
+    from pipeline.modelfile import model_info
 
     data = write_tiny_dataset(tmp_path / "data", per_class=2)
     run = api.train(data, tmp_path / "run", arch=ARCH, image_size=32, epochs=1, batch_size=12)

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.core import images, packs
-from pipeline.core.decode_pool import decode_ordered
+from pipeline.data import images
+from pipeline.data import packs
+from pipeline.data.decode_pool import decode_ordered
 from pipeline.core.errors import PipelineError
-from pipeline.core.images import ImageError, jpeg_scale, load_resized, open_rgb, resize
+from pipeline.data.images import ImageError, jpeg_scale, load_resized, open_rgb, resize
 from pipeline.core.io import read_json, write_json
-from pipeline.core.manifest import package_versions
+from pipeline.rundir.manifest import package_versions
 
 
 def photo(width: int, height: int) -> Image.Image:
@@ -152,8 +153,8 @@ def test_bad_files_raise_image_error_only(tmp_path):
 
 def test_predict_answers_the_rest_streams_json_and_fails_at_the_end(tmp_path, capfd):
     from helpers_runs import export_known_model
-    from pipeline.core.heads import FLOWER_HEADS
-    from pipeline.core.options import PredictOptions
+    from pipeline.heads.schema import FLOWER_HEADS
+    from pipeline.options import PredictOptions
     from pipeline.deploy import predict
 
     bad = bad_folder(tmp_path / "photos")
@@ -172,8 +173,8 @@ def test_predict_answers_the_rest_streams_json_and_fails_at_the_end(tmp_path, ca
 
 
 def test_pack_made_by_another_loader_is_refused(tmp_path):
-    from pipeline.core.heads import FLOWER_HEADS
-    from pipeline.core.labels import Sample, write_label_file
+    from pipeline.heads.schema import FLOWER_HEADS
+    from pipeline.data.labels import Sample, write_label_file
     from pipeline.data import pack
 
     photo(200, 150).save(tmp_path / "a.jpg")

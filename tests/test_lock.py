@@ -14,13 +14,13 @@ from typer.testing import CliRunner
 
 from helpers_runs import make_tiny_exported_run, write_tiny_dataset
 from pipeline.cli import app
-from pipeline.core.lock import LOCK_FILE
-from pipeline.core.runs import RunDir
+from pipeline.rundir.lock import LOCK_FILE
+from pipeline.rundir.runs import RunDir
 
 runner = CliRunner()
 HOLDER = textwrap.dedent("""
     import sys
-    from pipeline.core.runs import RunDir
+    from pipeline.rundir.runs import RunDir
     with RunDir(sys.argv[1]).writing("pipeline train --run " + sys.argv[1]):
         print("holding", flush=True)
         sys.stdin.readline()  # hold until the test says so (or kills us)

@@ -18,12 +18,13 @@ from helpers_runs import (export_known_model, known_answer, make_known_model, so
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.core import model_metadata as md
-from pipeline.core import tflite_file
-from pipeline.core.heads import Head, Heads
-from pipeline.deploy import model_info
-from pipeline.export import convert, metadata
-from pipeline.export.variants import BY_KEY
+from pipeline.modelfile import metadata as md
+from pipeline.modelfile import tflite_file
+from pipeline.heads.schema import Head, Heads
+from pipeline.modelfile import model_info
+from pipeline.export import convert
+from pipeline.modelfile import embed as metadata
+from pipeline.modelfile.variants import BY_KEY
 from pipeline.training.model import DEFAULT_NORMALIZATION
 from helpers_process import run_without_tensorflow
 

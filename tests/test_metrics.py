@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.core.heads import FLOWER_HEADS
-from pipeline.core.metrics import format_table, head_metrics, single_head
+from pipeline.heads.schema import FLOWER_HEADS
+from pipeline.heads.metrics import format_table, head_metrics, single_head
 
 
 def onehot(indices, classes):

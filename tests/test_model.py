@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pipeline.core.heads import FLOWER_HEADS
+from pipeline.heads.schema import FLOWER_HEADS
 from pipeline.training.model import ModelConfig, build_model
 
 

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.core import negatives, notsure
+from pipeline.data import negatives
+from pipeline.heads import notsure
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import FLOWER_HEADS, NONE, parse_schema
-from pipeline.core.labels import LabelFileError, Sample, read_label_file, select_heads
-from pipeline.core.metrics import head_metrics
+from pipeline.heads.schema import FLOWER_HEADS, NONE, parse_schema
+from pipeline.data.labels import LabelFileError, Sample, read_label_file, select_heads
+from pipeline.heads.metrics import head_metrics
 from pipeline.export.thresholds import choose, parse_overrides
 
 
@@ -78,7 +79,7 @@ def test_metrics_count_none_rows_as_not_sure_share_not_as_accuracy():
     assert t["intervals"] == {"coverage": [0.3424, 1.0], "selective_accuracy": [0.3424, 1.0],
                               "not_sure_on_none": [0.0945, 0.9055]}
     assert m["flower_color"]["intervals"]["coverage"] is None
-    from pipeline.core.metrics import format_table
+    from pipeline.heads.metrics import format_table
 
     line = [x for x in format_table(m, FLOWER_HEADS).splitlines() if "flower_type   not sure" in x]
     assert "answers 1.000 [0.342-1.000] of labelled" in line[0]

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import helpers_runs
 from helpers_runs import draw_flower
 from pipeline.cli import app
-from pipeline.core.heads import FLOWER_HEADS
+from pipeline.heads.schema import FLOWER_HEADS
 
 runner = CliRunner()
 
@@ -66,7 +66,7 @@ def run(data, tmp_path_factory) -> Path:
 
 
 def test_thresholds_travel_in_the_files_and_predict_applies_them(run, data):
-    from pipeline.deploy import model_info
+    from pipeline.modelfile import model_info
 
     spec = json.loads((run / "export" / "model.json").read_text())
     for key, variant in spec["variants"].items():
@@ -138,9 +138,9 @@ def test_none_declared_for_a_head_without_minus_one_rows_is_refused(data, tmp_pa
 
 
 def test_a_damaged_threshold_in_a_models_metadata_is_one_line(run, tmp_path, data):
-    from pipeline.core import model_metadata as md
-    from pipeline.core import tflite_file
-    from pipeline.export import metadata
+    from pipeline.modelfile import metadata as md
+    from pipeline.modelfile import tflite_file
+    from pipeline.modelfile import embed as metadata
 
     content = (run / "export" / "model_float32.tflite").read_bytes()
     spec = json.loads((run / "export" / "model.json").read_text())

@@ -1,4 +1,4 @@
-"""One typed options class per stage (pipeline/core/options.py): the `pipeline` command's flags,
+"""One typed options class per stage (pipeline/options.py): the `pipeline` command's flags,
 defaults and limits are generated from it, the API builds it, the stage reads only it."""
 import importlib
 import inspect
@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from pipeline import api
 from pipeline.cli import app
-from pipeline.core import options as opts
+from pipeline import options as opts
 from pipeline.core.errors import PipelineError
-from pipeline.export.variants import VARIANTS
+from pipeline.modelfile.variants import VARIANTS
 from pipeline.training.backbones import BACKBONES, DEFAULT_ARCH
 
 COMMANDS = typer.main.get_command(app).commands

@@ -81,7 +81,7 @@ def test_one_head_of_the_schema(data, tmp_path):
     assert results["variants"]["tflite_int8_qat"]["accuracy"]["background"] is not None
 
     # A label file without the model's head (no heads.json beside it: the flower heads).
-    from pipeline.core.labels import Sample, load_label_file, write_label_file
+    from pipeline.data.labels import Sample, load_label_file, write_label_file
 
     flowers = tmp_path / "flowers.txt"
     write_label_file(flowers, [Sample(s.path, s.labels[:2])

@@ -7,11 +7,11 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.core import packs
+from pipeline.data import packs
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import FLOWER_HEADS, Head, Heads
-from pipeline.core.images import load_resized
-from pipeline.core.labels import load_label_file
+from pipeline.heads.schema import FLOWER_HEADS, Head, Heads
+from pipeline.data.images import load_resized
+from pipeline.data.labels import load_label_file
 from pipeline.data import pack
 from test_train import make_split_folder
 

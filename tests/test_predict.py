@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from helpers_runs import draw_flower, make_tiny_exported_run
 from pipeline.cli import app
-from pipeline.core.heads import FLOWER_HEADS
+from pipeline.heads.schema import FLOWER_HEADS
 
 runner = CliRunner()
 
@@ -85,7 +85,7 @@ def test_json_has_one_object_per_image_with_its_keys(run_dir, photos):
 
 def test_predict_never_imports_tensorflow(run_dir, photos):
     code = ("import sys\nfrom pipeline.deploy import predict\n"
-            "from pipeline.core.options import PredictOptions as P\n"
+            "from pipeline.options import PredictOptions as P\n"
             f"predict.run(P(inputs=[{str(photos / 'a_rose.png')!r}], model={str(run_dir)!r}))\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

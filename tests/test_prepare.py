@@ -14,8 +14,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.core.images import open_rgb
-from pipeline.core.labels import load_label_file, read_label_file
+from pipeline.data.images import open_rgb
+from pipeline.data.labels import load_label_file, read_label_file
 
 runner = CliRunner()
 REAL = Path(__file__).resolve().parents[2] / "shared" / "flowers-real" / "labels.txt"

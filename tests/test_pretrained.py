@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.core.heads import FLOWER_HEADS
+from pipeline.heads.schema import FLOWER_HEADS
 from pipeline.training import backbones, pretrained
 from pipeline.training.backbones.squeezenet import keras_names, reference_layout
 
@@ -75,7 +75,7 @@ def test_caffe_conversion_is_the_same_function_at_a_128th_of_the_scale():
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="needs ../shared/flowers-real beside the repo")
 def test_loaded_trunk_reproduces_the_numpy_reference_on_real_photos():
-    from pipeline.core.images import load_resized
+    from pipeline.data.images import load_resized
     from pipeline.training.backbones.squeezenet import imagenet_classifier
 
     size = 224  # the reference's fixed 13x13 average pool needs 224 (or 227) px

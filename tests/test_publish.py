@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.core import publish
+from pipeline.rundir import publish
 from pipeline.core.errors import PipelineError
-from pipeline.core.runs import VERSION_DIR, RunDir
+from pipeline.rundir.runs import VERSION_DIR, RunDir
 
 STEPS = ("replace", "symlink", "rmtree")  # what publishing does to the file system
 
@@ -133,7 +133,7 @@ KILLER = textwrap.dedent("""
     import os, shutil, signal, sys
     sys.path.insert(0, sys.argv[3])
     from test_publish import STEPS, publish_quantize_like
-    from pipeline.core.runs import RunDir
+    from pipeline.rundir.runs import RunDir
     calls = [0]
     def wrap(real):
         def step(*args, **kwargs):

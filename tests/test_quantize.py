@@ -8,12 +8,13 @@ import pytest
 from helpers_runs import make_tiny_exported_run
 from typer.testing import CliRunner
 
-from pipeline.export import convert as export, spec as export_spec, stage
-from pipeline.export.variants import BY_KEY, VARIANTS
+from pipeline.export import convert as export, stage
+from pipeline.modelfile import spec as export_spec
+from pipeline.modelfile.variants import BY_KEY, VARIANTS
 from pipeline.export import quantize
 from pipeline.cli import app
-from pipeline.core.heads import FLOWER_HEADS
-from pipeline.core.runs import RunDir
+from pipeline.heads.schema import FLOWER_HEADS
+from pipeline.rundir.runs import RunDir
 
 runner = CliRunner()
 

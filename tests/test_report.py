@@ -12,8 +12,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.core.heads import FLOWER_HEADS
-from pipeline.export.variants import BENCH_KERAS, BY_KEY
+from pipeline.heads.schema import FLOWER_HEADS
+from pipeline.modelfile.variants import BENCH_KERAS, BY_KEY
 from pipeline import api
 from pipeline.report import stage
 from helpers_process import run_without_tensorflow

@@ -4,8 +4,8 @@ import json
 import pytest
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import FLOWER_HEADS, Heads
-from pipeline.core.runs import RunDir
+from pipeline.heads.schema import FLOWER_HEADS, Heads
+from pipeline.rundir.runs import RunDir
 
 
 def finish_stage(run, text):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pipeline.core.config import ModelConfig
-from pipeline.core.heads import FLOWER_HEADS
+from pipeline.heads.schema import FLOWER_HEADS
 from pipeline.data import pack
 from pipeline.data.datasets import Feed
 from pipeline.data.sources import open_source
@@ -94,7 +94,7 @@ def test_train_and_qat_stream_a_packed_folder_and_record_it(folder, tmp_path):
 
     from pipeline.cli import app
     from pipeline.core.config import TrainSettings
-    from pipeline.core.trained import TrainedRun
+    from pipeline.rundir.trained import TrainedRun
 
     run = tmp_path / "run"
     for args in (["train", "--data", folder, "--run", run, "--image-size", SIZE, "--epochs", 1,

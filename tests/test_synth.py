@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from pipeline.data import synth
 from pipeline.cli import app
 from pipeline.core.errors import PipelineError
-from pipeline.core.labels import load_label_file
+from pipeline.data.labels import load_label_file
 
 COUNT, SIZE = 12, 48
 
@@ -126,7 +126,7 @@ def test_cli_synth(tmp_path):
 
 
 def test_background_head_is_labelled_truthfully(tmp_path):
-    from pipeline.core.heads import load_schema
+    from pipeline.heads.schema import load_schema
 
     synth.run(tmp_path / "bg", count=12, size=32, seed=3, workers=1, with_background=True)
     schema = load_schema(tmp_path / "bg")

@@ -13,7 +13,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.core.heads import FLOWER_HEADS
+from pipeline.heads.schema import FLOWER_HEADS
 from pipeline.training.model import ModelConfig, build_model
 
 PIPELINE = str(Path(sys.executable).with_name("pipeline"))

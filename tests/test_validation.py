@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import FLOWER_HEADS
-from pipeline.core.labels import load_label_file
+from pipeline.heads.schema import FLOWER_HEADS
+from pipeline.data.labels import load_label_file
 from pipeline.data import prepare
 
 runner = CliRunner()

@@ -1,4 +1,4 @@
-"""The export variant registry (pipeline/export/variants.py): its entries, the consumers that
+"""The export variant registry (pipeline/modelfile/variants.py): its entries, the consumers that
 list it, and `pipeline export --variants` choosing among them."""
 import hashlib
 import json
@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from pipeline.bench.variants import ORDER, arithmetic
 from pipeline.cli import app
 from pipeline.core.errors import PipelineError
-from pipeline.core.runs import RunDir
-from pipeline.export import variants as registry
-from pipeline.export.variants import BY_KEY, DEFAULT, REFERENCE, VARIANTS
+from pipeline.rundir.runs import RunDir
+from pipeline.modelfile import variants as registry
+from pipeline.modelfile.variants import BY_KEY, DEFAULT, REFERENCE, VARIANTS
 
 runner = CliRunner()
 
@@ -139,7 +139,7 @@ def test_float16_reaches_the_app_and_the_benchmark_by_the_registry_alone(run, tm
     result = runner.invoke(app, ["android", "--run", str(run), "--variant", "float16",
                                  "--assets", str(tmp_path / "assets")])
     assert result.exit_code == 0, result.output
-    from pipeline.deploy import model_info
+    from pipeline.modelfile import model_info
 
     info = model_info.read(tmp_path / "assets" / "model.tflite")
     assert info.model_json["default"] == "float16"

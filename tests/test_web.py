@@ -131,7 +131,7 @@ def test_report_shows_measured_on_devices(exported, modules, tmp_path):
 
 def test_default_variants_are_the_exports_default_and_reference(exported, monkeypatch):
     from pipeline.core.io import read_json
-    from pipeline.core.runs import RunDir
+    from pipeline.rundir.runs import RunDir
 
     spec = read_json(exported / "export" / "model.json")
     assert (spec["default"], spec["reference"]) == ("int8", "float32")

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.runs import RunDir
+from pipeline.rundir.runs import RunDir
 from pipeline.web import devices, stage, tls
 from pipeline.web.server import API, App, site_file
 
@@ -174,7 +174,7 @@ def test_a_full_run_refuses_new_results_and_keeps_the_oldest(server, tmp_path, m
 def test_a_run_being_written_is_not_touched(server, tmp_path):
     run = tmp_path / "run"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\nfrom pipeline.core.lock import run_lock\n"
+        "import sys, time\nfrom pipeline.rundir.lock import run_lock\n"
         f"with run_lock({str(run)!r}, 'pipeline train'):\n"
         "    print('held', flush=True); time.sleep(30)")], stdout=subprocess.PIPE, text=True)
     try:

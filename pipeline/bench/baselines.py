@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.options import QuantizeOptions, TrainOptions
-from pipeline.core.runs import RunDir
+from pipeline.options import QuantizeOptions, TrainOptions
+from pipeline.rundir.runs import RunDir
 
 KINDS = ("untrained", "trained")  # `benchmark --baselines`: what the single-task models are
 FOLDER = "baselines"
@@ -140,7 +140,7 @@ def _quantize(baseline: Baseline, qat: dict, export: dict) -> None:
     """QAT as the run had it, then an export of the two files the comparison scores (int8
     QAT and float32) with the run's not-sure rule: its coverage and its own thresholds."""
     from pipeline.export import quantize
-    from pipeline.export.variants import DEFAULT, REFERENCE
+    from pipeline.modelfile.variants import DEFAULT, REFERENCE
 
     overrides = export.get("overrides") or {}
     threshold = ",".join(f"{h}={overrides[h]}" for h in baseline.tasks if h in overrides)

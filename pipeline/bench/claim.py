@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.bench.baselines import Baseline, run_settings
-from pipeline.core.claim_table import FIGURES, MULTI, SINGLE
-from pipeline.core.runs import RunDir
-from pipeline.export.variants import BY_KEY, DEFAULT, REFERENCE
+from pipeline.figures.claim_table import FIGURES, MULTI, SINGLE
+from pipeline.rundir.runs import RunDir
+from pipeline.modelfile.variants import BY_KEY, DEFAULT, REFERENCE
 
 VARIANTS = (DEFAULT, REFERENCE)  # int8 QAT (what ships) and float32
 
@@ -70,8 +70,8 @@ class _TestSet:
     """The run's test split (and negatives' test split), scored as `pipeline evaluate` does."""
 
     def __init__(self, data: Path):
-        from pipeline.core.heads import schema_of
-        from pipeline.core.labels import load_label_file
+        from pipeline.heads.schema import schema_of
+        from pipeline.data.labels import load_label_file
 
         self.labels = data / "test.txt"
         negatives = data / "negatives_test.txt"
@@ -85,9 +85,9 @@ class _TestSet:
 
     def score(self, run: Path, variant: str) -> dict[str, dict]:
         """{head: {figure: value}} of one exported file."""
-        from pipeline.core.labels import select_heads
+        from pipeline.data.labels import select_heads
         from pipeline.deploy import evaluate
-        from pipeline.deploy.runtime import TFLiteModel
+        from pipeline.modelfile.runtime import TFLiteModel
 
         model = TFLiteModel(RunDir(run).file("export", BY_KEY[variant].file))
         heads = model.heads

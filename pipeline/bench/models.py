@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core.heads import Heads
+from pipeline.heads.schema import Heads
 from pipeline.training.model import ModelConfig, build_model
 from pipeline.core.tfcompat import keras, tf
 
@@ -70,7 +70,7 @@ def convert(model, shape: list[int], calibration=None) -> bytes:
 
 def write_model(folder: Path, stem: str, content: bytes, heads: dict, norm: dict,
                 tasks: list[dict] | None = None) -> Path:
-    """The .tflite plus a model.json that lets pipeline.deploy.runtime load it by signature
+    """The .tflite plus a model.json that lets pipeline.modelfile.runtime load it by signature
     (tasks: the heads' kinds, Heads.tasks(); default classification)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}.tflite"
@@ -87,9 +87,9 @@ def single_task_models(config: ModelConfig, heads: Heads, calibration: np.ndarra
     """One int8 model per head (its own folder: one model.json each); paths and total MACs.
     calibration: uint8 training images [N, S, S, 3]; trained: {head name: single-task run}
     whose weights to use, else a fresh build (same architecture, untrained)."""
-    from pipeline.core.trained import TrainedRun
+    from pipeline.rundir.trained import TrainedRun
     from pipeline.export.convert import convert
-    from pipeline.export.variants import BY_KEY, DEFAULT
+    from pipeline.modelfile.variants import BY_KEY, DEFAULT
 
     paths, macs = [], 0
     for head in heads:

@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.bench.driver import latency_stats
-from pipeline.core import claim_table as claim
-from pipeline.core.machine import KERNEL_FLAGS
+from pipeline.figures import claim_table as claim
+from pipeline.figures.machine import KERNEL_FLAGS
 from pipeline.core.io import write_json
-from pipeline.export.variants import BENCH_KERAS as KERAS, BENCH_PAIR as PAIR, BY_KEY, \
+from pipeline.modelfile.variants import BENCH_KERAS as KERAS, BENCH_PAIR as PAIR, BY_KEY, \
     DEFAULT, REFERENCE
 
 QAT, F32 = BY_KEY[DEFAULT].bench_key, BY_KEY[REFERENCE].bench_key
@@ -216,7 +216,7 @@ def markdown(results: dict) -> str:
 
 
 def write_all(results: dict, folder: Path) -> None:
-    from pipeline.core import charts
+    from pipeline.figures import charts
     from pipeline.core.io import atomic_write_bytes, atomic_write_text
 
     write_json(folder / "results.json", results)

@@ -3,7 +3,7 @@
 The parent (this module) reads the run, scores accuracy, builds the single-task pair and the
 peak models; the timing happens in bench_worker subprocesses driven by bench_driver, and
 bench_report turns the figures into results.json / results.md / latency.png (the report's
-latency figure, core/charts.py) and the terminal table. Figures are only compared within one
+latency figure, figures/charts.py) and the terminal table. Figures are only compared within one
 run: the machine is shared and drifts.
 """
 from __future__ import annotations
@@ -21,16 +21,17 @@ from pipeline.bench.baselines import KINDS
 from pipeline.bench.driver import Job, latency_stats, measure_all
 from pipeline.bench.variants import (ORDER, Context, Skip, Variant, arithmetic, load_tflite,
                                      make, tflite_job)
-from pipeline.core import machine, packs
+from pipeline.figures import machine
+from pipeline.data import packs
 from pipeline.core.config import ModelConfig
 from pipeline.core.errors import PipelineError
 from pipeline.core.io import read_json
-from pipeline.core.options import BenchmarkOptions
-from pipeline.core.runs import RunDir
-from pipeline.core.trained import TrainedRun
+from pipeline.options import BenchmarkOptions
+from pipeline.rundir.runs import RunDir
+from pipeline.rundir.trained import TrainedRun
 from pipeline.data.sources import open_source
 from pipeline.export.quantize import calibration_positions
-from pipeline.export.variants import VARIANTS
+from pipeline.modelfile.variants import VARIANTS
 
 QUICK = {"runs": 20, "warmup": 3, "rounds": 2, "calibration": 16}
 ROUNDS, CALIBRATION = 10, 200  # many short rounds: a load spike spreads over all
@@ -91,7 +92,7 @@ def _run(rd: RunDir, settings: dict, plan: list) -> dict:
 
 def _export_spec(rd: RunDir) -> dict:
     """export/model.json of a current export stage (else one line saying how to make it)."""
-    from pipeline.deploy.runtime import read_spec
+    from pipeline.modelfile.runtime import read_spec
 
     return read_spec(rd.file("export", "model.json"))
 
@@ -99,7 +100,7 @@ def _export_spec(rd: RunDir) -> dict:
 def _check_exported(rd: RunDir, spec: dict) -> None:
     """Check (sha256 against the manifest) and load every exported variant before any slow
     step: a changed or unreadable .tflite stops the stage at once with one line."""
-    from pipeline.deploy.runtime import TFLiteModel
+    from pipeline.modelfile.runtime import TFLiteModel
 
     for variant in VARIANTS:
         entry = spec["variants"].get(variant.key)

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.core.config import ModelConfig
-from pipeline.core.heads import Heads
-from pipeline.core.runs import RunDir
-from pipeline.export.variants import BENCH_KERAS as KERAS, BENCH_PAIR as PAIR, BY_BENCH_KEY, \
+from pipeline.heads.schema import Heads
+from pipeline.rundir.runs import RunDir
+from pipeline.modelfile.variants import BENCH_KERAS as KERAS, BENCH_PAIR as PAIR, BY_BENCH_KEY, \
     VARIANTS
 
 ORDER = (KERAS, *(v.bench_key for v in VARIANTS), PAIR)  # results.json keys, in table order
@@ -75,7 +75,7 @@ def _two_head_macs(ctx: Context) -> int:
 
 
 def _accuracy(ctx: Context, probs: dict) -> dict | None:
-    from pipeline.core.metrics import head_metrics
+    from pipeline.heads.metrics import head_metrics
 
     scores = head_metrics(ctx.heads, ctx.test[1], probs)
     accuracy = {name: scores[name]["accuracy"] for name in ctx.heads.names}
@@ -85,7 +85,7 @@ def _accuracy(ctx: Context, probs: dict) -> dict | None:
 
 def load_tflite(paths: list[Path]) -> list:
     """Each .tflite loaded once, for both its scores and its worker job."""
-    from pipeline.deploy.runtime import TFLiteModel
+    from pipeline.modelfile.runtime import TFLiteModel
 
     return [TFLiteModel(path, threads=2) for path in paths]
 
@@ -137,7 +137,7 @@ def _keras(ctx: Context) -> Variant:
     h5 = ctx.run.file("train", "model.h5")
     accuracy = None
     if ctx.test is not None:
-        from pipeline.core.trained import TrainedRun
+        from pipeline.rundir.trained import TrainedRun
 
         model = TrainedRun.open(ctx.run.root).load_keras()
         accuracy = _accuracy(ctx, keras_probs(model, ctx.heads, ctx.test[0],
@@ -181,7 +181,7 @@ def _trained_pair(ctx: Context) -> Variant:
     """The int8 QAT files that the single-task baselines exported themselves (baselines.py):
     trained, quantized and exported exactly like the two-head model."""
     from pipeline.bench.models import count_macs
-    from pipeline.export.variants import BY_KEY, DEFAULT
+    from pipeline.modelfile.variants import BY_KEY, DEFAULT
     from pipeline.training.model import build_model
 
     runs = [RunDir(ctx.baselines[name]) for name in ctx.heads.names]
@@ -200,7 +200,7 @@ def _trained_pair(ctx: Context) -> Variant:
 def _single_task_runs(ctx: Context) -> dict[str, Path]:
     """Sibling runs trained with `--tasks` on one head, same architecture and image size:
     {head name: run}, the newest training per head."""
-    from pipeline.core.runs import RunDir
+    from pipeline.rundir.runs import RunDir
     from pipeline.core.io import read_json
 
     found = {}

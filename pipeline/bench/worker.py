@@ -74,8 +74,8 @@ class KerasRunner:
 
     def __init__(self, job: dict, pixels: np.ndarray):
         from pipeline.core.tfcompat import tf
-        from pipeline.core.images import normalize
-        from pipeline.core.trained import TrainedRun
+        from pipeline.data.images import normalize
+        from pipeline.rundir.trained import TrainedRun
 
         tf_ = tf()
         model = TrainedRun.open(job["run"]).load_keras()

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.core.heads import Heads
-from pipeline.core.images import load_batch, normalize
+from pipeline.heads.schema import Heads
+from pipeline.data.images import load_batch, normalize
 from pipeline.core.tfcompat import tf
 
 # Augmentation strengths: small enough that a rose stays a rose and pink stays pink.

@@ -17,9 +17,9 @@ from pathlib import Path
 import typer
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import FLOWER_HEADS, MISSING, Heads, parse_schema, write_schema
-from pipeline.core.images import is_image_file
-from pipeline.core.labels import Sample, write_label_file
+from pipeline.heads.schema import FLOWER_HEADS, MISSING, Heads, parse_schema, write_schema
+from pipeline.data.images import is_image_file
+from pipeline.data.labels import Sample, write_label_file
 
 def _visible_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import typer
 
-from pipeline.core import packs
+from pipeline.data import packs
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import Heads, schema_of, write_schema
-from pipeline.core.decode_pool import decode_ordered
-from pipeline.core.images import LOADER, ImageError, load_resized
+from pipeline.heads.schema import Heads, schema_of, write_schema
+from pipeline.data.decode_pool import decode_ordered
+from pipeline.data.images import LOADER, ImageError, load_resized
 from pipeline.core.io import read_json, sha256, write_json
-from pipeline.core.labels import (SPLITS, LabelFileError, Problem, Sample, class_counts,
+from pipeline.data.labels import (SPLITS, LabelFileError, Problem, Sample, class_counts,
                                   read_label_file, write_label_file)
 
 RECORD_OVERHEAD = 64  # bytes of proto and TFRecord framing around each image, roughly

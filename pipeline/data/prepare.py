@@ -11,12 +11,12 @@ from pathlib import Path
 import typer
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import Heads, schema_of, write_schema
-from pipeline.core import negatives as negatives_lib
-from pipeline.core.heads import MISSING
-from pipeline.core.labels import (SPLITS, LabelFileError, Sample, class_counts, split_samples,
+from pipeline.heads.schema import Heads, schema_of, write_schema
+from pipeline.data import negatives as negatives_lib
+from pipeline.heads.schema import MISSING
+from pipeline.data.labels import (SPLITS, LabelFileError, Sample, class_counts, split_samples,
                                   validate_label_file, write_label_file)
-from pipeline.core.negatives import FILE as NEGATIVES
+from pipeline.data.negatives import FILE as NEGATIVES
 
 
 def declare_none(heads: Heads, names: list[str], source) -> Heads:

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core import negatives, packs
+from pipeline.data import negatives
+from pipeline.data import packs
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import Heads, schema_of
-from pipeline.core.labels import SPLITS, Sample, load_label_file, select_heads
+from pipeline.heads.schema import Heads, schema_of
+from pipeline.data.labels import SPLITS, Sample, load_label_file, select_heads
 
 MEMORY, STREAM = "memory", "stream"
 

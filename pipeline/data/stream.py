@@ -12,8 +12,8 @@ shares differ by at most one image whatever the number of files.
 """
 from __future__ import annotations
 
-from pipeline.core.heads import MISSING, NONE, Heads
-from pipeline.core.packs import Pack
+from pipeline.heads.schema import MISSING, NONE, Heads
+from pipeline.data.packs import Pack
 from pipeline.core.tfcompat import tf
 from pipeline.data.datasets import Feed, batches
 

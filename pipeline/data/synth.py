@@ -22,8 +22,8 @@ import typer
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import FLOWER_HEADS, Head, Heads, write_schema
-from pipeline.core.labels import Sample, write_label_file
+from pipeline.heads.schema import FLOWER_HEADS, Head, Heads, write_schema
+from pipeline.data.labels import Sample, write_label_file
 from pipeline.data.synth_draw import BACKGROUND_CLASSES, COMBOS, NAME, render
 
 BACKGROUND_HEAD = Head("background", "background", BACKGROUND_CLASSES)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import spec_heads
+from pipeline.heads.schema import spec_heads
 from pipeline.core.io import atomic_copy
-from pipeline.deploy import model_info
-from pipeline.deploy.runtime import SPEC_FILE, resolve_model
-from pipeline.export.variants import DEFAULT
+from pipeline.modelfile import model_info
+from pipeline.modelfile.runtime import SPEC_FILE, resolve_model
+from pipeline.modelfile.variants import DEFAULT
 
 APP_ASSETS = Path("android_demo") / "app" / "src" / "main" / "assets"
 ASSET_NAME = "model.tflite"  # the name FlowerClassifier.kt opens

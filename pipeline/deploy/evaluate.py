@@ -11,15 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core import negatives, notsure
+from pipeline.data import negatives
+from pipeline.heads import notsure
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import Heads, schema_of
-from pipeline.core.images import iter_resized
+from pipeline.heads.schema import Heads, schema_of
+from pipeline.data.images import iter_resized
 from pipeline.core.io import write_json
-from pipeline.core.labels import Sample, load_label_file, select_heads
-from pipeline.core.metrics import format_table, head_metrics
-from pipeline.core.options import EvaluateOptions
-from pipeline.deploy.runtime import TFLiteModel, resolve_model
+from pipeline.data.labels import Sample, load_label_file, select_heads
+from pipeline.heads.metrics import format_table, head_metrics
+from pipeline.options import EvaluateOptions
+from pipeline.modelfile.runtime import TFLiteModel, resolve_model
 
 
 def labels_array(samples: list[Sample], heads: Heads) -> np.ndarray:

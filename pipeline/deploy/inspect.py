@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.deploy import model_info
-from pipeline.deploy.runtime import resolve_model
+from pipeline.modelfile import model_info
+from pipeline.modelfile.runtime import resolve_model
 
 
 def _tensor(t, labels=None) -> dict:

@@ -14,10 +14,10 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from pipeline.core.decode_pool import decode_ordered
-from pipeline.core.images import ImageError, is_image_file, load_resized
-from pipeline.core.options import PredictOptions
-from pipeline.deploy.runtime import TFLiteModel, resolve_model
+from pipeline.data.decode_pool import decode_ordered
+from pipeline.data.images import ImageError, is_image_file, load_resized
+from pipeline.options import PredictOptions
+from pipeline.modelfile.runtime import TFLiteModel, resolve_model
 
 class InputError(Exception):
     """A command-line input that yields no image (missing path, empty folder)."""

@@ -11,11 +11,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pipeline.core.heads import Heads
+from pipeline.heads.schema import Heads
 from pipeline.core.io import read_json, write_json
-from pipeline.core.runs import RunDir
-from pipeline.export.spec import model_spec
-from pipeline.export.variants import BY_KEY, DEFAULT, REFERENCE, VARIANTS
+from pipeline.rundir.runs import RunDir
+from pipeline.modelfile.spec import model_spec
+from pipeline.modelfile.variants import BY_KEY, DEFAULT, REFERENCE, VARIANTS
 
 
 def carry_over(previous: RunDir, out_dir: Path, heads: Heads, image_size: int,

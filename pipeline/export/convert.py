@@ -3,18 +3,18 @@
 Each variant is converted through a batch-1 `tf.function` that returns a dict keyed by head
 name, so the signature's outputs carry the real head names (not `quant_<name>`, not an
 arbitrary order). Which variants exist, and each one's converter settings, is
-export/variants.py; `convert` applies the settings.
+modelfile/variants.py; `convert` applies the settings.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from pipeline.core.config import DEFAULT_NORMALIZATION
-from pipeline.core.heads import Heads
-from pipeline.core.images import normalize
+from pipeline.heads.schema import Heads
+from pipeline.data.images import normalize
 from pipeline.core.tfcompat import tf as get_tf
-from pipeline.export.spec import INPUT_NAME
-from pipeline.export.variants import VARIANTS, Conversion
+from pipeline.modelfile.spec import INPUT_NAME
+from pipeline.modelfile.variants import VARIANTS, Conversion
 
 
 def serving_function(model, heads: Heads, image_size: int):

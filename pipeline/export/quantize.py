@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import Heads
-from pipeline.core.images import normalize
-from pipeline.core.metrics import head_metrics
-from pipeline.core.options import QuantizeOptions, ThresholdOptions
+from pipeline.heads.schema import Heads
+from pipeline.data.images import normalize
+from pipeline.heads.metrics import head_metrics
+from pipeline.options import QuantizeOptions, ThresholdOptions
 from pipeline.core.io import write_json
-from pipeline.core.runs import RunDir
-from pipeline.core.trained import TrainedRun
+from pipeline.rundir.runs import RunDir
+from pipeline.rundir.trained import TrainedRun
 from pipeline.core.tfcompat import keras
 
 CALIBRATION_IMAGES = 200  # "100 to 300 real training images" for full-integer conversion
@@ -174,8 +174,8 @@ def prepare_data(source, settings) -> tuple[dict, dict, np.ndarray]:
 
 
 def run(o: QuantizeOptions) -> dict:
-    """QAT, then the export (core/options.py: thresholds of your own, coverage, variants)."""
-    from pipeline.export.variants import select
+    """QAT, then the export (options.py: thresholds of your own, coverage, variants)."""
+    from pipeline.modelfile.variants import select
 
     variants = select(o.variants)  # an unknown one stops before anything
     rd = RunDir(o.run)
@@ -227,7 +227,7 @@ def export_stage(rd: RunDir, model, qat, config, heads: Heads, calibration: np.n
     exported variants this export carries over unchanged (export/carry.py)."""
     from pipeline.export import stage as export
     from pipeline.export.carry import carry_over
-    from pipeline.export.variants import BY_KEY, VARIANTS
+    from pipeline.modelfile.variants import BY_KEY, VARIANTS
     from pipeline.training.backbones import get as backbone
 
     variants = variants or VARIANTS

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.core.options import ExportOptions
-from pipeline.core.runs import RunDir
-from pipeline.core.trained import TrainedRun
+from pipeline.options import ExportOptions
+from pipeline.rundir.runs import RunDir
+from pipeline.rundir.trained import TrainedRun
 
 
 def load_qat(path: Path):
@@ -26,7 +26,7 @@ def load_qat(path: Path):
 def run(o: ExportOptions) -> dict:
     """The registry's variants named in o.variants (None: all); an unknown one stops before
     anything."""
-    from pipeline.export.variants import select
+    from pipeline.modelfile.variants import select
 
     chosen = select(o.variants)
     rd = RunDir(o.run)

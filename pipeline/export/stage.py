@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core import notsure
-from pipeline.core.heads import Heads
-from pipeline.core.images import normalize
+from pipeline.heads import notsure
+from pipeline.heads.schema import Heads
+from pipeline.data.images import normalize
 from pipeline.core.io import atomic_write_bytes, write_json
-from pipeline.export import metadata
+from pipeline.modelfile import embed as metadata
 from pipeline.export import thresholds as thresholds_lib
 from pipeline.export.convert import convert_all
-from pipeline.export.spec import ExportError, check_signature, describe, model_spec
-from pipeline.export.variants import BY_KEY, DEFAULT, REFERENCE, VARIANTS, lead
+from pipeline.modelfile.spec import ExportError, check_signature, describe, model_spec
+from pipeline.modelfile.variants import BY_KEY, DEFAULT, REFERENCE, VARIANTS, lead
 
 MAX_FLOAT_DIFF = 1e-4  # float32 .tflite vs Keras: same maths, only op-order rounding
 MIN_INT8_AGREEMENT = 0.98  # QAT int8 .tflite vs the QAT Keras model, arg-max, per head
@@ -74,8 +74,8 @@ def score_variants(out_dir: Path, spec: dict, heads: Heads, pixels: np.ndarray,
     """Each variant run through LiteRT on the test images, as every consumer will run it,
     with the thresholds its own file carries."""
     from pipeline.deploy.evaluate import predict
-    from pipeline.core.metrics import head_metrics
-    from pipeline.deploy.runtime import TFLiteModel
+    from pipeline.heads.metrics import head_metrics
+    from pipeline.modelfile.runtime import TFLiteModel
 
     results, said = {}, {}
     for key, entry in spec["variants"].items():

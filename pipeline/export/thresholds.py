@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core import notsure
+from pipeline.heads import notsure
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import Heads
+from pipeline.heads.schema import Heads
 from pipeline.core.io import write_json
 
 DEFAULT_COVERAGE = 0.95
@@ -57,7 +57,7 @@ def _is_number(text: str) -> bool:
 def variant_scores(entry: dict, content: bytes, spec: dict, pixels: np.ndarray) -> dict:
     """{head: [N, C]} of one converted (metadata-less) file through the one runtime path."""
     from pipeline.deploy.evaluate import predict
-    from pipeline.deploy.runtime import TFLiteModel
+    from pipeline.modelfile.runtime import TFLiteModel
 
     with tempfile.TemporaryDirectory(prefix="pipeline-thresholds-") as tmp:
         (Path(tmp) / entry["file"]).write_bytes(content)
@@ -120,7 +120,7 @@ def other_kind(head, overrides: dict) -> dict:
             raise PipelineError(f"--threshold {head.short}: a {head.kind} head has no "
                                 "threshold")
         return {"threshold": None, "rule": f"none ({head.kind})", "val_curve": []}
-    from pipeline.core.kinds.multilabel import DEFAULT_THRESHOLD
+    from pipeline.heads.kinds.multilabel import DEFAULT_THRESHOLD
 
     value = overrides.get(head.name, DEFAULT_THRESHOLD)
     rule = "set with --threshold" if head.name in overrides else \

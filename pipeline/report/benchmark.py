@@ -3,12 +3,12 @@ model against two single-task models, and the targets. Everything from benchmark
 """
 from __future__ import annotations
 
-from pipeline.core import charts as plots
+from pipeline.figures import charts as plots
 from pipeline.report.gather import problem
 from pipeline.report.html import esc, fmt, img, missing, section, table
-from pipeline.core import claim_table as claim
-from pipeline.core.machine import KERNEL_FLAGS, cpu
-from pipeline.export.variants import BENCH_PAIR as PAIR, BY_KEY, DEFAULT
+from pipeline.figures import claim_table as claim
+from pipeline.figures.machine import KERNEL_FLAGS, cpu
+from pipeline.modelfile.variants import BENCH_PAIR as PAIR, BY_KEY, DEFAULT
 
 QAT = BY_KEY[DEFAULT].bench_key
 

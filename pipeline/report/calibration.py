@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.core import notsure
+from pipeline.heads import notsure
 from pipeline.report.gather import title
 from pipeline.report.html import esc, fmt, img, missing, section, table
-from pipeline.core.charts import plain, png, pyplot
+from pipeline.figures.charts import plain, png, pyplot
 
 
 def reliability_and_coverage(head: str, scores: np.ndarray, truth: np.ndarray,

@@ -11,8 +11,8 @@ import json
 import re
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.runs import RunDir
-from pipeline.export.variants import BY_KEY
+from pipeline.rundir.runs import RunDir
+from pipeline.modelfile.variants import BY_KEY
 from pipeline.report.gather import problem
 from pipeline.report.html import esc, fmt, missing, section, table
 

@@ -12,13 +12,13 @@ from collections import Counter
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.core import negatives
-from pipeline.core.heads import MISSING, NONE, Heads, parse_schema, schema_of
-from pipeline.core.labels import SPLITS, load_label_file, select_heads
-from pipeline.core.runs import HOW_TO_MAKE, RunDir
+from pipeline.data import negatives
+from pipeline.heads.schema import MISSING, NONE, Heads, parse_schema, schema_of
+from pipeline.data.labels import SPLITS, load_label_file, select_heads
+from pipeline.rundir.runs import HOW_TO_MAKE, RunDir
 from pipeline.core.io import read_json
-from pipeline.core.manifest import STAGES
-from pipeline.export.variants import BENCH_KERAS as KERAS, VARIANTS as EXPORT_VARIANTS
+from pipeline.rundir.manifest import STAGES
+from pipeline.modelfile.variants import BENCH_KERAS as KERAS, VARIANTS as EXPORT_VARIANTS
 
 # Report variant key -> (title, benchmark results.json key): Keras, then the export registry;
 # an exported variant not listed there is still shown, under its own key.
@@ -112,7 +112,7 @@ def read_qat(rd: RunDir, report: dict) -> None:
 
 
 def read_export(rd: RunDir, report: dict) -> None:
-    from pipeline.deploy.runtime import read_spec
+    from pipeline.modelfile.runtime import read_spec
 
     folder = report["export_dir"] = rd.path("export")
     try:

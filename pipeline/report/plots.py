@@ -1,10 +1,10 @@
 """The report's training curves: matplotlib (Agg) figures returned as PNG bytes, drawn from
-history.csv; every value drawn is one read from it. The benchmark's figures are core/charts.py."""
+history.csv; every value drawn is one read from it. The benchmark's figures are figures/charts.py."""
 from __future__ import annotations
 
 import re
 
-from pipeline.core.charts import plain, png, pyplot
+from pipeline.figures.charts import plain, png, pyplot
 
 
 def history_series(rows: list[dict] | None, head: str, metric: str) -> dict:

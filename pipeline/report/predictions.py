@@ -2,7 +2,7 @@
 
 It feeds the gallery (the shipped variant's mistakes first, then its least confident correct
 answers), the agreement of each variant with the float model, and a cross-check of the figures
-in export/metrics.json. LiteRT only (pipeline.deploy.runtime), never TensorFlow. A model file
+in export/metrics.json. LiteRT only (pipeline.modelfile.runtime), never TensorFlow. A model file
 or an image that cannot be read becomes an error on the page, not a crash: the page is where
 the user looks for what went wrong.
 """
@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import MISSING, NONE, Heads
-from pipeline.core.labels import Sample
-from pipeline.core.images import ImageError, load_resized, open_rgb
-from pipeline.core.notsure import answer
-from pipeline.core.metrics import head_metrics
-from pipeline.export.variants import REFERENCE
+from pipeline.heads.schema import MISSING, NONE, Heads
+from pipeline.data.labels import Sample
+from pipeline.data.images import ImageError, load_resized, open_rgb
+from pipeline.heads.notsure import answer
+from pipeline.heads.metrics import head_metrics
+from pipeline.modelfile.variants import REFERENCE
 from pipeline.report.gather import problem, variant_keys
 
 THUMB = 128  # thumbnail side, pixels
@@ -67,7 +67,7 @@ def run(report: dict, root: Path, gallery: int) -> dict | None:
 
 
 def open_models(report: dict, folder: Path) -> dict:
-    from pipeline.deploy.runtime import TFLiteModel
+    from pipeline.modelfile.runtime import TFLiteModel
 
     models = {}
     for key in variant_keys(report)[1:]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from pipeline.report import plots
 from pipeline.report.gather import KERAS, problem, SMALL_CLASS, bench_key, title, variant_keys
 from pipeline.report.html import esc, fmt, img, kb, missing, section, table
-from pipeline.export.variants import REFERENCE, VARIANTS
+from pipeline.modelfile.variants import REFERENCE, VARIANTS
 from pipeline.report.predictions import thumbnail
 
 QAT_ROW = "keras_qat"

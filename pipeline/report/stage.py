@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.io import atomic_write_text
-from pipeline.core.options import ReportOptions
+from pipeline.options import ReportOptions
 from pipeline.report import benchmark, calibration, devices, html, predictions, sections
 from pipeline.report.gather import gather, variant_keys
 
@@ -39,7 +39,7 @@ def _lock_if_inside(run: Path, out: Path):
     run is refused at once (naming the holder). A page written elsewhere needs no lock."""
     from contextlib import nullcontext
 
-    from pipeline.core.runs import RunDir
+    from pipeline.rundir.runs import RunDir
 
     inside = out.absolute().resolve().is_relative_to(run.absolute().resolve())
     return RunDir(run).writing() if inside and run.is_dir() else nullcontext()

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.core.images import normalize
+from pipeline.data.images import normalize
 
-from pipeline.core import notsure
-from pipeline.core.heads import NONE, Heads
+from pipeline.heads import notsure
+from pipeline.heads.schema import NONE, Heads
 from pipeline.training.backbones import logits_layer
 
 

@@ -3,7 +3,7 @@ lost machines end in one line instead of a hang.
 
 - none: the default strategy (one device).
 - mirrored: MirroredStrategy over this machine's devices (GPUs, else the CPU).
-- multi-worker: MultiWorkerMirroredStrategy over the cluster in TF_CONFIG (core/cluster.py
+- multi-worker: MultiWorkerMirroredStrategy over the cluster in TF_CONFIG (training/cluster.py
   checks it first). Every worker runs the same command; the chief alone writes the run.
 
 Three guards, because a collective waits for every worker:
@@ -27,7 +27,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from pipeline.core.cluster import Cluster
+from pipeline.training.cluster import Cluster
 from pipeline.core.errors import PipelineError
 from pipeline.core.tfcompat import tf
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pipeline.core.config import DEFAULT_NORMALIZATION, ModelConfig  # noqa: F401 (re-export)
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import Heads
+from pipeline.heads.schema import Heads
 from pipeline.core.tfcompat import keras
 from pipeline.training import backbones
 

@@ -25,8 +25,8 @@ import it inside their functions, so the CLI starts without TensorFlow.
 from __future__ import annotations
 
 from pipeline.core.config import MODES, WEIGHTINGS
-from pipeline.core.heads import Heads
-from pipeline.core.kinds.classification import masked_cross_entropy  # noqa: F401 (re-export)
+from pipeline.heads.schema import Heads
+from pipeline.heads.kinds.classification import masked_cross_entropy  # noqa: F401 (re-export)
 from pipeline.core.tfcompat import keras, tf
 
 # Uncertainty weighting: each log-variance s is stored as s / LOG_VAR_RATE. Adam moves a

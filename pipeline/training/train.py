@@ -13,15 +13,15 @@ import tempfile
 from contextlib import nullcontext
 from pathlib import Path
 
-from pipeline.core import cluster as cluster_lib
+from pipeline.training import cluster as cluster_lib
 from pipeline.core.config import ModelConfig, TrainSettings
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import Heads
+from pipeline.heads.schema import Heads
 from pipeline.core.io import read_json, write_json
-from pipeline.core.metrics import format_table, head_metrics
-from pipeline.core.options import DEFAULT_LR, FREEZE_EPOCHS, TrainOptions
-from pipeline.core.runs import RunDir
-from pipeline.core.trained import CONFIG_FILE
+from pipeline.heads.metrics import format_table, head_metrics
+from pipeline.options import DEFAULT_LR, FREEZE_EPOCHS, TrainOptions
+from pipeline.rundir.runs import RunDir
+from pipeline.rundir.trained import CONFIG_FILE
 from pipeline.data.sources import data_schema, open_source, resolve_input
 from pipeline.training import backbones, plots
 from pipeline.training.checkpoints import STATE

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.io import write_json
-from pipeline.core.runs import RunDir
+from pipeline.rundir.runs import RunDir
 
 STAGE = "devices"
 MAX_BODY = 64 * 1024

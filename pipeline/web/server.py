@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.lock import RunBusy
+from pipeline.rundir.lock import RunBusy
 from pipeline.web import devices
 
 API = "/api/benchmark"

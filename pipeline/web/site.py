@@ -24,9 +24,9 @@ import tempfile
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import spec_heads
+from pipeline.heads.schema import spec_heads
 from pipeline.core.io import read_json, sha256, write_json
-from pipeline.core.runs import RunDir
+from pipeline.rundir.runs import RunDir
 
 STATIC = Path(__file__).parent / "static"
 PAGE_FILES = ("index.html", "app.js", "style.css")

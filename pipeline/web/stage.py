@@ -8,7 +8,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.runs import RunDir
+from pipeline.rundir.runs import RunDir
 from pipeline.web import site as sitelib
 from pipeline.web import tls
 from pipeline.web.server import API, App, Server

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.deploy.predict import prepare_file
-from pipeline.deploy.runtime import TFLiteModel
+from pipeline.modelfile.runtime import TFLiteModel
 
 
 def decode_cases(out: Path) -> None:

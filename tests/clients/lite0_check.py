@@ -29,7 +29,7 @@ PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "flowers-real" / "imag
 
 
 def write(out: Path, photos: Path) -> int:
-    from pipeline.core.images import load_resized, normalize
+    from pipeline.data.images import load_resized, normalize
     from pipeline.training.backbones.efficientnet_lite import NORMALIZATION, imagenet_classifier
 
     files = sorted(p for p in photos.glob("*.jpg")) if photos.is_dir() else []

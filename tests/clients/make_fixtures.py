@@ -12,7 +12,7 @@ the model's input size), and
     browser_cases.json    for the browser check: per variant and image, Python's raw outputs by
                           name with the tolerance each output is held to (and, for the Kotlin
                           test, each classification head's answer: a class or not sure)
-    metadata_cases.json   for the Kotlin test: what Python's reader (deploy/model_info.py) reads
+    metadata_cases.json   for the Kotlin test: what Python's reader (modelfile/model_info.py) reads
                           from each model file: heads, their kinds, labels, normalization,
                           quantization, thresholds
     orientation_cases.json for the browser's orientation check: photos stored turned with an
@@ -36,13 +36,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pipeline.core.heads import spec_heads
-from pipeline.core.images import open_rgb
-from pipeline.deploy import model_info
-from pipeline.core.notsure import answer
+from pipeline.heads.schema import spec_heads
+from pipeline.data.images import open_rgb
+from pipeline.modelfile import model_info
+from pipeline.heads.notsure import answer
 from pipeline.deploy.predict import prepare_file
-from pipeline.deploy.runtime import TFLiteModel
-from pipeline.export.variants import VARIANTS
+from pipeline.modelfile.runtime import TFLiteModel
+from pipeline.modelfile.variants import VARIANTS
 
 FLOAT_TOLERANCE = 1e-5  # the bound for float outputs of a float model
 MEDIAPIPE_FLOAT_TOLERANCE = 1e-4  # MediaPipe normalizes pixels itself (p * scale + offset)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.deploy.runtime import TFLiteModel
+from pipeline.modelfile.runtime import TFLiteModel
 
 
 def main(site: Path, runs: int) -> None:

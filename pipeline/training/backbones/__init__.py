@@ -6,7 +6,7 @@ entry below; the model builder, the CLI and the run directory only use this mapp
 from __future__ import annotations
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.options import DEFAULT_ARCH  # the option's default, named once
+from pipeline.options import DEFAULT_ARCH  # the option's default, named once
 from pipeline.training.backbones.base import NONE, Backbone, PretrainedSource, logits_layer
 from pipeline.training.backbones.efficientnet_lite import EFFICIENTNET_LITE0
 from pipeline.training.backbones.squeezenet import SQUEEZENET_1_0, SQUEEZENET_1_1

@@ -1,5 +1,5 @@
 // The browser's own decoder must turn a photo upright exactly as Python's loader does
-// (pipeline/core/images.py, Pillow's exif_transpose): each fixture photo is stored turned with
+// (pipeline/data/images.py, Pillow's exif_transpose): each fixture photo is stored turned with
 // an EXIF Orientation tag; createImageBitmap applies the tag (imageOrientation 'from-image',
 // also the default), and the decoded RGB must equal the bytes Python's loader made of the file.
 async function fetchBytes(url) {

@@ -17,7 +17,7 @@ object SampleSize {
     const val MAX_PIXELS = 4 shl 20
 
     /**
-     * Mirrors Python's loader (pipeline/core/images.py): a JPEG is decoded at 1/s, s the
+     * Mirrors Python's loader (pipeline/data/images.py): a JPEG is decoded at 1/s, s the
      * largest of 8, 4, 2, 1 with min(width, height) >= 2 * s * target (the reduced image keeps
      * at least twice the model's side, so the bilinear resize that follows still averages),
      * then resized as usual; other formats at full size. Only a photo still above [MAX_PIXELS]

@@ -2,7 +2,7 @@ package com.flowerpipeline.demo.core
 
 /**
  * A photo turned upright by its EXIF Orientation tag (1..8), exactly as Pillow's
- * `ImageOps.exif_transpose` turns it in Python (`pipeline/core/images.py`), so a gallery photo
+ * `ImageOps.exif_transpose` turns it in Python (`pipeline/data/images.py`), so a gallery photo
  * reaches the model with the same pixels `pipeline predict` gives it.
  *
  * Phones store most photos as the sensor read them and record in the tag how to show them.

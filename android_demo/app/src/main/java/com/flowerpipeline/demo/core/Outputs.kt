@@ -37,7 +37,7 @@ data class HeadResult(
     val present: List<ClassScore> get() = ranked.filter { it.probability >= (threshold ?: MULTILABEL_THRESHOLD) }
 
     companion object {
-        const val MULTILABEL_THRESHOLD = 0.5f  // core/kinds/multilabel.py DEFAULT_THRESHOLD
+        const val MULTILABEL_THRESHOLD = 0.5f  // heads/kinds/multilabel.py DEFAULT_THRESHOLD
     }
 }
 

@@ -10,7 +10,7 @@ class InputMismatch(message: String) : Exception(message)
  * Pixels -> the model's input tensor: Pillow's bilinear resize of the whole image ([Resizer]),
  * then x = (pixel - mean) / std in float32 and, for an integer input, round(x / scale +
  * zero_point) with ties to even and clamping: the same float32 arithmetic numpy does in
- * pipeline/deploy/runtime.py, so the bytes match exactly.
+ * pipeline/modelfile/runtime.py, so the bytes match exactly.
  *
  * Made for the camera: after the first frame of a given size nothing is allocated. The value
  * written for a pixel depends only on its channel and its 0..255 level, so normalization and

@@ -15,7 +15,7 @@ import java.util.zip.ZipOutputStream
 /**
  * The files packed in a model: a synthetic zip behind arbitrary bytes, and the real exported
  * models from `make test-clients`, which must give the heads, their kinds, labels, normalization,
- * quantization and thresholds that Python's reader (pipeline/deploy/model_info.py) gives.
+ * quantization and thresholds that Python's reader (pipeline/modelfile/model_info.py) gives.
  */
 class ModelFileTest {
     private val dir = System.getProperty("golden.dir")?.takeIf { it.isNotBlank() }?.let(::File)

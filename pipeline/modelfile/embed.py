@@ -1,6 +1,6 @@
 """Writes standard TFLite metadata into an exported model, so the .tflite describes itself.
 
-What goes in (schema: pipeline/core/metadata_fbs/metadata_schema.fbs):
+What goes in (schema: pipeline/modelfile/metadata_fbs/metadata_schema.fbs):
 - model name, description (from the heads), version, author, licence;
 - the image input: ImageProperties (RGB), NormalizationOptions = the recorded normalization
   (mean / std on 0..255 pixels), value range in Stats;
@@ -18,10 +18,10 @@ import json
 from dataclasses import dataclass
 
 from pipeline import __version__
-from pipeline.core import model_metadata as md
-from pipeline.core import tflite_file
-from pipeline.core.heads import Heads
-from pipeline.core.metadata_fbs import metadata_schema_generated as fb
+from pipeline.modelfile import metadata as md
+from pipeline.modelfile import tflite_file
+from pipeline.heads.schema import Heads
+from pipeline.modelfile.metadata_fbs import metadata_schema_generated as fb
 
 AUTHOR = "flower-pipeline"
 # No licence has been chosen for the project's models; say so rather than invent one.

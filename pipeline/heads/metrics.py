@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.core.heads import Heads
-from pipeline.core.kinds.classification import (_ratio, confusion,  # noqa: F401
+from pipeline.heads.schema import Heads
+from pipeline.heads.kinds.classification import (_ratio, confusion,  # noqa: F401
                                                 predictions, single_head)
-from pipeline.core.notsure import interval_texts
+from pipeline.heads.notsure import interval_texts
 
 
 def head_metrics(heads: Heads, labels, probs: dict, thresholds: dict | None = None) -> dict:

@@ -1,4 +1,4 @@
-"""A `pipeline` command generated from a stage's options class (core/options.py): its flags,
+"""A `pipeline` command generated from a stage's options class (options.py): its flags,
 defaults, help texts, limits and choices come from the class, so none is written twice.
 
 Typer reads a command's parameters from its signature: the generated function gets one
@@ -14,8 +14,8 @@ from typing import List, Optional
 
 import typer
 
-from pipeline.cli_common import friendly
-from pipeline.core.options import unwrap_optional
+from pipeline.cli.common import friendly
+from pipeline.options import unwrap_optional
 
 
 def stage_command(app: typer.Typer, options_cls, call, registries: dict, name: str):

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Callable
 
 from pipeline.core.errors import PipelineError, disk_full, write_failure
-from pipeline.core.heads import Heads, parse_schema
+from pipeline.heads.schema import Heads, parse_schema
 from pipeline.core.io import read_json, sha256, write_json
-from pipeline.core.manifest import (DOWNSTREAM, HOW_TO_MAKE, STACK, STAGES,  # noqa: F401
+from pipeline.rundir.manifest import (DOWNSTREAM, HOW_TO_MAKE, STACK, STAGES,  # noqa: F401
                                     UPSTREAM, VERSION_DIR, check_manifest, package_versions)
 
 @dataclass
@@ -177,7 +177,8 @@ class RunDir:
     @contextmanager
     def writing(self, command: str | None = None):
         """Hold the run's lock (one writer at a time) and tidy what an interrupted writer left."""
-        from pipeline.core import lock, publish
+        from pipeline.rundir import lock
+        from pipeline.rundir import publish
 
         self.root.mkdir(parents=True, exist_ok=True)
         first = not lock.held(self.root)
@@ -196,7 +197,7 @@ class RunDir:
         on_disk_full trims it after a full disk (default: remove it) and says what it kept.
         fresh: start from an empty partial folder (False when resuming).
         """
-        from pipeline.core import publish
+        from pipeline.rundir import publish
 
         with self.writing():
             outer = self._group is None

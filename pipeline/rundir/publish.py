@@ -26,7 +26,7 @@ from pathlib import Path
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.io import read_json, sha256, write_json
-from pipeline.core.manifest import DOWNSTREAM, STAGES, VERSION_DIR, package_versions
+from pipeline.rundir.manifest import DOWNSTREAM, STAGES, VERSION_DIR, package_versions
 
 # `rd` below is a runs.RunDir and a writer a runs.StageWriter; this module does not import
 # runs (runs imports it), so that the two never form an import cycle.

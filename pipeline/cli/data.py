@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from pipeline.cli_common import DECODERS, _csv, friendly
+from pipeline.cli.common import DECODERS, _csv, friendly
 
 data_app = typer.Typer(no_args_is_help=True, help="Make, check and split label files.")
 

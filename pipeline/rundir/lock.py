@@ -30,7 +30,7 @@ class RunBusy(PipelineError):
 def command_line() -> str:
     """What this process was started as, for the holder line: `pipeline train --run ...`."""
     argv = list(sys.argv)
-    if argv and (argv[0].endswith(("pipeline", "cli.py")) or argv[0] == "-m"):
+    if argv and (argv[0].endswith(("pipeline", "cli/__main__.py")) or argv[0] == "-m"):
         argv[0] = "pipeline"
     return " ".join(argv) or "python"
 

@@ -1,5 +1,5 @@
 """Every stage's options, typed: the one place of their defaults, help texts, choices and
-limits. The `pipeline` command (cli_build.py generates each stage's flags from these classes)
+limits. The `pipeline` command (cli/build.py generates each stage's flags from these classes)
 and the Python API (api.py) both build them, and the stage reads nothing else, so a flag is
 written once. Checks that need the data (a head name, a threshold's head) stay in the stages.
 

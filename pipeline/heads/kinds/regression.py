@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from pipeline.core.kinds.base import Kind
+from pipeline.heads.kinds.base import Kind
 
 LOSSES = ("huber", "mse")
 AGREEMENT_STD = 0.1  # two outputs "agree" within this many training standard deviations

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import spec_heads
-from pipeline.core.runs import VERSION_DIR, RunDir, read_json
-from pipeline.export.variants import DEFAULT
+from pipeline.heads.schema import spec_heads
+from pipeline.rundir.runs import VERSION_DIR, RunDir, read_json
+from pipeline.modelfile.variants import DEFAULT
 
 SPEC_FILE = "model.json"
 
@@ -26,7 +26,7 @@ def load_spec(tflite: Path, verified: bool = False) -> tuple[dict, str, dict]:
     without metadata (an older export, another tool) needs its model.json beside it.
     verified: already loaded in LiteRT, whose verifier guards the metadata reader.
     """
-    from pipeline.deploy import model_info
+    from pipeline.modelfile import model_info
 
     info = model_info.read(tflite, verified)
     if info.has_metadata:
@@ -162,7 +162,7 @@ class TFLiteModel:
     def _read_thresholds(self) -> dict[str, float | None]:
         """Each head's not-sure threshold from the file (metadata, or model.json for a file
         without metadata); None = a model from before thresholds existed: it always answers."""
-        from pipeline.core.notsure import check_threshold
+        from pipeline.heads.notsure import check_threshold
 
         out = {}
         for name in self.labels:
@@ -195,7 +195,7 @@ class TFLiteModel:
 
     def prepare(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 HxWx3 at the model's size -> the input tensor (normalized, quantized), batch 1."""
-        from pipeline.core.images import normalize
+        from pipeline.data.images import normalize
 
         x = normalize(pixels, self.entry["input"]["normalization"])
         dtype = self.input["dtype"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.core.kinds.base import MISSING, Kind
+from pipeline.heads.kinds.base import MISSING, Kind
 
 EPSILON = 1e-7
 DEFAULT_THRESHOLD = 0.5

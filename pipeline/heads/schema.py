@@ -2,7 +2,7 @@
 
 Every module loops over a `Heads` value instead of naming tasks itself, so the same
 pipeline serves other multi-task problems (a car's kind and make, face attributes). What a
-head's cells, output, loss and scores are is its kind's (`core/kinds/`, `"kind"` in heads.json,
+head's cells, output, loss and scores are is its kind's (`heads/kinds/`, `"kind"` in heads.json,
 default classification).
 
 Two uses of one type, kept apart everywhere:
@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core import kinds
+from pipeline.heads import kinds
 from pipeline.core.errors import PipelineError
 from pipeline.core.io import write_json
-from pipeline.core.kinds.base import MISSING, NONE  # noqa: F401 (re-export)
-from pipeline.core.kinds.classification import MINUS_ONE  # noqa: F401 (re-export)
+from pipeline.heads.kinds.base import MISSING, NONE  # noqa: F401 (re-export)
+from pipeline.heads.kinds.classification import MINUS_ONE  # noqa: F401 (re-export)
 SCHEMA_FILE = "heads.json"
 MAX_HEADS = 16
 # Head names become Keras layer names, signature output keys and file names: keep them plain.

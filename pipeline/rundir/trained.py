@@ -11,9 +11,9 @@ from pathlib import Path
 
 from pipeline.core.config import ModelConfig, TrainSettings
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import FLOWER_HEADS, Heads, parse_schema, schema_of
+from pipeline.heads.schema import FLOWER_HEADS, Heads, parse_schema, schema_of
 from pipeline.core.io import read_json
-from pipeline.core.runs import RunDir
+from pipeline.rundir.runs import RunDir
 
 CONFIG_FILE = "model_config.json"
 

@@ -3,7 +3,7 @@
 A relative path is relative to the label file's folder; -1 means "no label for this task";
 blank lines and `#` comments are allowed. Every problem is reported as `FILE:LINE: reason`.
 The columns after the path are the heads of the file's schema: heads.json beside it, else
-the flower heads (`pipeline.core.heads.schema_of`).
+the flower heads (`pipeline.heads.schema.schema_of`).
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.io import atomic_write_text
-from pipeline.core.heads import NONE, Heads, schema_of
-from pipeline.core.kinds.classification import KIND as CLASSIFICATION
+from pipeline.heads.schema import NONE, Heads, schema_of
+from pipeline.heads.kinds.classification import KIND as CLASSIFICATION
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,8 @@ def read_label_file(path: Path | str, heads: Heads | None = None
 def check_images(samples: list[Sample], source: Path | str) -> list[Problem]:
     """Decode every image once (in parallel, JPEGs at their smallest scale: images.check_decodes);
     report the ones no stage could use."""
-    from pipeline.core.decode_pool import decode_ordered
-    from pipeline.core.images import ImageError, check_decodes
+    from pipeline.data.decode_pool import decode_ordered
+    from pipeline.data.images import ImageError, check_decodes
 
     problems = []
     for sample, failed in decode_ordered(samples, lambda s: check_decodes(s.path),

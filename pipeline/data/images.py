@@ -147,7 +147,7 @@ def check_decodes(path: Path | str) -> None:
 def iter_resized(paths, size: int, workers: int | None = None) -> Iterator[np.ndarray]:
     """load_resized of each path, in order, decoded ahead in threads (decode_pool: memory
     bounded whatever the count); the first file that fails raises ImageError naming it."""
-    from pipeline.core.decode_pool import decode_ordered
+    from pipeline.data.decode_pool import decode_ordered
 
     for path, pixels in decode_ordered(paths, lambda p: load_resized(p, size), (ImageError,),
                                        workers):

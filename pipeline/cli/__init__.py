@@ -14,11 +14,11 @@ import typer
 
 from pipeline import __version__
 from pipeline.bench.baselines import KINDS as BASELINE_KINDS
-from pipeline.cli_build import stage_command
-from pipeline.cli_common import _csv, friendly
-from pipeline.cli_data import data_app
-from pipeline.core.options import STAGES, PredictOptions
-from pipeline.export.variants import DEFAULT as DEFAULT_VARIANT, VARIANTS
+from pipeline.cli.build import stage_command
+from pipeline.cli.common import _csv, friendly
+from pipeline.cli.data import data_app
+from pipeline.options import STAGES, PredictOptions
+from pipeline.modelfile.variants import DEFAULT as DEFAULT_VARIANT, VARIANTS
 from pipeline.training.backbones import BACKBONES
 
 # Choices from the registries: a new backbone or export variant appears here by itself.
@@ -54,7 +54,7 @@ def _predict(options) -> None:
         raise typer.Exit(1)
 
 
-# The model stages: flags, defaults, help and limits from their classes in core/options.py.
+# The model stages: flags, defaults, help and limits from their classes in options.py.
 REGISTRIES = {"backbones": BACKBONES, "variants": [v.key for v in VARIANTS],
               "baselines": BASELINE_KINDS}
 for _options in STAGES:
@@ -84,7 +84,5 @@ def android(run: Path = typer.Option(..., help="Run directory with an export, or
     stage.run(run=run, variant=variant.value, assets=assets)
 
 
-from pipeline.web.commands import add as add_web_commands  # noqa: E402 (web, serve)
+from pipeline.cli.web import add as add_web_commands  # noqa: E402 (web, serve)
 add_web_commands(app, friendly, _csv)
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())

@@ -14,10 +14,10 @@ from functools import cached_property
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import Heads, parse_schema
-from pipeline.core.images import LOADER
+from pipeline.heads.schema import Heads, parse_schema
+from pipeline.data.images import LOADER
 from pipeline.core.io import read_json, sha256
-from pipeline.core.labels import SPLITS
+from pipeline.data.labels import SPLITS
 
 INDEX = "index.json"
 PLAN = ".plan.json"  # written first: which shards a pack in progress is made of

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pipeline.core.heads import Heads
+from pipeline.heads.schema import Heads
 from pipeline.core.io import atomic_write_text
-from pipeline.core.labels import (LabelFileError, Problem, Sample, resolve_path, check_images,
+from pipeline.data.labels import (LabelFileError, Problem, Sample, resolve_path, check_images,
                                   format_line, unique)
 
 NAME_OF_KIND = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,39}$")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.heads import Heads
-from pipeline.export.variants import REFERENCE, lead
+from pipeline.heads.schema import Heads
+from pipeline.modelfile.variants import REFERENCE, lead
 
 INPUT_NAME = "image"
 SIGNATURE = "serving_default"

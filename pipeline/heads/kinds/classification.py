@@ -5,7 +5,7 @@ the probability over all of them, and the output (named by the head) keeps the h
 classes only, so its scores may sum to less than 1: what is missing is the model's belief that
 the photo is none of the classes. Photos labelled NONE (negatives, and -1 where heads.json
 declares "none") are trained towards that extra class, and the head says "not sure" when no
-class reaches its threshold (core/notsure.py).
+class reaches its threshold (heads/notsure.py).
 
 The "drop the none column" step is a fixed, non-trainable Dense layer (an identity matrix with
 one zero row), because tfmot quantizes Dense without annotation (a Lambda slice would not) and
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.core import notsure
-from pipeline.core.kinds.base import MISSING, NONE, Kind
+from pipeline.heads import notsure
+from pipeline.heads.kinds.base import MISSING, NONE, Kind
 
 EPSILON = 1e-7  # as Keras clips probabilities before its log
 MINUS_ONE = ("unknown", "none")  # what a -1 cell may mean, declared per head

@@ -12,10 +12,10 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.core import model_metadata as md
-from pipeline.core import tflite_file
+from pipeline.modelfile import metadata as md
+from pipeline.modelfile import tflite_file
 from pipeline.core.errors import PipelineError
-from pipeline.core.metadata_fbs import metadata_schema_generated as fb
+from pipeline.modelfile.metadata_fbs import metadata_schema_generated as fb
 
 
 @dataclass

@@ -19,9 +19,9 @@ import zipfile
 import flatbuffers
 import numpy as np
 
-from pipeline.core import tflite_file
+from pipeline.modelfile import tflite_file
 from pipeline.core.errors import PipelineError
-from pipeline.core.metadata_fbs import metadata_schema_generated as fb
+from pipeline.modelfile.metadata_fbs import metadata_schema_generated as fb
 
 KEY = "TFLITE_METADATA"
 IDENTIFIER = b"M001"

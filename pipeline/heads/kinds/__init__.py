@@ -6,8 +6,8 @@ Adding a kind is one module subclassing `base.Kind` and one entry below; every s
 from __future__ import annotations
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.kinds import classification, multilabel, regression
-from pipeline.core.kinds.base import MISSING, NONE, Kind
+from pipeline.heads.kinds import classification, multilabel, regression
+from pipeline.heads.kinds.base import MISSING, NONE, Kind
 
 KINDS: dict[str, Kind] = {k.name: k for k in (classification.KIND, multilabel.KIND,
                                               regression.KIND)}

@@ -35,7 +35,7 @@ UPSTREAM = {"qat": ("train",), "export": ("train",), "benchmark": ("train", "exp
 
 def package_versions() -> dict[str, str]:
     """Python, the stack's packages, and the image loader that made the run's pixels."""
-    from pipeline.core.images import LOADER
+    from pipeline.data.images import LOADER
 
     versions = {"python": platform.python_version(), "image_loader": LOADER}
     for name in STACK:
