@@ -197,7 +197,7 @@ def main(argv=None) -> int:
     from pipeline.data.sources import open_source
     from pipeline.export.convert import convert
     from pipeline.export.quantize import calibration_positions
-    from pipeline.export.reexport import load_qat
+    from pipeline.export.export import load_qat
     from pipeline.modelfile.variants import FULL_INT8
 
     trained = TrainedRun.open(args.run)

@@ -38,7 +38,7 @@ def write_benchmark(run: RunDir, heads: Heads, cpu: str = "Test CPU <x86>") -> d
     made-up timings: the report reads the file, not how fast the test machine is."""
     from pipeline.bench import report as bench_report
     from pipeline.bench.driver import Job
-    from pipeline.bench.stage import Variant
+    from pipeline.bench.benchmark import Variant
 
     threads, entries, jobs = [1, 2], {}, {}
     peak = {str(t): {"float32": 10.0 * t, "int8": 30.0 * t} for t in threads}

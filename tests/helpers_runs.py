@@ -208,7 +208,8 @@ def solid_images(size: int = 8):
 def export_known_model(folder: Path, heads: Heads, size: int = 8, variants=None) -> dict:
     """The known model converted into folder with its model.json, as the registry's variants
     (default: all; every one from the known model: a QAT variant is full-integer PTQ here)."""
-    from pipeline.export import convert as export, stage
+    from pipeline.export import convert as export
+    from pipeline.export import writer as stage
     from pipeline.modelfile.variants import BY_KEY
     from pipeline.core.config import DEFAULT_NORMALIZATION
 

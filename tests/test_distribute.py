@@ -62,7 +62,7 @@ def test_malformed_tf_config_is_one_line(text, message):
 def packed(tmp_path_factory):
     root = tmp_path_factory.mktemp("dist")
     data = make_split_folder(root / "data", per_split=(16, 6, 6))
-    pack.run(data, root / "packed", 32, 100)
+    pack.make(data, root / "packed", 32, 100)
     return root / "packed"
 
 

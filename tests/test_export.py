@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from helpers_runs import export_known_model, known_answer, make_known_model, solid_images
 
-from pipeline.export import convert as export, stage
+from pipeline.export import convert as export
+from pipeline.export import writer as stage
 from pipeline.modelfile import spec as export_spec
 from pipeline.heads.schema import FLOWER_HEADS, Head, Heads
 from pipeline.modelfile.runtime import TFLiteModel

@@ -179,7 +179,7 @@ def test_pack_made_by_another_loader_is_refused(tmp_path):
 
     photo(200, 150).save(tmp_path / "a.jpg")
     write_label_file(tmp_path / "all.txt", [Sample(tmp_path / "a.jpg", (0, 1))])
-    pack.run(tmp_path / "all.txt", tmp_path / "packed", 32)
+    pack.make(tmp_path / "all.txt", tmp_path / "packed", 32)
     index = read_json(tmp_path / "packed" / packs.INDEX)
     assert index["loader"] == images.LOADER
     assert packs.read_pack(tmp_path / "packed").schema == FLOWER_HEADS

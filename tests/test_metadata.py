@@ -230,7 +230,7 @@ def test_inspect_text_and_json(exported, tmp_path):
 
 def test_reading_imports_no_tensorflow(exported):
     run_without_tensorflow("from pipeline.deploy import inspect; "
-                           f"inspect.run({str(exported / 'model_int8.tflite')!r})")
+                           f"inspect.show({str(exported / 'model_int8.tflite')!r})")
 
 
 @pytest.mark.skipif(shutil.which("flatc") is None, reason="flatc (Debian flatbuffers-compiler) absent")

@@ -23,7 +23,7 @@ SHARD_MB = 7000 / 2 ** 20  # two 32 px images a shard (3072 bytes + framing each
 def packed(tmp_path_factory):
     root = tmp_path_factory.mktemp("pack")
     data = make_split_folder(root / "data", per_split=(9, 4, 4))
-    pack.run(data, root / "packed", SIZE, SHARD_MB, workers=2)
+    pack.make(data, root / "packed", SIZE, SHARD_MB, workers=2)
     return data, root / "packed"
 
 
@@ -90,7 +90,7 @@ def test_split_folder_becomes_a_packed_split_folder(packed):
 def test_rerun_keeps_finished_shards_and_redoes_the_rest(tmp_path):
     data = make_split_folder(tmp_path / "data", per_split=(6, 2, 2))
     out = tmp_path / "p"
-    pack.run(data / "train.txt", out, SIZE, SHARD_MB)
+    pack.make(data / "train.txt", out, SIZE, SHARD_MB)
     first = {p.name: p.stat().st_mtime_ns for p in out.glob("shard-*")}
     # A killed run: the index not written yet, one shard never renamed into place.
     plan = json.loads((out / packs.INDEX).read_text())
@@ -99,14 +99,14 @@ def test_rerun_keeps_finished_shards_and_redoes_the_rest(tmp_path):
     (out / packs.INDEX).unlink()
     done = {s["file"]: s["sha256"] for s in plan["shards"] if s["file"] != lost}
     (out / packs.PLAN).write_text(json.dumps({**plan, "done": done}))
-    pack.run(data / "train.txt", out, SIZE, SHARD_MB)
+    pack.make(data / "train.txt", out, SIZE, SHARD_MB)
     again = {p.name: p.stat().st_mtime_ns for p in out.glob("shard-*")}
     assert set(again) == set(first)
     assert all(again[n] == first[n] for n in first if n != lost)  # kept, not rewritten
     assert json.loads((out / packs.INDEX).read_text())["shards"] == plan["shards"]
     assert not (out / packs.PLAN).exists()
     # Another size: everything is made again.
-    pack.run(data / "train.txt", out, 40, SHARD_MB)
+    pack.make(data / "train.txt", out, 40, SHARD_MB)
     assert packs.read_pack(out).image_size == 40
 
 

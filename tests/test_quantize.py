@@ -8,7 +8,8 @@ import pytest
 from helpers_runs import make_tiny_exported_run
 from typer.testing import CliRunner
 
-from pipeline.export import convert as export, stage
+from pipeline.export import convert as export
+from pipeline.export import writer as stage
 from pipeline.modelfile import spec as export_spec
 from pipeline.modelfile.variants import BY_KEY, VARIANTS
 from pipeline.export import quantize

@@ -15,7 +15,7 @@ from pipeline.cli import app
 from pipeline.heads.schema import FLOWER_HEADS
 from pipeline.modelfile.variants import BENCH_KERAS, BY_KEY
 from pipeline import api
-from pipeline.report import stage
+from pipeline.report import report as stage
 from helpers_process import run_without_tensorflow
 
 runner = CliRunner()

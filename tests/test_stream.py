@@ -19,7 +19,7 @@ CONFIG = ModelConfig(image_size=SIZE)
 def folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("stream")
     data = make_split_folder(root / "data", per_split=(11, 5, 5))
-    pack.run(data, root / "packed", SIZE, shard_mb=7000 / 2 ** 20)  # 2 images a shard
+    pack.make(data, root / "packed", SIZE, shard_mb=7000 / 2 ** 20)  # 2 images a shard
     return root / "packed"  # a packed split folder: label files and packs
 
 

@@ -22,7 +22,7 @@ ALLOWED = {
     "data": {"heads"},
     "rundir": {"heads", "data"},
     "modelfile": {"heads", "data", "rundir", ""},
-    "options": set(),  # the commands' options: data only, shared by the CLI and pipeline.api
+    "options": {"modelfile.variants"},  # data only, shared by the CLI and pipeline.api
     "figures": set(),
     "training": ARTEFACTS - {"modelfile"} | {"options"},
     "deploy": ARTEFACTS | {"options"},

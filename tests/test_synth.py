@@ -21,7 +21,7 @@ COUNT, SIZE = 12, 48
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth") / "set"
-    synth.run(out, count=COUNT, size=SIZE, seed=5, workers=1)
+    synth.make(out, count=COUNT, size=SIZE, seed=5, workers=1)
     return out
 
 
@@ -49,7 +49,7 @@ def test_balanced_over_the_six_combinations(tiny):
 
 
 def test_same_seed_same_bytes_with_any_number_of_workers(tiny, tmp_path):
-    synth.run(tmp_path / "again", count=COUNT, size=SIZE, seed=5, workers=2)
+    synth.make(tmp_path / "again", count=COUNT, size=SIZE, seed=5, workers=2)
     assert _files(tmp_path / "again") == _files(tiny)
 
 
@@ -81,7 +81,7 @@ def test_mean_colour_does_not_give_the_type():
 
 def test_a_failed_run_keeps_the_old_set_and_leaves_nothing(tiny, tmp_path, monkeypatch):
     out = tmp_path / "set"
-    synth.run(out, count=6, size=32, seed=1, workers=1)
+    synth.make(out, count=6, size=32, seed=1, workers=1)
     before = _files(out)
 
     def crash(folder, *args):
@@ -90,22 +90,22 @@ def test_a_failed_run_keeps_the_old_set_and_leaves_nothing(tiny, tmp_path, monke
 
     monkeypatch.setattr(synth, "_render_all", crash)
     with pytest.raises(KeyboardInterrupt):
-        synth.run(out, count=6, size=32, seed=2, workers=1)
+        synth.make(out, count=6, size=32, seed=2, workers=1)
     assert _files(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]
 
 
 def test_replaces_an_earlier_set_but_not_another_folder(tmp_path):
     out = tmp_path / "set"
-    synth.run(out, count=6, size=32, seed=1, workers=1)
+    synth.make(out, count=6, size=32, seed=1, workers=1)
     (out / "train.txt").write_text("stale split\n")
-    synth.run(out, count=12, size=32, seed=1, workers=1)
+    synth.make(out, count=12, size=32, seed=1, workers=1)
     assert not (out / "train.txt").exists() and len(list((out / "images").iterdir())) == 12
     other = tmp_path / "photos"
     other.mkdir()
     (other / "holiday.jpg").write_bytes(b"precious")
     with pytest.raises(PipelineError, match="not a synthetic data set"):
-        synth.run(other, count=6, size=32, workers=1)
+        synth.make(other, count=6, size=32, workers=1)
     assert (other / "holiday.jpg").read_bytes() == b"precious"
 
 
@@ -113,7 +113,7 @@ def test_stale_temporary_folders_of_dead_runs_are_removed(tmp_path):
     dead = tmp_path / ".set.tmp-999999999-abc"  # no such process
     live = tmp_path / f".set.tmp-{os.getpid()}-abc"
     dead.mkdir(), live.mkdir()
-    synth.run(tmp_path / "set", count=6, size=32, workers=1)
+    synth.make(tmp_path / "set", count=6, size=32, workers=1)
     assert not dead.exists() and live.exists()
 
 
@@ -128,7 +128,7 @@ def test_cli_synth(tmp_path):
 def test_background_head_is_labelled_truthfully(tmp_path):
     from pipeline.heads.schema import load_schema
 
-    synth.run(tmp_path / "bg", count=12, size=32, seed=3, workers=1, with_background=True)
+    synth.make(tmp_path / "bg", count=12, size=32, seed=3, workers=1, with_background=True)
     schema = load_schema(tmp_path / "bg")
     assert schema.names == ["flower_type", "flower_color", "background"]
     samples = load_label_file(tmp_path / "bg" / "all.txt")

@@ -12,7 +12,7 @@ from pipeline.cli import app
 from pipeline.core.errors import PipelineError
 from pipeline.heads.schema import FLOWER_HEADS
 from pipeline.data.labels import load_label_file
-from pipeline.data import prepare
+from pipeline.data import check as checker
 
 runner = CliRunner()
 NAMES = ("a.png", "b.png", "sub/../a.png", "missing.png", "empty.png")
@@ -68,7 +68,7 @@ def test_any_file_same_verdict_as_data_check(rows):
         (folder / "empty.png").write_bytes(b"")
         path = folder / "labels.txt"
         path.write_text("".join(f"{name}, {t}, {c}\n" for name, t, c in rows))
-        checked = prepare.check(path)
+        checked = checker.check(path)
         try:
             load_label_file(path)
             loaded = True

@@ -17,7 +17,8 @@ import pytest
 
 from pipeline.core.errors import PipelineError
 from pipeline.rundir.runs import RunDir
-from pipeline.web import devices, stage, tls
+from pipeline.web import devices, tls
+from pipeline.web import serve as stage
 from pipeline.web.server import API, App, site_file
 
 SHA = "a" * 64

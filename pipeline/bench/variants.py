@@ -130,7 +130,7 @@ def _exported(name: str, ctx: Context) -> Variant:
 
 
 def _keras(ctx: Context) -> Variant:
-    from pipeline.export.stage import keras_probs
+    from pipeline.export.writer import keras_probs
 
     if not ctx.run.has("train"):
         raise Skip("no current train stage (no trained Keras model in this run)")

@@ -1,32 +1,28 @@
-"""The `pipeline` command: one thin Typer command per stage.
+"""The `pipeline` command: every command generated from its options class (pipeline/options/),
+calling the Python API's run_command, so a flag is declared once and the command line and
+`pipeline.api` cannot drift apart.
 
-No TensorFlow import here: each command imports its stage module when it runs, so
-`pipeline --help` stays fast. A PipelineError becomes one line on stderr and exit code 1.
+No TensorFlow import here: each command imports its module when it runs, so `pipeline --help`
+stays fast. A PipelineError becomes one line on stderr and exit code 1.
 """
 from __future__ import annotations
-
-import sys
-from enum import Enum
-from pathlib import Path
-from typing import Optional
 
 import typer
 
 from pipeline import __version__
 from pipeline.bench.baselines import KINDS as BASELINE_KINDS
 from pipeline.cli.build import stage_command
-from pipeline.cli.common import _csv, friendly
-from pipeline.cli.data import data_app
-from pipeline.options import STAGES, PredictOptions
-from pipeline.modelfile.variants import DEFAULT as DEFAULT_VARIANT, VARIANTS
+from pipeline.modelfile.variants import VARIANTS
+from pipeline.options import COMMANDS
 from pipeline.training.backbones import BACKBONES
 
+HELP = "Flower photos -> multi-task SqueezeNet -> TFLite on a phone."
 # Choices from the registries: a new backbone or export variant appears here by itself.
-ExportKey = Enum("ExportKey", [(v.key, v.key) for v in VARIANTS], type=str)
+REGISTRIES = {"backbones": BACKBONES, "variants": [v.key for v in VARIANTS],
+              "baselines": BASELINE_KINDS}
+GROUPS = {"data": "Make, check, split and pack label files."}
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Flower photos -> multi-task SqueezeNet -> TFLite on a phone.")
-app.add_typer(data_app, name="data")
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=HELP)
 
 
 def _version(value: bool) -> None:
@@ -41,48 +37,21 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
     """Flower photos -> multi-task SqueezeNet -> TFLite on a phone."""
 
 
-def _run_stage(options):
+def _run(options):
     from pipeline import api
 
-    return api.run_stage(options)
-
-
-def _predict(options) -> None:
-    from pipeline.deploy import predict as stage
-
-    if stage.run(options):  # each failed input was printed; the exit code says so
+    if type(options).failed(api.run_command(options)):  # each problem was printed
         raise typer.Exit(1)
 
 
-# The model stages: flags, defaults, help and limits from their classes in options.py.
-REGISTRIES = {"backbones": BACKBONES, "variants": [v.key for v in VARIANTS],
-              "baselines": BASELINE_KINDS}
-for _options in STAGES:
-    stage_command(app, _options, _predict if _options is PredictOptions else _run_stage,
-                  REGISTRIES, _options.stage)
+def _add_commands() -> None:
+    groups = {}
+    for name, text in GROUPS.items():
+        groups[name] = typer.Typer(no_args_is_help=True, help=text)
+        app.add_typer(groups[name], name=name)
+    for options in COMMANDS:
+        *group, name = options.stage.split()
+        stage_command(groups[group[0]] if group else app, options, _run, REGISTRIES, name)
 
 
-@app.command()
-@friendly
-def inspect(model: Path = typer.Argument(..., help="A .tflite file (or a run directory)."),
-            json_output: bool = typer.Option(False, "--json", help="Print JSON.")):
-    """Metadata, inputs, outputs, signatures, op counts and size of a .tflite (no TensorFlow)."""
-    from pipeline.deploy import inspect as stage
-    stage.run(model=model, as_json=json_output)
-
-
-@app.command()
-@friendly
-def android(run: Path = typer.Option(..., help="Run directory with an export, or a .tflite."),
-            variant: ExportKey = typer.Option(DEFAULT_VARIANT, help="Which exported variant of "
-                                                                    "the run to ship."),
-            assets: Optional[Path] = typer.Option(
-                None, help="Assets folder (default: android_demo/app/src/main/assets of the "
-                           "repository holding the current folder).")):
-    """Copy one self-describing .tflite into the Android demo's assets (as model.tflite)."""
-    from pipeline.deploy import android as stage
-    stage.run(run=run, variant=variant.value, assets=assets)
-
-
-from pipeline.cli.web import add as add_web_commands  # noqa: E402 (web, serve)
-add_web_commands(app, friendly, _csv)
+_add_commands()

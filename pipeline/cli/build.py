@@ -1,4 +1,4 @@
-"""A `pipeline` command generated from a stage's options class (options.py): its flags,
+"""A `pipeline` command generated from its options class (pipeline/options/): its flags,
 defaults, help texts, limits and choices come from the class, so none is written twice.
 
 Typer reads a command's parameters from its signature: the generated function gets one
@@ -48,8 +48,10 @@ def _parameter(f, hint, registries: dict):
     if isinstance(choices, str):  # a registry, by name: an Enum of its keys
         choices = Enum(choices.title(), [(k, k) for k in registries[choices]], type=str)
     required = f.default is MISSING
-    if meta.get("argument"):  # a list of paths: typer wants typing.List
-        return List[typing.get_args(base)[0]], typer.Argument(..., help=meta["help"])
+    if meta.get("argument"):  # positional; a list of them: typer wants typing.List
+        many = typing.get_origin(base) is list
+        return (List[typing.get_args(base)[0]] if many else base), typer.Argument(
+            ... if required else default_of(f), help=meta["help"])
     if meta.get("csv"):
         annotation = Optional[str]  # "a,b" on the command line, checked by the class
         default = None if f.default is None else ",".join(map(str, f.default))
@@ -68,6 +70,10 @@ def _parameter(f, hint, registries: dict):
     # Limits are checked by the options class (one line, as from the API), shown in the help.
     return annotation, typer.Option(... if required else default, *names,
                                     help=meta["help"] + _limits_text(meta))
+
+
+def default_of(f):
+    return None if f.default is MISSING else f.default
 
 
 def _limits_text(meta: dict) -> str:

@@ -1,14 +1,11 @@
-"""What every `pipeline` command shares: errors as one line, comma-separated options."""
+"""What every `pipeline` command shares: the project's errors as one line and an exit code."""
 from __future__ import annotations
 
 import functools
-from typing import List, Optional
 
 import typer
 
 from pipeline.core.errors import PipelineError
-
-DECODERS = "Decoding threads (default: all cores, at most 8)."
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -37,7 +34,3 @@ def os_error(exc: OSError) -> str:
     if disk_full(exc):
         return write_failure(exc, "a file")
     return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
-
-
-def _csv(text: Optional[str]) -> Optional[List[str]]:
-    return [t.strip() for t in text.split(",") if t.strip()] if text else None

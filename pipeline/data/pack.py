@@ -35,8 +35,8 @@ from pipeline.data.labels import (SPLITS, LabelFileError, Problem, Sample, class
 RECORD_OVERHEAD = 64  # bytes of proto and TFRecord framing around each image, roughly
 
 
-def run(labels: Path | str, out: Path | str, size: int, shard_mb: float = 100,
-        workers: int | None = None) -> dict[str, packs.Pack]:
+def make(labels: Path | str, out: Path | str, size: int, shard_mb: float = 100,
+         workers: int | None = None) -> dict[str, packs.Pack]:
     """Pack a label file into `out`, or a split folder into out/train, out/val, out/test
     (with the label files and heads.json beside them: a packed split folder)."""
     labels, out = Path(labels), Path(out)
@@ -223,3 +223,8 @@ def example(t, pixels, schema: Heads, labels: tuple, index: int) -> bytes:
         "known": feature(int64_list=t.train.Int64List(value=known)),
         "index": feature(int64_list=t.train.Int64List(value=[index])),
     })).SerializeToString()
+
+
+def run(o) -> dict[str, packs.Pack]:
+    """`pipeline data pack` (options.PackOptions)."""
+    return make(o.labels, o.out, o.size, o.shard_mb, o.workers)

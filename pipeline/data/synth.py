@@ -90,7 +90,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def run(out: Path, count: int = 3200, size: int = 224, seed: int = 0,
+def make(out: Path, count: int = 3200, size: int = 224, seed: int = 0,
         workers: int | None = None, with_background: bool = False) -> Path:
     """Write out/images/*.jpg, out/all.txt, out/heads.json and out/preview.png: all or nothing."""
     out, start = Path(out), time.monotonic()
@@ -122,3 +122,8 @@ def run(out: Path, count: int = 3200, size: int = 224, seed: int = 0,
                f"preview.png to {out} "
                f"in {time.monotonic() - start:.1f} s with {workers} workers", err=True)
     return out
+
+
+def run(o) -> Path:
+    """`pipeline data synth` (options.SynthOptions)."""
+    return make(o.out, o.count, o.size, o.seed, o.workers, o.with_background)

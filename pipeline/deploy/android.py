@@ -41,7 +41,7 @@ def _checked(tflite: Path) -> model_info.ModelInfo:
     return info
 
 
-def run(run: Path, variant: str = DEFAULT, assets: Path | None = None) -> list[Path]:
+def ship(run: Path, variant: str = DEFAULT, assets: Path | None = None) -> list[Path]:
     """Copy `variant` of `run`/export (or `run` itself, a .tflite) into the assets folder."""
     assets = Path(assets) if assets else find_assets()
     tflite = resolve_model(Path(run), variant)
@@ -58,3 +58,8 @@ def run(run: Path, variant: str = DEFAULT, assets: Path | None = None) -> list[P
     print(f"copied {tflite} ({tflite.stat().st_size / 1e6:.2f} MB, variant {shipped}, heads "
           f"{', '.join(info.labels)}) -> {target}")
     return [target]
+
+
+def run(o) -> list[Path]:
+    """`pipeline android` (options.AndroidOptions)."""
+    return ship(o.run, o.variant, o.assets)

@@ -68,9 +68,14 @@ def format_text(s: dict) -> str:
     return "\n".join(lines)
 
 
-def run(model: Path, as_json: bool = False) -> dict:
+def show(model: Path, as_json: bool = False) -> dict:
     """Print the summary of a .tflite (or a run directory's default variant); return it."""
     info = model_info.read(resolve_model(Path(model)))
     result = summary(info)
     print(json.dumps(result, indent=2) if as_json else format_text(result))
     return result
+
+
+def run(o) -> dict:
+    """`pipeline inspect` (options.InspectOptions)."""
+    return show(o.model, o.json_output)

@@ -134,7 +134,7 @@ def with_ece_after(calibration: dict, metrics: dict) -> dict:
 
 
 def keras_metrics(model, heads: Heads, arrays: dict, normalization: dict) -> dict:
-    from pipeline.export.stage import keras_probs
+    from pipeline.export.writer import keras_probs
 
     return {split: head_metrics(heads, labels, keras_probs(model, heads, pixels, normalization))
             for split, (pixels, labels) in arrays.items()}
@@ -225,7 +225,7 @@ def export_stage(rd: RunDir, model, qat, config, heads: Heads, calibration: np.n
     """The export stage of the run (quantize nests it in QAT's; `pipeline export` alone) of
     the registry's variants (default: all). keep: the run as it was before, whose other
     exported variants this export carries over unchanged (export/carry.py)."""
-    from pipeline.export import stage as export
+    from pipeline.export import writer as export
     from pipeline.export.carry import carry_over
     from pipeline.modelfile.variants import BY_KEY, VARIANTS
     from pipeline.training.backbones import get as backbone

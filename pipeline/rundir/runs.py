@@ -247,3 +247,14 @@ class RunDir:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def writing_if_inside(run: Path, out: Path):
+    """A view written into the run (its report, its phone page) is a write of the run: under
+    its lock, taken first so that a busy run is refused at once, naming the holder. A view
+    written elsewhere needs no lock."""
+    from contextlib import nullcontext
+
+    run, out = Path(run), Path(out)
+    inside = out.absolute().resolve().is_relative_to(run.absolute().resolve())
+    return RunDir(run).writing() if inside and run.is_dir() else nullcontext()

@@ -1,8 +1,7 @@
-"""Label files in and out: `pipeline data check` and `split` (from-folders: data/folders.py).
+"""`pipeline data split`: a label file into train.txt, val.txt and test.txt.
 
-`check` reports every problem as one `FILE:LINE: reason` line and changes nothing; `split`
-validates its input the way every stage does before it writes anything, and writes the
-schema it read (heads.json) beside the split files.
+It validates its input the way every stage does before it writes anything, and writes the
+schema it read (heads.json) beside the split files; negatives are split the same way, by kind.
 """
 from __future__ import annotations
 
@@ -70,22 +69,6 @@ def counts_table(groups: dict[str, list[Sample]], heads: Heads) -> str:
     return "\n".join([title.rstrip()] + lines)
 
 
-def check(labels: Path | str) -> bool:
-    """Print class counts and every problem (`FILE:LINE: reason`); True if there is no error."""
-    heads = schema_of(labels)
-    samples, problems = validate_label_file(labels, heads)
-    if samples:
-        typer.echo(counts_table({str(labels): samples}, heads))
-    for problem in sorted(problems, key=lambda p: p.line):
-        typer.echo(str(problem))
-    errors = sum(not p.warning for p in problems)
-    warnings = len(problems) - errors
-    verdict = "OK" if not errors else f"{errors} error{'s' * (errors != 1)}"
-    typer.echo(f"{labels}: {verdict}, {warnings} warning{'s' * (warnings != 1)}, "
-               f"{len(samples)} image{'s' * (len(samples) != 1)} listed")
-    return errors == 0
-
-
 def parse_ratios(text: str) -> tuple[float, float, float]:
     try:
         ratios = tuple(float(part) for part in text.split(","))
@@ -140,3 +123,9 @@ def split(labels: Path | str, out: Path | str, ratios: str = "0.6,0.25,0.15", se
         typer.echo(f"negatives {name}: {len(chosen)} ({_kind_counts(kinds)})")
     typer.echo(f"wrote {', '.join(str(p) for p in targets.values())} and heads.json")
     return parts
+
+
+def run(o) -> dict[str, list[Sample]]:
+    """`pipeline data split` (options.SplitOptions)."""
+    ratios = o.ratios
+    return split(o.labels, o.out, ratios, o.seed, o.force, o.negatives, o.none)

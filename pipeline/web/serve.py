@@ -1,34 +1,19 @@
-"""`pipeline web` and `pipeline serve`: build the phone page of a run, and serve it."""
+"""`pipeline serve`: the phone page of a run (built by web/web.py when it is not current),
+served on 127.0.0.1 unless told otherwise, and the device benchmarks it posts recorded."""
 from __future__ import annotations
 
 import errno
 import ipaddress
 import socket
-from contextlib import nullcontext
 from pathlib import Path
 
 from pipeline.core.errors import PipelineError
-from pipeline.rundir.runs import RunDir
 from pipeline.web import site as sitelib
 from pipeline.web import tls
 from pipeline.web.server import API, App, Server
+from pipeline.web.web import build
 
 DEFAULT_SITE = "web"  # RUN/web/: a view of the run, made again at will (like RUN/report/)
-
-
-def web(run: Path, out: Path, variants: list[str] | None = None) -> Path:
-    with _lock_if_inside(Path(run), Path(out)):
-        sitelib.build(run, out, variants)
-    print(f"web: {out} (open {out}/index.html through any static web server, "
-          f"or `pipeline serve --run {run}`)")
-    return Path(out)
-
-
-def _lock_if_inside(run: Path, out: Path):
-    """Writing into the run is writing the run: under its lock (a busy run is refused at
-    once, naming the holder). A site written elsewhere needs no lock."""
-    inside = out.absolute().resolve().is_relative_to(run.absolute().resolve())
-    return RunDir(run).writing() if inside and run.is_dir() else nullcontext()
 
 
 def serve(run: Path, host: str = "127.0.0.1", port: int = 8000, use_tls: bool = False,
@@ -37,7 +22,7 @@ def serve(run: Path, host: str = "127.0.0.1", port: int = 8000, use_tls: bool = 
     run = Path(run)
     site = Path(site) if site else run / DEFAULT_SITE
     if not sitelib.current(site, run, variants):
-        web(run, site, variants)
+        build(run, site, variants)
     context = None
     if use_tls:
         cert, key = tls.ensure(tls.folder_for(site), host)
@@ -100,3 +85,8 @@ def lan_address() -> str:
             return probe.getsockname()[0]
         except OSError:
             return "THIS-MACHINE'S-ADDRESS"
+
+
+def run(o) -> None:
+    """`pipeline serve` (options.ServeOptions)."""
+    serve(o.run, o.host, o.port, o.tls, o.site, o.variants, o.verbose)

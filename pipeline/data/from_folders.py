@@ -71,7 +71,7 @@ def _check_known(found, heads: Heads) -> None:
 def from_folders(root: Path | str, out: Path | str, head_names: list[str] | None = None
                  ) -> list[Sample]:
     """Write the label file `out` and heads.json beside it; return the samples."""
-    from pipeline.data.prepare import counts_table
+    from pipeline.data.split import counts_table
 
     root, out = Path(root), Path(out)
     if not root.is_dir():
@@ -95,3 +95,8 @@ def from_folders(root: Path | str, out: Path | str, head_names: list[str] | None
     typer.echo(f"wrote {out} ({len(samples)} images) and heads.json beside it; check it with: "
                f"pipeline data check {out}")
     return samples
+
+
+def run(o) -> list[Sample]:
+    """`pipeline data from-folders` (options.FromFoldersOptions)."""
+    return from_folders(o.root, o.out, o.heads)

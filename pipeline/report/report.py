@@ -14,6 +14,7 @@ from pathlib import Path
 from pipeline.core.errors import PipelineError
 from pipeline.core.io import atomic_write_text
 from pipeline.options import ReportOptions
+from pipeline.rundir.runs import writing_if_inside
 from pipeline.report import benchmark, calibration, devices, html, predictions, sections
 from pipeline.report.gather import gather, variant_keys
 
@@ -25,24 +26,13 @@ def run(o: ReportOptions) -> Path:
     out = o.out or run / DEFAULT_OUT
     if out.is_dir():
         raise PipelineError(f"{out}: is a folder; give the report's file name, e.g. {out}/index.html")
-    with _lock_if_inside(Path(run), out):
+    with writing_if_inside(run, out):
         report = gather(Path(run))
         preds = predictions.run(report, Path(run), gallery) if report["heads"] else None
         benchmark.check(report)
         atomic_write_text(out, render(report, preds))
     print(f"report: {out}")
     return out
-
-
-def _lock_if_inside(run: Path, out: Path):
-    """Writing into the run is writing the run: under its lock, taken first so that a busy
-    run is refused at once (naming the holder). A page written elsewhere needs no lock."""
-    from contextlib import nullcontext
-
-    from pipeline.rundir.runs import RunDir
-
-    inside = out.absolute().resolve().is_relative_to(run.absolute().resolve())
-    return RunDir(run).writing() if inside and run.is_dir() else nullcontext()
 
 
 def render(report: dict, preds: dict | None) -> str:

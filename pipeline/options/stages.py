@@ -1,138 +1,20 @@
-"""Every stage's options, typed: the one place of their defaults, help texts, choices and
-limits. The `pipeline` command (cli/build.py generates each stage's flags from these classes)
-and the Python API (api.py) both build them, and the stage reads nothing else, so a flag is
-written once. Checks that need the data (a head name, a threshold's head) stay in the stages.
-
-A field's metadata says how it appears on the command line: `help`, `min`/`max`, `choices`
-(an Enum here, or the name of a registry that cli_build resolves: core may not import the
-registries), `flag` (another spelling), `argument` (positional), `csv` (a comma-separated
-list on the command line; a list or that text in Python). No TensorFlow here.
-"""
+"""The options of the model stages (train, quantize, export, evaluate, benchmark, report,
+predict): the one place of their defaults, help texts, choices and limits. Checks that need
+the data (a head name, a threshold's head) stay in the stages."""
 from __future__ import annotations
 
-import types
-import typing
-from dataclasses import MISSING, asdict, dataclass, field, fields
-from enum import Enum
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from pipeline.core.config import MIN_IMAGE_SIZE, Distribute, Input, Mode, Weighting
-from pipeline.core.errors import PipelineError
+from pipeline.options.base import DECODERS, StageOptions, option
 
 # Pretrained starts train the heads alone for a few epochs (trunk frozen), then everything;
 # learning rates by start. Chosen on the real photos, several seeds (docs/training.md).
 FREEZE_EPOCHS = 2
 DEFAULT_LR = {"pretrained": 3e-4, "scratch": 1e-3}
 DEFAULT_ARCH = "squeezenet1.1"  # a key of the backbone registry (training/backbones)
-DECODERS = "Decoding threads (default: all cores, at most 8)."
-
-
-def option(default=MISSING, help: str = "", **cli):
-    """A stage option: its default (none: required), help text and command-line metadata."""
-    return field(default=default, metadata={"help": help, **cli})
-
-
-class StageOptions:
-    """Checks every field against its metadata after construction: one line naming the flag.
-    Each stage's class names its command (`stage`) and the module whose run(options) does
-    the work (`module`, imported by api.run_stage when the stage runs)."""
-    stage = module = ""
-
-    def __post_init__(self):
-        hints = typing.get_type_hints(type(self))
-        for f in fields(self):
-            setattr(self, f.name, _check(f, hints[f.name], getattr(self, f.name)))
-
-    @classmethod
-    def build(cls, **values):
-        """The options from keyword arguments (the API's), refusing names that are none."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise PipelineError(f"unknown option {unknown[0]!r} of {cls.stage}; known: "
-                                f"{', '.join(sorted(known))}")
-        missing = [f.name for f in fields(cls) if f.default is MISSING and f.name not in values]
-        if missing:
-            raise PipelineError(f"{cls.stage}: {flag(missing[0])} is required")
-        return cls(**values)
-
-    def to_json(self) -> dict:
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
-
-
-def flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def unwrap_optional(hint):
-    """X of Optional[X]; any other type as it is."""
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
-        return next(a for a in args if a is not type(None))
-    return hint
-
-
-def _check(f, hint, value):
-    """value converted to the field's type (a path from text, a list from 'a,b') and held to
-    its limits and choices."""
-    meta, name = f.metadata, flag(f.name)
-    if value is None:
-        if type(None) in typing.get_args(hint) or f.default is None:
-            return None
-        raise PipelineError(f"{name} needs a value")
-    base = unwrap_optional(hint)
-    if isinstance(value, Enum):
-        value = value.value
-    if meta.get("csv"):
-        value = _csv(value, base, name)
-    else:
-        value = _scalar(value, base, name)
-    for item in value if isinstance(value, (list, tuple)) else [value]:
-        _limits(item, meta, name)
-    return value
-
-
-def _csv(value, base, name):
-    items = [t.strip() for t in value.split(",") if t.strip()] if isinstance(value, str) \
-        else list(value)
-    kind = typing.get_args(base)[0] if typing.get_args(base) else str
-    out = [_scalar(item, kind, name) for item in items]
-    return tuple(out) if typing.get_origin(base) is tuple else out
-
-
-def _scalar(value, kind, name):
-    try:
-        if kind is Path:
-            return Path(value)
-        if kind is bool:
-            if not isinstance(value, bool):
-                raise ValueError
-            return value
-        if kind is int:
-            if isinstance(value, bool) or float(value) != int(float(value)):
-                raise ValueError
-            return int(float(value))
-        if kind is float:
-            return float(value)
-        return str(value) if kind is str else value
-    except (TypeError, ValueError):
-        what = {int: "a whole number", float: "a number", bool: "true or false"}.get(kind, kind)
-        raise PipelineError(f"{name} {value!r}: expected {what}") from None
-
-
-def _limits(value, meta, name):
-    low, high, choices = meta.get("min"), meta.get("max"), meta.get("choices")
-    if meta.get("above") is not None and value <= meta["above"]:
-        raise PipelineError(f"{name} {value}: must be above {meta['above']}")
-    if low is not None and value < low:
-        raise PipelineError(f"{name} {value}: must be at least {low}")
-    if high is not None and value > high:
-        raise PipelineError(f"{name} {value}: must be at most {high}")
-    if isinstance(choices, type) and issubclass(choices, Enum) and \
-            value not in {c.value for c in choices}:
-        raise PipelineError(f"{name} {value!r}: choose from "
-                            f"{', '.join(c.value for c in choices)}")
 
 
 @dataclass(kw_only=True)
@@ -219,7 +101,7 @@ class QuantizeOptions(ThresholdOptions):
 @dataclass(kw_only=True)
 class ExportOptions(ThresholdOptions):
     """Export the variants again from the trained and QAT models, without training."""
-    stage, module = "export", "pipeline.export.reexport"
+    stage, module = "export", "pipeline.export.export"
     run: Path = option(help="Run directory with a finished quantize stage.")
 
 
@@ -240,7 +122,7 @@ class EvaluateOptions(StageOptions):
 @dataclass(kw_only=True)
 class BenchmarkOptions(StageOptions):
     """Latency, memory, size and accuracy of every variant on CPU, side by side."""
-    stage, module = "benchmark", "pipeline.bench.stage"
+    stage, module = "benchmark", "pipeline.bench.benchmark"
     run: Path = option(help="Run directory with an export.")
     threads: tuple[int, ...] = option((1, 2), "Thread counts, e.g. 1,2.", csv=True, min=1)
     runs: int = option(200, "Timed runs per variant.", min=1)
@@ -258,7 +140,7 @@ class BenchmarkOptions(StageOptions):
 @dataclass(kw_only=True)
 class ReportOptions(StageOptions):
     """One self-contained HTML page of a run: problems, curves, metrics, gallery, benchmark."""
-    stage, module = "report", "pipeline.report.stage"
+    stage, module = "report", "pipeline.report.report"
     run: Path = option(help="Run directory.")
     out: Optional[Path] = option(None, "HTML file to write (default: RUN/report/index.html).")
     gallery: int = option(48, "Test images shown in the gallery at most.", min=0)
@@ -274,6 +156,6 @@ class PredictOptions(StageOptions):
     threads: int = option(1, "LiteRT threads.", min=1)
     workers: Optional[int] = option(None, DECODERS, min=1)
 
-
-STAGES = (TrainOptions, QuantizeOptions, ExportOptions, EvaluateOptions, BenchmarkOptions,
-          ReportOptions, PredictOptions)
+    @staticmethod
+    def failed(result) -> bool:
+        return result > 0  # the number of inputs that could not be answered, each printed
