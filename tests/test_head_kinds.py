@@ -114,8 +114,8 @@ def test_packs_carry_every_kind_and_stream_it_as_the_label_files_give_it(tmp_pat
     memory, stream = (open_source(tmp_path / "p", how, ModelConfig(image_size=32), schema, schema)
                       for how in ("memory", "stream"))
     fitted = [s.fit_targets().get("shade") for s in (memory, stream)]
-    assert fitted[0].center == pytest.approx(fitted[1].center) and fitted[0].scale > 0
-    assert fitted[0].scale == pytest.approx(fitted[1].scale)
+    assert fitted[0].param("center") == pytest.approx(fitted[1].param("center")) and fitted[0].param("scale") > 0
+    assert fitted[0].param("scale") == pytest.approx(fitted[1].param("scale"))
     for split in ("train", "test"):
         assert memory.count(split) == stream.count(split)
         pairs = zip(*(s.dataset(split, Feed(8, training=False)) for s in (memory, stream)))
@@ -154,7 +154,7 @@ def test_training_learns_every_kind_and_the_int8_file_keeps_it(run):
     # every later stage reads the same training statistics (model.json, export's checks)
     task = json.loads((run / "export" / "model.json").read_text())["tasks"][2]
     assert (task["center"], task["scale"]) == (shade["center"], shade["scale"])
-    assert TrainedRun.open(run).heads.get("shade").scale == shade["scale"]
+    assert TrainedRun.open(run).heads.get("shade").param("scale") == shade["scale"]
 
 
 def test_model_json_metadata_and_predict_speak_each_kind(run, tmp_path):

@@ -109,3 +109,15 @@ def test_modules_are_short():
     long = {name: n for name, path in modules().items()
             if (n := len(path.read_text().splitlines())) > 300}
     assert not long, long
+
+
+def test_only_the_heads_package_knows_the_kinds():
+    """A stage asks a head's kind what it can do (one_class, declines, calibrated, ...); it
+    never asks which kind it is, so a new kind is one module and one registry entry."""
+    from pipeline.heads import kinds
+
+    names = [f'"{name}"' for name in kinds.KINDS] + [f"'{name}'" for name in kinds.KINDS]
+    bad = [f"{path.relative_to(ROOT)}: {word}" for path in ROOT.rglob("*.py")
+           if "heads" not in path.relative_to(ROOT).parts[:1]
+           for word in ["classifies", *names] if word in path.read_text()]
+    assert not bad, bad

@@ -58,7 +58,7 @@ def score_negatives(model: TFLiteModel, path: Path, heads: Heads,
     samples, kinds = negatives.read(path, heads)
     probs = predict(model, iter_resized([s.path for s in samples], model.image_size, workers))
     out = {}
-    for head in (h for h in heads if h.classifies):  # the heads that can say "not sure"
+    for head in (h for h in heads if h.impl.declines):
         unsure = notsure.answers(probs[head.name], model.thresholds[head.name]) \
             == notsure.NOT_SURE
         groups = {kind: [i for i, k in enumerate(kinds) if k == kind] for kind in sorted(set(kinds))}

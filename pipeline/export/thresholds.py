@@ -75,8 +75,8 @@ def choose(heads: Heads, scores: dict, labels: np.ndarray, coverage: float | Non
     its classes' photos (notsure.choose_threshold)."""
     out = {}
     for i, head in enumerate(heads):
-        if not head.classifies:
-            out[head.name] = other_kind(head, overrides)
+        if not head.impl.declines:
+            out[head.name] = fixed(head, overrides)
             continue
         probs, truth = scores[head.name], heads.block(labels, i).astype(np.int64)
         known, none = truth >= 0, truth < -1
@@ -112,19 +112,19 @@ def declining(head, none_top: np.ndarray, share: float) -> tuple[float, str]:
                    "its classes (--decline)")
 
 
-def other_kind(head, overrides: dict) -> dict:
-    """A multilabel head's threshold: a class is present at 0.5 unless --threshold says
-    otherwise (one per head); a regression head has none."""
-    if head.kind != "multilabel":
+def fixed(head, overrides: dict) -> dict:
+    """The threshold of a head whose kind does not choose one on validation: its kind's fixed
+    one (multilabel: a class is present at 0.5) unless --threshold says otherwise, or none
+    (regression)."""
+    default = head.impl.fixed_threshold
+    if default is None:
         if head.name in overrides:
             raise PipelineError(f"--threshold {head.short}: a {head.kind} head has no "
                                 "threshold")
         return {"threshold": None, "rule": f"none ({head.kind})", "val_curve": []}
-    from pipeline.heads.kinds.multilabel import DEFAULT_THRESHOLD
-
-    value = overrides.get(head.name, DEFAULT_THRESHOLD)
+    value = overrides.get(head.name, default)
     rule = "set with --threshold" if head.name in overrides else \
-        f"{DEFAULT_THRESHOLD:g} per class (multilabel default)"
+        f"{default:g} per class ({head.kind} default)"
     return {"threshold": value, "rule": rule, "val_curve": []}
 
 

@@ -65,7 +65,7 @@ def compare(heads: Heads, probs: dict, reference: dict, labels: np.ndarray) -> d
         same = head.impl.agreement(probs[n], reference[n], head)
         agreement[n] = float(np.mean(same[known])) if known.any() else 1.0
     # a regression output is compared in its training standard deviations, like a probability
-    diff = max(float(np.max(np.abs(probs[h.name] - reference[h.name]))) / h.scale for h in heads)
+    diff = max(float(np.max(np.abs(probs[h.name] - reference[h.name]))) / h.impl.value_scale(h) for h in heads)
     return {"agreement": agreement, "max_abs_diff": diff}
 
 
@@ -83,7 +83,7 @@ def score_variants(out_dir: Path, spec: dict, heads: Heads, pixels: np.ndarray,
         probs = predict(model, pixels)
         test = head_metrics(heads, labels, probs, model.thresholds)
         said[key] = {h.name: notsure.answers(probs[h.name], model.thresholds[h.name])
-                     != notsure.NOT_SURE for h in heads if h.classifies}
+                     != notsure.NOT_SURE for h in heads if h.impl.declines}
         results[key] = {"accuracy": {n: test[n]["accuracy"] for n in heads.names},
                         "joint_accuracy": test["joint_accuracy"], "source": BY_KEY[key].source,
                         **compare(heads, probs, references[BY_KEY[key].source], labels),
@@ -132,7 +132,7 @@ def format_not_sure(results: dict, chosen: dict, heads: Heads) -> str:
     labelled photos, selective accuracy, not sure on "none of these" (each with its 95%
     interval: on a test split this small, one photo moves a share by a point or more), ECE."""
     lines, first = [], lead(chosen)
-    for head in (h for h in heads if h.classifies):
+    for head in (h for h in heads if h.impl.declines):
         lines.append(f"{head.name}: not sure below each file's threshold ("
                      f"{chosen[first][head.name]['rule']})")
         for key, r in results.items():

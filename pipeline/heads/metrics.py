@@ -35,7 +35,7 @@ def head_metrics(heads: Heads, labels, probs: dict, thresholds: dict | None = No
         block = heads.block(labels, i)
         out[head.name] = head.impl.metrics(block, probs[head.name], head,
                                            (thresholds or {}).get(head.name))
-        if head.classifies:
+        if head.impl.one_class:
             truth = block.astype(np.int64)
             correct &= predictions(probs[head.name]) == truth
             complete &= truth >= 0
@@ -54,7 +54,7 @@ def format_table(metrics: dict, heads: Heads, title: str = "") -> str:
     lines.append(f"{'head':<14}{'class':<10}{'n':>6}{'precision':>11}{'recall':>8}")
     for head in heads:
         m = metrics[head.name]
-        if not head.classifies:
+        if not head.impl.one_class:
             for name, c in m.get("per_class", {}).items():
                 lines.append(f"{head.name:<14}{name:<10}{c['n']:>6}"
                              f"{_fmt(c['precision']):>11}{_fmt(c['recall']):>8}")
@@ -76,7 +76,7 @@ def format_table(metrics: dict, heads: Heads, title: str = "") -> str:
                           f"{ci.get('not_sure_on_none', '')} of {m['n_none']} "
                           "'none of these'" if m["n_none"] else "") +
                          (" (95% intervals)" if ci else ""))
-    if sum(h.classifies for h in heads) > 1:
+    if sum(h.impl.one_class for h in heads) > 1:
         lines.append(f"joint accuracy (all heads right) {_fmt(metrics['joint_accuracy'])}"
                      f" on {metrics['joint_n']} images")
     return "\n".join(lines)

@@ -14,7 +14,6 @@ Two uses of one type, kept apart everywhere:
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,11 +38,8 @@ class Head:
     classes: tuple[str, ...]
     none: bool = False  # -1 in this head's column means "none of these classes"
     kind: str = kinds.DEFAULT
-    unit: str = ""  # regression: what the number is in
-    loss: str = "huber"  # regression: huber or mse
-    # regression: the training targets' mean and standard deviation (set by train)
-    center: float = 0.0
-    scale: float = 1.0
+    # the kind's own parameters as set, sorted (key, value) pairs; defaults in Kind.params
+    params: tuple = ()
 
     @property
     def num_classes(self) -> int:
@@ -58,10 +54,17 @@ class Head:
         """'flower_type (rose, daisy)'; a head without classes by its kind: 'shade (regression)'."""
         return f"{self.name} ({', '.join(self.classes) or self.kind})"
 
-    @property
-    def classifies(self) -> bool:
-        """A classification head: has "none of these", a not-sure threshold, calibration."""
-        return self.kind == kinds.DEFAULT
+    def __post_init__(self):
+        # every parameter of its kind, defaults filled in: two heads that say the same are equal
+        filled = {**self.impl.params, **dict(self.params)}
+        object.__setattr__(self, "params", tuple(sorted(filled.items())))
+
+    def param(self, key: str):
+        """One of its kind's parameters (as set, else the kind's default)."""
+        return dict(self.params)[key]
+
+    def with_params(self, **values) -> "Head":
+        return replace(self, params=tuple(sorted({**dict(self.params), **values}.items())))
 
     def to_json(self) -> dict:
         entry = {"name": self.name, "short": self.short}
@@ -71,8 +74,7 @@ class Head:
             entry["classes"] = list(self.classes)
         if self.none:
             entry["minus_one"] = "none"
-        if self.kind == "regression":
-            entry.update(unit=self.unit, loss=self.loss, center=self.center, scale=self.scale)
+        entry.update({key: self.param(key) for key in self.impl.params})
         return entry
 
 
@@ -142,22 +144,15 @@ class Heads:
         return self.encode([_Unlabelled(tuple(h.impl.missing for h in self.heads))])[0]
 
     def fitted(self, samples) -> "Heads":
-        """Regression heads with center and scale from these (training) samples' values."""
-        out = []
-        for i, head in enumerate(self.heads):
-            if head.kind == "regression":
-                values = np.array([s.labels[i] for s in samples], dtype=np.float64)
-                values = values[~np.isnan(values)]
-                center = float(values.mean()) if len(values) else 0.0
-                scale = float(values.std()) if len(values) > 1 else 0.0
-                head = replace(head, center=center, scale=scale if scale > 0 else 1.0)
-            out.append(head)
-        return Heads(tuple(out))
+        """Each head with what its kind sets from these (training) samples' labels (regression:
+        the targets' center and scale)."""
+        return Heads(tuple(head.impl.fitted(head, [s.labels[i] for s in samples])
+                           for i, head in enumerate(self.heads)))
 
     def declare_none(self, names: list[str]) -> "Heads":
         """These heads (short or full names) with -1 meaning "none of these classes"."""
         wanted = {self.get(n).name for n in names}
-        other = [h for h in self.heads if h.name in wanted and not h.classifies]
+        other = [h for h in self.heads if h.name in wanted and not h.impl.declines]
         if other:
             raise PipelineError(f"--none {other[0].short}: a {other[0].kind} head has no "
                                 "\"none of these\" declaration (its cells say it themselves)")
@@ -227,25 +222,18 @@ def _parse_head(entry, i: int, source: str) -> Head:
     if kind_name not in kinds.KINDS:
         raise PipelineError(f"{where} ({name}): unknown kind {kind_name!r}; choose from "
                             f"{', '.join(kinds.KINDS)}")
-    if kind_name != "regression" and ("unit" in entry or "loss" in entry):
-        raise PipelineError(f"{where} ({name}): unit and loss apply to regression heads, "
-                            f"not {kind_name}")
-    wrong = kinds.get(kind_name).check_entry(entry, where)
+    kind = kinds.get(kind_name)
+    for other in kinds.KINDS.values():  # another kind's own settings: a wrong kind, say so
+        settable = [k for k in other.params if k not in other.fitted_params]
+        if other is not kind and any(k in entry for k in settable):
+            raise PipelineError(f"{where} ({name}): {' and '.join(settable)} apply to "
+                                f"{other.name} heads, not {kind_name}")
+    wrong = kind.check_entry(entry, where)
     if wrong:
         raise PipelineError(f"{where} ({name}): {wrong}")
-    stats = {}
-    if kind_name == "regression":
-        stats = {"unit": entry.get("unit", ""), "loss": entry.get("loss", "huber")}
-        for key in ("center", "scale"):  # a run's labels.json; absent in a dataset's heads.json
-            if key in entry:
-                value = entry[key]
-                if not isinstance(value, (int, float)) or isinstance(value, bool) \
-                        or not math.isfinite(value) or (key == "scale" and value <= 0):
-                    raise PipelineError(f"{where} ({name}): {key} {value!r} is not a valid "
-                                        "number")
-                stats[key] = float(value)
+    params = tuple(sorted(kind.parse_params(entry, where).items()))
     return Head(name, short, tuple(entry.get("classes", ())), entry.get("minus_one") == "none",
-                kind=kind_name, **stats)
+                kind=kind_name, params=params)
 
 
 def spec_heads(spec: dict, source: str) -> Heads:

@@ -180,10 +180,11 @@ class TFLiteModel:
         for head in self.heads:
             name, classes = head.name, head.classes
             size = int(np.prod(self.outputs[name]["shape"][1:]))
-            if head.kind == "regression" and size != 1:
+            expected = head.impl.output_size(head)
+            if not head.impl.has_classes and size != expected:
                 raise PipelineError(f"{self.path}: output {name!r} has {size} values; a "
-                                    "regression head has one: re-export it")
-            if head.kind != "regression" and size != len(classes):
+                                    f"{head.kind} head has {expected}: re-export it")
+            if head.impl.has_classes and size != len(classes):
                 raise PipelineError(f"{self.path}: output {name!r} has {size} values but the "
                                     f"model's description lists {len(classes)} classes "
                                     f"({', '.join(map(str, classes))}); the description does "

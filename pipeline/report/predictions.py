@@ -50,7 +50,7 @@ def run(report: dict, root: Path, gallery: int) -> dict | None:
     metrics = {k: head_metrics(heads, matrix, p, thresholds[k]) for k, p in probs.items()}
     # The gallery, agreement and calibration plots read classification heads (the ones with
     # class answers and "not sure"); the others are in the metrics tables.
-    classifying = Heads(tuple(h for h in heads if h.classifies))
+    classifying = Heads(tuple(h for h in heads if h.impl.one_class))
     labels = np.stack([heads.block(matrix, heads.names.index(h.name)) for h in classifying],
                       axis=1) if len(classifying) else np.zeros((len(rows), 0), np.int64)
     probs = {k: {h.name: p[h.name] for h in classifying} for k, p in probs.items()}

@@ -87,7 +87,7 @@ def kind_table(report: dict, preds: dict | None, head) -> str:
 
 
 def head_table(report: dict, preds: dict | None, head) -> str:
-    if not head.classifies:
+    if not head.impl.one_class:
         return kind_table(report, preds, head)
     header = (["model", "accuracy (n)", "mean recall"]
               + [f"{esc(c)}: recall (hits/n)" for c in head.classes] + ["agrees with float"])
@@ -142,12 +142,11 @@ def head_section(report: dict, preds: dict | None, i: int, head) -> tuple[str, s
         head.name, {}).get("none")
     gaps = (f" · {unlabelled} test image(s) have no {esc(head.name)} label and are left out of "
             "its figures" if unlabelled else "")
-    what = (f"classes: {esc(', '.join(head.classes))}" if head.classes else
-            f"one number{esc(' in ' + head.unit) if head.unit else ''}")
+    what = esc(head.impl.values_text(head))
     body = (f"<p>{head.kind}, {what}{gaps}</p><h3>Training and QAT curves</h3>"
             f"{curves}<h3>Test figures per variant</h3>{head_table(report, preds, head)}"
             + (f"<h3>Confusion matrices (test)</h3>{confusions(report, preds, head)}"
-               if head.classifies else ""))
+               if head.impl.one_class else ""))
     anchor = f"head-{i}"
     html = section(f"Head <code>{esc(head.name)}</code>", body, anchor, "head",
                    f' data-head="{esc(head.name)}"')

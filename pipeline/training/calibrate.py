@@ -47,7 +47,7 @@ def calibrate(net, heads: Heads, scored: dict) -> dict:
     labels, probs = scored["val"]
     report = {}
     for i, head in enumerate(heads):
-        if not head.classifies:  # only a softmax has a temperature
+        if not head.impl.calibrated:
             continue
         t = notsure.fit_temperature(*with_none(probs[head.name], heads.block(labels, i)))
         fold_temperature(net, head.name, t)
@@ -131,14 +131,14 @@ def recalibrate_qat(qat, heads: Heads, arrays: dict, normalization: dict) -> dic
     """Fit (T, none bias) per head by NLL on the QAT model's val logits and fold them.
     arrays: {split: (uint8 pixels, labels [N, H])}, "val" among them. Returns {head:
     {temperature, none_bias, ECE of the QAT Keras model's output before, per split}}."""
-    softmax = Heads(tuple(h for h in heads if h.classifies))
+    softmax = Heads(tuple(h for h in heads if h.impl.calibrated))
     if not len(softmax):
         return {}
     scored = {split: qat_scores(qat, softmax, pixels, normalization)
               for split, (pixels, _) in arrays.items()}
     report = {}
     for i, head in enumerate(heads):
-        if not head.classifies:
+        if not head.impl.calibrated:
             continue
         full, truth = scored["val"][0][head.name], heads.block(arrays["val"][1], i)
         t, b = notsure.fit_temperature_none(full, np.where(truth == NONE, head.num_classes,

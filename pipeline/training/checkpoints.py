@@ -114,4 +114,4 @@ def write_history(path: Path, rows: list[dict]) -> None:
 
 def _better(value: float, head) -> float:
     """A head's validation figure, larger = better, on a scale comparable to accuracy."""
-    return value if head.impl.metric == "accuracy" else -value / head.scale
+    return value if head.impl.metric == "accuracy" else -value / head.impl.value_scale(head)

@@ -259,7 +259,7 @@ def finish(w, rundir: RunDir, net, source, config, schema: Heads, heads: Heads,
     history = read_json(w.dir / STATE)["history"]
     plots.training_curves(history, heads.names, w.dir / "curves.png",
                           [h.name for h in heads if h.impl.metric == "accuracy"])
-    for head in (h for h in heads if h.classifies):
+    for head in (h for h in heads if h.impl.one_class):
         plots.confusion_matrix(metrics["test"][head.name]["confusion"], head.classes,
                                f"{head.name} (test)", w.dir / f"confusion_{head.name}.png")
     # The schema with the model's heads in place: later stages read a regression head's center

@@ -57,7 +57,7 @@ def mediapipe_dir() -> Path:
 
 def head_kinds(spec: dict, source: str) -> list[dict]:
     """What the page needs of each head beyond the file's metadata: its kind (and unit)."""
-    return [{"name": h.name, "kind": h.kind, **({"unit": h.unit} if h.unit else {})}
+    return [{"name": h.name, "kind": h.kind, **h.impl.shown(h)}
             for h in spec_heads(spec, source)]
 
 

@@ -168,7 +168,7 @@ def variant_cases(key: str, entry: dict, export: Path, images: list[Path], out: 
     golden, browser = [], []
     quant = model.input["quantization"] if np.issubdtype(model.input["dtype"], np.integer) else None
     kinds = {h.name: h.kind for h in model.heads}
-    classifying = [h.name for h in model.heads if h.classifies]  # "answers": the not-sure rule
+    classifying = [h.name for h in model.heads if h.impl.declines]  # "answers": the not-sure rule
     for image in images:
         x = prepare_file(model, image)
         rel = f"inputs/{key}_{image.stem}.bin"
@@ -204,7 +204,7 @@ def metadata_case(key: str, path: Path) -> dict:
     heads = spec_heads(model_info.spec(info), str(path))
     return {"model": f"models/{path.name}",
             "python": {"variant": key, "heads": info.labels, "normalization": info.normalization,
-                       "kinds": {h.name: {"kind": h.kind, "unit": h.unit} for h in heads},
+                       "kinds": {h.name: {"kind": h.kind, "unit": h.impl.shown(h).get("unit", "")} for h in heads},
                        "input": {k: entry["input"][k] for k in ("name", "dtype", "shape", "quantization")},
                        "outputs": {h: o["quantization"] for h, o in entry["outputs"].items()},
                        "thresholds": {h: o.get("threshold") for h, o in entry["outputs"].items()}}}

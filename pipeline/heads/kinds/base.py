@@ -31,11 +31,42 @@ class Kind:
     mediapipe = True  # MediaPipe Tasks' ImageClassifier can read the output
     metric = "accuracy"  # the training log's per-head figure
     stratify = False  # data split keeps this head's classes in proportion
+    # What the kind can do: every stage asks these instead of the kind's name.
+    one_class = False  # one class per photo: a confusion matrix, per-class recall, a gallery
+    declines = False  # says "not sure" under a threshold chosen on validation, scored on
+    #                   negatives; -1 may be declared "none of these"
+    calibrated = False  # a temperature (and a "none" bias) is fitted into its logits
+    fixed_threshold = None  # a threshold not chosen on validation (multilabel: 0.5 a class)
+    # Its own parameters in heads.json, with their defaults (regression: unit, loss, center,
+    # scale); `fitted_params` are set by training, not by the user.
+    params: dict = {}
+    fitted_params: tuple = ()
 
     # --- heads.json -------------------------------------------------------------------
     def check_entry(self, entry: dict, where: str) -> str | None:
         """What is wrong with a heads.json entry of this kind (None: nothing)."""
         raise NotImplementedError
+
+    def parse_params(self, entry: dict, where: str) -> dict:
+        """The kind's parameters a heads.json entry sets (check_entry has checked them)."""
+        return {k: entry[k] for k in self.params if k in entry}
+
+    def fitted(self, head, values: list):
+        """The head with what training sets from its training labels (default: nothing)."""
+        return head
+
+    def value_scale(self, head) -> float:
+        """What one unit of difference between two outputs is worth (regression: the training
+        targets' spread), so that differences of heads compare."""
+        return 1.0
+
+    def values_text(self, head) -> str:
+        """What the head answers, in a few words for the report."""
+        return f"classes: {', '.join(head.classes)}"
+
+    def shown(self, head) -> dict:
+        """The parameters a reader shows with an answer (the phone page)."""
+        return {}
 
     # --- label cells --------------------------------------------------------------------
     def parse_cell(self, field: str, head):

@@ -82,6 +82,7 @@ def selection(num_classes: int) -> list:
 
 class Classification(Kind):
     name = "classification"
+    one_class = declines = calibrated = True
     stratify = True
 
     def check_entry(self, entry, where):

@@ -22,6 +22,7 @@ def _ratio(num: float, den: float) -> float | None:
 
 class Multilabel(Kind):
     name = "multilabel"
+    fixed_threshold = DEFAULT_THRESHOLD
     stratify = False
 
     def check_entry(self, entry, where):

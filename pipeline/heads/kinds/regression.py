@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from pipeline.core.errors import PipelineError
 from pipeline.heads.kinds.base import Kind
 
 LOSSES = ("huber", "mse")
@@ -29,6 +30,10 @@ class Regression(Kind):
     metric = "mae"
     missing = math.nan
     dtype = "float64"
+    # unit: what the number is in; loss: huber or mse; center, scale: the training targets'
+    # mean and standard deviation (set by train)
+    params = {"unit": "", "loss": "huber", "center": 0.0, "scale": 1.0}
+    fitted_params = ("center", "scale")
 
     def check_entry(self, entry, where):
         if "classes" in entry:
@@ -42,6 +47,35 @@ class Regression(Kind):
         if entry.get("loss", "huber") not in LOSSES:
             return f"loss {entry.get('loss')!r} must be one of {', '.join(LOSSES)}"
         return None
+
+    def parse_params(self, entry, where):
+        values = {"unit": entry.get("unit", ""), "loss": entry.get("loss", "huber")}
+        for key in self.fitted_params:  # a run's labels.json; absent in a dataset's heads.json
+            if key in entry:
+                value = entry[key]
+                if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                        or not math.isfinite(value) or (key == "scale" and value <= 0):
+                    raise PipelineError(f"{where} ({entry.get('name')}): {key} {value!r} is "
+                                        "not a valid number")
+                values[key] = float(value)
+        return values
+
+    def fitted(self, head, values):
+        values = np.array(values, dtype=np.float64)
+        values = values[~np.isnan(values)]
+        center = float(values.mean()) if len(values) else 0.0
+        scale = float(values.std()) if len(values) > 1 else 0.0
+        return head.with_params(center=center, scale=scale if scale > 0 else 1.0)
+
+    def value_scale(self, head):
+        return head.param("scale")
+
+    def values_text(self, head):
+        unit = head.param("unit")
+        return f"one number{' in ' + unit if unit else ''}"
+
+    def shown(self, head):
+        return {"unit": head.param("unit")} if head.param("unit") else {}
 
     def parse_cell(self, field, head):
         try:
@@ -77,13 +111,14 @@ class Regression(Kind):
         return 1
 
     def output_description(self, head, threshold):
-        unit = f" in {head.unit}" if head.unit else ""
+        unit = head.param("unit")
+        unit = f" in {unit}" if unit else ""
         return f"{head.name}: one number{unit} (regression)"
 
     def agreement(self, a, b, head):
         """Within a tenth of the training targets' standard deviation (scale)."""
         return np.abs(np.asarray(a) - np.asarray(b)).reshape(len(a), -1).max(axis=1) <= \
-            AGREEMENT_STD * head.scale
+            AGREEMENT_STD * head.param("scale")
 
     def units(self, head):
         return 1
@@ -91,10 +126,10 @@ class Regression(Kind):
     def output(self, logits, head):
         from pipeline.core.tfcompat import keras
 
-        k = keras()
+        k, const = keras(), keras().initializers.Constant
         return k.layers.Dense(1, trainable=False, name=head.name,
-                              kernel_initializer=k.initializers.Constant(head.scale),
-                              bias_initializer=k.initializers.Constant(head.center))(logits)
+                              kernel_initializer=const(head.param("scale")),
+                              bias_initializer=const(head.param("center")))(logits)
 
     def loss(self, y, out, head, none_weight):
         from pipeline.core.tfcompat import tf
@@ -103,8 +138,8 @@ class Regression(Kind):
         y = t.cast(t.reshape(y, [-1]), t.float32)
         mask = t.cast(t.logical_not(t.math.is_nan(y)), t.float32)
         value = t.reshape(out, [-1])
-        error = (value - t.where(mask > 0, y, value)) / head.scale  # 0 where unknown
-        if head.loss == "mse":
+        error = (value - t.where(mask > 0, y, value)) / head.param("scale")  # 0 where unknown
+        if head.param("loss") == "mse":
             per_image = t.square(error)
         else:
             a = t.abs(error)
@@ -126,13 +161,14 @@ class Regression(Kind):
         known = ~np.isnan(truth)
         error = value[known] - truth[known]
         n = int(known.sum())
-        return {"kind": self.name, "n": n, "unit": head.unit, "accuracy": None,
+        return {"kind": self.name, "n": n, "unit": head.param("unit"), "accuracy": None,
                 "mae": float(np.abs(error).mean()) if n else None,
                 "rmse": float(np.sqrt((error ** 2).mean())) if n else None,
                 "target_std": float(truth[known].std()) if n else None}
 
     def answer(self, scores, head, threshold):
-        return {"value": round(float(np.asarray(scores).reshape(-1)[0]), 6), "unit": head.unit}
+        return {"value": round(float(np.asarray(scores).reshape(-1)[0]), 6),
+                "unit": head.param("unit")}
 
     def describe(self, answer, head):
         return f"{answer['value']:.4g}{' ' + answer['unit'] if answer['unit'] else ''}"
