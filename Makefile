@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test test-clients real clean-venv web-deps
+.PHONY: demo test test-fast test-clients real clean-venv web-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ real: $(STAMP)
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
+# The edit-run loop: the test files that train no model (formats, options, commands, docs,
+# layout, the server), under a minute on 2 cores; `make test` runs them all.
+FAST_TESTS := cli docs_commands labels metrics notsure options prepare structure synth \
+	validation web_server exif runs loader
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(FAST_TESTS:%=tests/test_%.py)
 
 # Browser (LiteRT.js), Kotlin (kotlinc + JUnit) and Android resources (aapt) checks of an
 # exported model that the script builds itself; installs its Debian and npm packages itself.

@@ -106,8 +106,8 @@ def fit_temperature(scores, truth) -> float:
 def fit_temperature_none(scores, truth) -> tuple[float, float]:
     """(T, b) minimising the NLL of softmax(log(scores) / T + b on the last column), the
     last column being "none of these": a temperature alone cannot move the classes' mass
-    against "none" independently of their spread; after QAT the val NLL prefers both (see
-    scripts/calibration_experiment.py). Grid search: T as fit_temperature, b in -3..3."""
+    against "none" independently of their spread; after QAT the val NLL prefers both
+    (docs/not-sure.md). Grid search: T as fit_temperature, b in -3..3."""
     scores, truth = np.asarray(scores, dtype=np.float64), np.asarray(truth)
     keep = truth >= 0
     if keep.sum() < 2:

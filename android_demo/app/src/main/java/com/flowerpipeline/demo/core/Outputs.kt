@@ -5,7 +5,7 @@ import java.nio.ByteOrder
 
 data class ClassScore(val label: String, val probability: Float)
 
-/** What a head's output is: model.json `tasks[].kind` (absent: classification), as in core/kinds. */
+/** What a head's output is: model.json `tasks[].kind` (absent: classification), as in pipeline/heads/kinds. */
 enum class HeadKind(val key: String) {
     CLASSIFICATION("classification"), MULTILABEL("multilabel"), REGRESSION("regression");
 
