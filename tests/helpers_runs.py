@@ -212,13 +212,14 @@ def export_known_model(folder: Path, heads: Heads, size: int = 8, variants=None)
     from pipeline.export import writer as stage
     from pipeline.modelfile.variants import BY_KEY
     from pipeline.core.config import DEFAULT_NORMALIZATION
+    from pipeline.modelfile.contract import Contract
 
     model = make_known_model(heads, size)
     calibration = solid_images(size)
     contents = {key: export.convert(model, heads, size, BY_KEY[key].conversion, calibration)
                 for key in variants or BY_KEY}
     Path(folder).mkdir(parents=True, exist_ok=True)
-    return stage.write_variants(folder, contents, heads, size, DEFAULT_NORMALIZATION)
+    return stage.write_variants(folder, contents, Contract(heads, size, DEFAULT_NORMALIZATION))
 
 
 def strip_metadata(path: Path) -> Path:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from helpers_runs import export_known_model, known_answer, make_known_model, solid_images
 
+from pipeline.modelfile.contract import Contract
 from pipeline.export import convert as export
 from pipeline.export import writer as stage
 from pipeline.modelfile import spec as export_spec
@@ -65,8 +66,8 @@ def test_parity_per_variant_and_outputs_read_by_name(zam):
     folder, spec = zam
     model = make_known_model(ZAM, SIZE)
     pixels = solid_images(SIZE)[[0, 1, 2, 5]]  # no ties (black and white are all ties)
-    reference = stage.keras_probs(model, ZAM, pixels, spec["variants"]["float32"]["input"]
-                                   ["normalization"])
+    normalization = spec["variants"]["float32"]["input"]["normalization"]
+    reference = stage.keras_probs(model, Contract(ZAM, SIZE, normalization), pixels)
     for key, entry in spec["variants"].items():
         limit = 1e-4 if key == REFERENCE else 2e-2  # float32: same maths; others: rounded
         tflite = TFLiteModel(folder / entry["file"])

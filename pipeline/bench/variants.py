@@ -131,6 +131,7 @@ def _exported(name: str, ctx: Context) -> Variant:
 
 def _keras(ctx: Context) -> Variant:
     from pipeline.export.writer import keras_probs
+    from pipeline.modelfile.contract import Contract
 
     if not ctx.run.has("train"):
         raise Skip("no current train stage (no trained Keras model in this run)")
@@ -140,8 +141,8 @@ def _keras(ctx: Context) -> Variant:
         from pipeline.rundir.trained import TrainedRun
 
         model = TrainedRun.open(ctx.run.root).load_keras()
-        accuracy = _accuracy(ctx, keras_probs(model, ctx.heads, ctx.test[0],
-                                              ctx.config.normalization))
+        contract = Contract(ctx.heads, ctx.config.image_size, ctx.config.normalization)
+        accuracy = _accuracy(ctx, keras_probs(model, contract, ctx.test[0]))
     job = {"kind": "keras", "run": str(ctx.run.root), "pixels": str(ctx.pixels_file),
            "normalization": ctx.config.normalization}
     variant = Variant(KERAS, job, h5.stat().st_size, _two_head_macs(ctx), accuracy)

@@ -39,7 +39,8 @@ def run(o: ExportOptions) -> dict:
 
 def _run(rd: RunDir, rules: ExportOptions, variants, keep: RunDir | None = None) -> dict:
     from pipeline.data.sources import open_source
-    from pipeline.export.quantize import calibration_positions, export_stage, not_sure_options
+    from pipeline.export.quantize import (calibration_positions, contract_of, export_stage,
+                                          not_sure_options)
 
     trained = TrainedRun.open(rd.root)
     config, heads = trained.config, trained.heads
@@ -49,5 +50,5 @@ def _run(rd: RunDir, rules: ExportOptions, variants, keep: RunDir | None = None)
     model, qat = trained.load_keras(), load_qat(qat_file)
     arrays = {name: source.arrays(name) for name in ("val", "test")}
     calibration = source.pixels_at("train", calibration_positions(source.count("train")))
-    return export_stage(rd, model, qat, config, heads, calibration, arrays, not_sure, variants,
-                        keep)
+    return export_stage(rd, model, qat, contract_of(trained), calibration, arrays, not_sure,
+                        variants, keep)

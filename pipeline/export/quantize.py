@@ -133,10 +133,10 @@ def with_ece_after(calibration: dict, metrics: dict) -> dict:
     return calibration
 
 
-def keras_metrics(model, heads: Heads, arrays: dict, normalization: dict) -> dict:
+def keras_metrics(model, contract, arrays: dict) -> dict:
     from pipeline.export.writer import keras_probs
 
-    return {split: head_metrics(heads, labels, keras_probs(model, heads, pixels, normalization))
+    return {split: head_metrics(contract.heads, labels, keras_probs(model, contract, pixels))
             for split, (pixels, labels) in arrays.items()}
 
 
@@ -212,31 +212,39 @@ def _run(rd: RunDir, epochs: int, lr: float, rules: ThresholdOptions, variants) 
                          outputs=tuple(heads.names))
         history = fine_tune(qat, heads, trained.settings, datasets, epochs, lr, steps)
         recalibration = recalibrate_qat(qat, heads, arrays, config.normalization)
-        metrics = keras_metrics(qat, heads, arrays, config.normalization)
+        metrics = keras_metrics(qat, contract_of(trained), arrays)
         metrics["calibration"] = with_ece_after(recalibration, metrics)
         save_qat(qat_stage.dir, qat, heads, history, metrics)
         qat_stage.metrics = {"test": _accuracies(metrics["test"], heads)}
-        return export_stage(rd, model, qat, config, heads, calibration, arrays, not_sure,
-                            variants)
+        return export_stage(rd, model, qat, contract_of(trained), calibration, arrays,
+                            not_sure, variants)
 
 
-def export_stage(rd: RunDir, model, qat, config, heads: Heads, calibration: np.ndarray,
-                 arrays: dict, not_sure: dict, variants=None, keep: RunDir | None = None) -> dict:
+def contract_of(trained: TrainedRun):
+    """The trained model's contract with its file's readers (modelfile.contract)."""
+    from pipeline.modelfile.contract import Contract
+    from pipeline.training.backbones import get as backbone
+
+    config = trained.config
+    return Contract(trained.heads, config.image_size, config.normalization,
+                    backbone(config.arch).title)
+
+
+def export_stage(rd: RunDir, model, qat, contract, calibration: np.ndarray, arrays: dict,
+                 not_sure: dict, variants=None, keep: RunDir | None = None) -> dict:
     """The export stage of the run (quantize nests it in QAT's; `pipeline export` alone) of
     the registry's variants (default: all). keep: the run as it was before, whose other
     exported variants this export carries over unchanged (export/carry.py)."""
     from pipeline.export import writer as export
     from pipeline.export.carry import carry_over
     from pipeline.modelfile.variants import BY_KEY, VARIANTS
-    from pipeline.training.backbones import get as backbone
 
     variants = variants or VARIANTS
     with rd.stage("export", {"variants": [v.key for v in variants], **not_sure}) as stage:
-        results = export.export(stage.dir, model, qat, heads, config.image_size,
-                                config.normalization, calibration, arrays["test"],
-                                arrays["val"], **not_sure, variants=variants,
-                                network=backbone(config.arch).title)
-        kept = carry_over(keep, stage.dir, heads, config.image_size, results) if keep else []
+        results = export.export(stage.dir, model, qat, contract, calibration, arrays["test"],
+                                arrays["val"], **not_sure, variants=variants)
+        kept = carry_over(keep, stage.dir, contract.heads, contract.image_size, results) \
+            if keep else []
         if kept:
             stage.settings["kept"] = kept
             print("kept from the previous export, byte for byte: "

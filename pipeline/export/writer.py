@@ -9,11 +9,11 @@ import numpy as np
 
 from pipeline.heads import notsure
 from pipeline.heads.schema import Heads
-from pipeline.data.images import normalize
 from pipeline.core.io import atomic_write_bytes, write_json
 from pipeline.modelfile import embed as metadata
 from pipeline.export import thresholds as thresholds_lib
 from pipeline.export.convert import convert_all
+from pipeline.modelfile.contract import Contract
 from pipeline.modelfile.spec import ExportError, check_signature, describe, model_spec
 from pipeline.modelfile.variants import BY_KEY, DEFAULT, REFERENCE, VARIANTS, lead
 
@@ -24,13 +24,12 @@ MIN_INT8_AGREEMENT = 0.98  # QAT int8 .tflite vs the QAT Keras model, arg-max, p
 MIN_GATED_IMAGES = 50
 
 
-def write_variants(out_dir: Path, contents: dict[str, bytes], heads: Heads, image_size: int,
-                   normalization: dict, thresholds: dict[str, dict] | None = None,
-                   network: str = metadata.NETWORK) -> dict:
+def write_variants(out_dir: Path, contents: dict[str, bytes], contract: Contract,
+                   thresholds: dict[str, dict] | None = None) -> dict:
     """Check each signature, embed the metadata (each variant's thresholds, {variant: {head:
-    threshold}}, included; `network` names the backbone), write the .tflite files and
-    model.json."""
+    threshold}}, included), write the .tflite files and model.json."""
     out_dir = Path(out_dir)
+    heads, image_size, normalization = contract.heads, contract.image_size, contract.normalization
     variants = {}
     for key, content in contents.items():
         variant = BY_KEY[key]
@@ -40,7 +39,7 @@ def write_variants(out_dir: Path, contents: dict[str, bytes], heads: Heads, imag
         # The packed model.json lists this variant only, and no size: a file cannot hold its own.
         own = {**model_spec(heads, image_size, {key: entry}), "default": key}
         content = metadata.embed_variant(key, content, own, heads, normalization, variant.file,
-                                         own_thresholds, network)
+                                         own_thresholds, contract.network)
         atomic_write_bytes(out_dir / variant.file, content)
         variants[key] = {**entry, "size_bytes": len(content)}
     spec = model_spec(heads, image_size, variants)
@@ -48,10 +47,10 @@ def write_variants(out_dir: Path, contents: dict[str, bytes], heads: Heads, imag
     return spec
 
 
-def keras_probs(model, heads: Heads, pixels: np.ndarray, normalization: dict) -> dict:
+def keras_probs(model, contract: Contract, pixels: np.ndarray) -> dict:
     """The Keras model's probabilities on the same pixels the .tflite files see."""
-    out = model.predict(normalize(pixels, normalization), batch_size=32, verbose=0)
-    return {name: np.asarray(out[name], dtype=np.float32) for name in heads.names}
+    out = model.predict(contract.float_input(pixels), batch_size=32, verbose=0)
+    return {name: np.asarray(out[name], dtype=np.float32) for name in contract.heads.names}
 
 
 def compare(heads: Heads, probs: dict, reference: dict, labels: np.ndarray) -> dict:
@@ -116,12 +115,12 @@ def gate(results: dict, heads: Heads, labelled: dict[str, int]) -> tuple[list[st
     return failures, warnings
 
 
-def choose_thresholds(key: str, content: bytes, heads: Heads, image_size: int,
-                      normalization: dict, val: tuple, coverage: float, overrides: dict,
-                      decline: dict | None = None) -> dict:
+def choose_thresholds(key: str, content: bytes, contract: Contract, val: tuple,
+                      coverage: float, overrides: dict, decline: dict | None = None) -> dict:
     """Thresholds per head from this variant's own scores on the validation photos."""
-    entry = describe(content, BY_KEY[key].file, heads, normalization)
-    spec = model_spec(heads, image_size, {key: entry})
+    heads = contract.heads
+    entry = describe(content, BY_KEY[key].file, heads, contract.normalization)
+    spec = model_spec(heads, contract.image_size, {key: entry})
     pixels, labels = val
     scores = thresholds_lib.variant_scores(entry, content, spec, pixels)
     return thresholds_lib.choose(heads, scores, labels, coverage, overrides, decline)
@@ -174,30 +173,29 @@ def format_table(results: dict, heads: Heads) -> str:
     return "\n".join(lines)
 
 
-def export(out_dir: Path, float_model, qat_model, heads: Heads, image_size: int,
-           normalization: dict, calibration: np.ndarray, test: tuple, val: tuple,
-           coverage: float | None = None, overrides: dict | None = None,
-           decline: dict | None = None, variants=VARIANTS,
-           network: str = metadata.NETWORK) -> dict:
+def export(out_dir: Path, float_model, qat_model, contract: Contract,
+           calibration: np.ndarray, test: tuple, val: tuple, coverage: float | None = None,
+           overrides: dict | None = None, decline: dict | None = None,
+           variants=VARIANTS) -> dict:
     """Convert, check, choose the not-sure thresholds on val, score and write export/
     (model.json, metrics.json, the .tflite files) of the variants (default: all registered).
 
     test, val: (uint8 pixels [N, S, S, 3], labels [N, H]). Raises ExportError if a check fails.
     """
+    heads, image_size = contract.heads, contract.image_size
     contents = convert_all({"float": float_model, "qat": qat_model}, heads, image_size,
-                           calibration, normalization, variants)
+                           calibration, contract.normalization, variants)
     chosen = {}
     for key, content in contents.items():  # each file's thresholds from its own scores
         variant = BY_KEY[key]
         check_signature(content, heads, image_size, variant.input_dtype, variant.file)
-        chosen[key] = choose_thresholds(key, content, heads, image_size, normalization, val,
-                                        coverage, overrides or {}, decline)
-    spec = write_variants(out_dir, contents, heads, image_size, normalization,
-                          {k: {n: c["threshold"] for n, c in v.items()} for k, v in chosen.items()},
-                          network)
+        chosen[key] = choose_thresholds(key, content, contract, val, coverage, overrides or {},
+                                        decline)
+    spec = write_variants(out_dir, contents, contract, {
+        k: {n: c["threshold"] for n, c in v.items()} for k, v in chosen.items()})
     pixels, labels = test
-    references = {"float": keras_probs(float_model, heads, pixels, normalization),
-                  "qat": keras_probs(qat_model, heads, pixels, normalization)}
+    references = {"float": keras_probs(float_model, contract, pixels),
+                  "qat": keras_probs(qat_model, contract, pixels)}
     results = score_variants(out_dir, spec, heads, pixels, labels, references)
     sizes = {k: r["size_bytes"] for k, r in results.items()}
     ratio = sizes[DEFAULT] / sizes[REFERENCE] if {DEFAULT, REFERENCE} <= set(sizes) else None
