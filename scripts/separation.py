@@ -13,7 +13,10 @@ For each folder (one method), over its seedS/ runs (int8 file, `pipeline predict
 - colour coverage (and selective accuracy) at the score that declines 80% of the other-colour
   flowers (the issue's target), the threshold set on the test split itself: comparable between
   methods, optimistic in absolute terms.
-Printed as the mean over seeds, then each seed's value.
+Printed as the mean over seeds, then each seed's value; then each head's ECE on the test
+photos of all seeds pooled (the issue's ECE target is stated on the pooled photos: on one
+split's ~80 photos even a calibrated head reads 0.05-0.09), with the ECE a perfectly
+calibrated head with the same scores would read on that many photos (notsure.ece_noise_floor).
 """
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ from pipeline import api
 from pipeline.data import negatives
 from pipeline.heads.schema import schema_of
 from pipeline.data.labels import load_label_file
+from pipeline.heads import notsure
+from pipeline.heads.kinds.base import NONE
 
 
 def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
@@ -77,16 +82,47 @@ def figures(scores: dict) -> dict:
             else float("nan")}
 
 
+def ece_rows(scores: dict) -> dict:
+    """{head: (probabilities [N, C] in class order, truth [N])} of one seed's test photos, as
+    notsure.ece reads them: a photo with no class of the head (colour -1, declared "none of
+    these" in make real's data) is NONE, which every answer gets wrong."""
+    test, answers = scores["test"]
+    out = {}
+    for i, head in enumerate(("flower_type", "flower_color")):
+        names = list(answers[0]["predictions"][head]["probabilities"])
+        probs = np.array([[a["predictions"][head]["probabilities"][n] for n in names]
+                          for a in answers])
+        truth = np.array([int(s.labels[i]) if int(s.labels[i]) >= 0 else NONE for s in test])
+        out[head] = (probs, truth)
+    return out
+
+
+def pooled_ece(per_seed_rows: list[dict]) -> dict:
+    """{head: (ECE, noise floor)} over every seed's test photos together."""
+    out = {}
+    for head in per_seed_rows[0]:
+        probs = np.concatenate([rows[head][0] for rows in per_seed_rows])
+        truth = np.concatenate([rows[head][1] for rows in per_seed_rows])
+        out[head] = (notsure.ece(probs, truth), notsure.ece_noise_floor(probs, truth))
+    return out
+
+
 def main(folders: list[str]) -> None:
     for folder in map(Path, folders):
         seeds = sorted(p for p in folder.glob("seed*") if (p / "evaluate_test.json").is_file())
-        per_seed = [figures(scored(s)) for s in seeds]
+        scores = [scored(s) for s in seeds]
+        per_seed = [figures(s) for s in scores]
         print(f"{folder} ({len(seeds)} seeds: {', '.join(s.name for s in seeds)})")
         for key in ("type_auroc", "type_coverage_at_95", "colour_auroc", "colour_coverage_at_80",
                     "colour_selacc_at_80"):
             values = [f[key] for f in per_seed]
             print(f"  {key:<24} mean {np.mean(values):.3f}  per seed "
                   + ", ".join(f"{v:.3f}" for v in values))
+        rows = [ece_rows(s) for s in scores]
+        for head, (ece, floor) in pooled_ece(rows).items():
+            n = sum(len(r[head][1]) for r in rows)
+            print(f"  ECE {head:<20} {ece:.3f} on the {n} pooled test photos "
+                  f"(a calibrated head: ~{floor:.3f})")
 
 
 if __name__ == "__main__":
