@@ -16,7 +16,10 @@ For each folder (one method), over its seedS/ runs (int8 file, `pipeline predict
 Printed as the mean over seeds, then each seed's value; then each head's ECE on the test
 photos of all seeds pooled (the issue's ECE target is stated on the pooled photos: on one
 split's ~80 photos even a calibrated head reads 0.05-0.09), with the ECE a perfectly
-calibrated head with the same scores would read on that many photos (notsure.ece_noise_floor).
+calibrated head with the same scores would read on that many photos (notsure.ece_noise_floor):
+once on the labelled test photos alone (as `pipeline evaluate` reports it), once with the test
+negatives too, every answer on them wrong: the population the temperature and the "none" bias
+are fitted on (validation photos and negatives), so the one a calibrated head is calibrated on.
 """
 from __future__ import annotations
 
@@ -82,17 +85,20 @@ def figures(scores: dict) -> dict:
             else float("nan")}
 
 
-def ece_rows(scores: dict) -> dict:
+def ece_rows(scores: dict, with_negatives: bool = False) -> dict:
     """{head: (probabilities [N, C] in class order, truth [N])} of one seed's test photos, as
     notsure.ece reads them: a photo with no class of the head (colour -1, declared "none of
-    these" in make real's data) is NONE, which every answer gets wrong."""
+    these" in make real's data; every negative, with_negatives) is NONE, which every answer
+    gets wrong."""
     test, answers = scores["test"]
+    negative_answers = scores["negatives_test"][1] if with_negatives else []
     out = {}
     for i, head in enumerate(("flower_type", "flower_color")):
         names = list(answers[0]["predictions"][head]["probabilities"])
         probs = np.array([[a["predictions"][head]["probabilities"][n] for n in names]
-                          for a in answers])
-        truth = np.array([int(s.labels[i]) if int(s.labels[i]) >= 0 else NONE for s in test])
+                          for a in [*answers, *negative_answers]])
+        truth = np.array([int(s.labels[i]) if int(s.labels[i]) >= 0 else NONE for s in test]
+                         + [NONE] * len(negative_answers))
         out[head] = (probs, truth)
     return out
 
@@ -118,11 +124,13 @@ def main(folders: list[str]) -> None:
             values = [f[key] for f in per_seed]
             print(f"  {key:<24} mean {np.mean(values):.3f}  per seed "
                   + ", ".join(f"{v:.3f}" for v in values))
-        rows = [ece_rows(s) for s in scores]
-        for head, (ece, floor) in pooled_ece(rows).items():
-            n = sum(len(r[head][1]) for r in rows)
-            print(f"  ECE {head:<20} {ece:.3f} on the {n} pooled test photos "
-                  f"(a calibrated head: ~{floor:.3f})")
+        for with_negatives in (False, True):
+            rows = [ece_rows(s, with_negatives) for s in scores]
+            what = "test photos and negatives" if with_negatives else "labelled test photos"
+            for head, (ece, floor) in pooled_ece(rows).items():
+                n = sum(len(r[head][1]) for r in rows)
+                print(f"  ECE {head:<20} {ece:.3f} on the {n} pooled {what} "
+                      f"(a calibrated head: ~{floor:.3f})")
 
 
 if __name__ == "__main__":

@@ -271,7 +271,10 @@ def test_separation_script_measures_the_ranking_not_the_threshold():
     assert figures["colour_coverage_at_80"] == 1.0
     assert figures["colour_selacc_at_80"] == pytest.approx(2 / 3)
     # ECE over the seeds pooled: the other-colour photos count as wrong for every answer
-    rows = script.ece_rows({"test": (test, answers)})
+    rows = script.ece_rows({"test": (test, answers), "negatives_test": ([], negatives)})
     assert list(rows["flower_color"][1]) == [0, 2, 1] + [NONE] * 5
+    with_negatives = script.ece_rows({"test": (test, answers), "negatives_test": ([], negatives)},
+                                     with_negatives=True)
+    assert list(with_negatives["flower_type"][1]) == [0, 1, 1] + [0] * 5 + [NONE] * 2
     pooled = script.pooled_ece([rows, rows])
     assert pooled["flower_type"][0] == pytest.approx(notsure.ece(*rows["flower_type"]))
