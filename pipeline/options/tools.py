@@ -52,8 +52,7 @@ class SplitOptions(StageOptions):
 
 @dataclass(kw_only=True)
 class PackOptions(StageOptions):
-    """Decode and resize every image once into sharded TFRecords, for training on data
-    larger than memory. Resumable: a re-run keeps the finished shards."""
+    """Decode and resize every image once into sharded TFRecords (resumable, for big data)."""
     stage, module = "data pack", "pipeline.data.pack"
     labels: Path = option(help="A split folder (train.txt, val.txt, test.txt) or one label "
                                "file.", argument=True)
