@@ -174,7 +174,7 @@ def prepare_data(source, settings) -> tuple[dict, dict, np.ndarray]:
 
 
 def run(o: QuantizeOptions) -> dict:
-    """QAT, then the export (options.py: thresholds of your own, coverage, variants)."""
+    """QAT, then the export (options/stages.py: thresholds of your own, coverage, variants)."""
     from pipeline.modelfile.variants import select
 
     variants = select(o.variants)  # an unknown one stops before anything
