@@ -159,7 +159,7 @@ def data_split(labels: Path | str, out: Path | str, **options) -> dict:
 
 def data_check(labels: Path | str) -> bool:
     """`pipeline data check`: True when the label file has no error (each problem printed)."""
-    return run_command(opts.CheckOptions.build(labels=labels)) == 0
+    return run_command(opts.CheckOptions.build(labels=labels))
 
 
 def data_pack(labels: Path | str, out: Path | str, size: int, **options) -> dict:

@@ -51,7 +51,7 @@ def _parameter(f, hint, registries: dict):
     if meta.get("argument"):  # positional; a list of them: typer wants typing.List
         many = typing.get_origin(base) is list
         return (List[typing.get_args(base)[0]] if many else base), typer.Argument(
-            ... if required else default_of(f), help=meta["help"])
+            ... if required else f.default, help=meta["help"])
     if meta.get("csv"):
         annotation = Optional[str]  # "a,b" on the command line, checked by the class
         default = None if f.default is None else ",".join(map(str, f.default))
@@ -70,10 +70,6 @@ def _parameter(f, hint, registries: dict):
     # Limits are checked by the options class (one line, as from the API), shown in the help.
     return annotation, typer.Option(... if required else default, *names,
                                     help=meta["help"] + _limits_text(meta))
-
-
-def default_of(f):
-    return None if f.default is MISSING else f.default
 
 
 def _limits_text(meta: dict) -> str:

@@ -27,6 +27,6 @@ def check(labels: Path | str) -> bool:
     return errors == 0
 
 
-def run(o) -> int:
-    """`pipeline data check` (options.CheckOptions): the number of errors (0: the file is fine)."""
-    return 0 if check(o.labels) else 1
+def run(o) -> bool:
+    """`pipeline data check` (options.CheckOptions): True if the file has no error."""
+    return check(o.labels)

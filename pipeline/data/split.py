@@ -127,5 +127,4 @@ def split(labels: Path | str, out: Path | str, ratios: str = "0.6,0.25,0.15", se
 
 def run(o) -> dict[str, list[Sample]]:
     """`pipeline data split` (options.SplitOptions)."""
-    ratios = o.ratios
-    return split(o.labels, o.out, ratios, o.seed, o.force, o.negatives, o.none)
+    return split(o.labels, o.out, o.ratios, o.seed, o.force, o.negatives, o.none)

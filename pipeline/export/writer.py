@@ -64,7 +64,8 @@ def compare(heads: Heads, probs: dict, reference: dict, labels: np.ndarray) -> d
         same = head.impl.agreement(probs[n], reference[n], head)
         agreement[n] = float(np.mean(same[known])) if known.any() else 1.0
     # a regression output is compared in its training standard deviations, like a probability
-    diff = max(float(np.max(np.abs(probs[h.name] - reference[h.name]))) / h.impl.value_scale(h) for h in heads)
+    diff = max(float(np.max(np.abs(probs[h.name] - reference[h.name])))
+               / h.impl.value_scale(h) for h in heads)
     return {"agreement": agreement, "max_abs_diff": diff}
 
 

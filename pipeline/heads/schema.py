@@ -64,7 +64,7 @@ class Head:
         return dict(self.params)[key]
 
     def with_params(self, **values) -> "Head":
-        return replace(self, params=tuple(sorted({**dict(self.params), **values}.items())))
+        return replace(self, params=tuple({**dict(self.params), **values}.items()))
 
     def to_json(self) -> dict:
         entry = {"name": self.name, "short": self.short}

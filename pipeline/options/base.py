@@ -25,7 +25,7 @@ def option(default=MISSING, help: str = "", **cli):
 class StageOptions:
     """Checks every field against its metadata after construction: one line naming the flag.
     Each stage's class names its command (`stage`) and the module whose run(options) does
-    the work (`module`, imported by api.run_stage when the stage runs)."""
+    the work (`module`, imported by api.run_command when the command runs)."""
     stage = module = ""
 
     @staticmethod

@@ -11,6 +11,7 @@ from pipeline.core.config import MIN_IMAGE_SIZE
 from pipeline.modelfile.variants import DEFAULT as DEFAULT_VARIANT
 from pipeline.options.base import DECODERS, StageOptions, option
 
+
 @dataclass(kw_only=True)
 class SynthOptions(StageOptions):
     """Make procedural rose/daisy images in red, pink and white, with a label file."""
@@ -23,6 +24,7 @@ class SynthOptions(StageOptions):
     with_background: bool = option(False, "Add a third head: the background each flower was "
                                           "drawn on (foliage, soil, sky, garden).")
 
+
 @dataclass(kw_only=True)
 class FromFoldersOptions(StageOptions):
     """Turn photos sorted into folders named after their classes into a label file."""
@@ -33,6 +35,7 @@ class FromFoldersOptions(StageOptions):
     heads: Optional[list[str]] = option(
         None, "Your own one or two head names, e.g. kind,make: classes come from the folder "
               "names. Default: the flower heads.", csv=True)
+
 
 @dataclass(kw_only=True)
 class SplitOptions(StageOptions):
@@ -50,6 +53,7 @@ class SplitOptions(StageOptions):
         None, "Heads whose -1 means \"none of these classes\" (not \"unknown\"), e.g. color; "
               "recorded in heads.json.", csv=True)
 
+
 @dataclass(kw_only=True)
 class PackOptions(StageOptions):
     """Decode and resize every image once into sharded TFRecords (resumable, for big data)."""
@@ -64,6 +68,7 @@ class PackOptions(StageOptions):
     shard_mb: float = option(100.0, "Approximate size of one shard file (MB).", above=0)
     workers: Optional[int] = option(None, DECODERS, min=1)
 
+
 @dataclass(kw_only=True)
 class CheckOptions(StageOptions):
     """Validate a label file and every image in it; change nothing."""
@@ -72,7 +77,8 @@ class CheckOptions(StageOptions):
 
     @staticmethod
     def failed(result) -> bool:
-        return result > 0  # the number of problems found, each printed
+        return not result  # check found an error (each problem printed)
+
 
 @dataclass(kw_only=True)
 class InspectOptions(StageOptions):
@@ -80,6 +86,7 @@ class InspectOptions(StageOptions):
     stage, module = "inspect", "pipeline.deploy.inspect"
     model: Path = option(help="A .tflite file (or a run directory).", argument=True)
     json_output: bool = option(False, "Print JSON.", flag="--json")
+
 
 @dataclass(kw_only=True)
 class AndroidOptions(StageOptions):
@@ -92,6 +99,7 @@ class AndroidOptions(StageOptions):
         None, "Assets folder (default: android_demo/app/src/main/assets of the repository "
               "holding the current folder).")
 
+
 @dataclass(kw_only=True)
 class WebOptions(StageOptions):
     """A static page that runs the exported .tflite in a phone's browser, offline."""
@@ -102,6 +110,7 @@ class WebOptions(StageOptions):
     variants: Optional[list[str]] = option(
         None, "Exported variants to include; the first is the default (default: the export's "
               "default variant and its float reference, int8,float32).", csv=True)
+
 
 @dataclass(kw_only=True)
 class ServeOptions(StageOptions):

@@ -49,7 +49,7 @@ class Regression(Kind):
         return None
 
     def parse_params(self, entry, where):
-        values = {"unit": entry.get("unit", ""), "loss": entry.get("loss", "huber")}
+        values = {k: entry[k] for k in self.params if k in entry and k not in self.fitted_params}
         for key in self.fitted_params:  # a run's labels.json; absent in a dataset's heads.json
             if key in entry:
                 value = entry[key]
@@ -126,7 +126,8 @@ class Regression(Kind):
     def output(self, logits, head):
         from pipeline.core.tfcompat import keras
 
-        k, const = keras(), keras().initializers.Constant
+        k = keras()
+        const = k.initializers.Constant
         return k.layers.Dense(1, trainable=False, name=head.name,
                               kernel_initializer=const(head.param("scale")),
                               bias_initializer=const(head.param("center")))(logits)
